@@ -1,0 +1,37 @@
+"""Optimizers of the DE family; :func:`make_optimizer` builds one by name."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from .base import Optimizer
+from .de import DE, MUTATIONS
+from .jde import JDE
+
+ALGORITHMS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (DE, JDE)}
+
+# Arguments the study supplies itself; the rest are the algorithm's options.
+_STUDY_ARGS = {"dim", "population", "seed", "max_evaluations"}
+
+
+def algorithm_options(name: str) -> dict[str, Any]:
+    """The options an algorithm accepts, with their defaults."""
+    sig = inspect.signature(ALGORITHMS[name].__init__)
+    return {k: p.default for k, p in sig.parameters.items()
+            if k != "self" and k not in _STUDY_ARGS}
+
+
+def make_optimizer(name: str, dim: int, *, population: int, seed: int | None,
+                   max_evaluations: int | None = None, **options: Any) -> Optimizer:
+    if name not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {name!r}; choose one of {sorted(ALGORITHMS)}")
+    unknown = sorted(set(options) - set(algorithm_options(name)))
+    if unknown:
+        raise ValueError(f"unknown option(s) {unknown} for algorithm {name!r}; "
+                         f"allowed: {sorted(algorithm_options(name))}")
+    return ALGORITHMS[name](dim, population=population, seed=seed,
+                            max_evaluations=max_evaluations, **options)
+
+
+__all__ = ["ALGORITHMS", "DE", "JDE", "MUTATIONS", "Optimizer", "algorithm_options", "make_optimizer"]

@@ -1,0 +1,222 @@
+"""The study config: a TOML file with [study], [space], [objective], [executor] and [energy].
+
+Every key is checked here, before anything is created on disk; an unknown key
+or a bad value raises :class:`ConfigError` with one line naming it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+from .algorithms import ALGORITHMS, algorithm_options, make_optimizer
+from .energy import DEFAULT_WATTS_PER_CORE
+from .space import SearchSpace, SpaceError
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used; the message names the key at fault."""
+
+
+_SECTIONS = {
+    "study": {"name", "algorithm", "seed", "population", "direction", "failure_value", "budget",
+              "options"},
+    "space": None,  # any hyperparameter names
+    "objective": None,  # checked by the objective's builder
+    "executor": {"type", "workers", "timeout", "threads_per_trial"},
+    "energy": {"watts_per_core"},
+}
+_BUDGET_KEYS = {"evaluations", "wall_time", "energy"}
+_TIME_UNITS = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+_ENERGY_UNITS = {"j": 1.0, "kj": 1e3, "mj": 1e6, "wh": 3600.0, "kwh": 3.6e6, "mwh": 3.6e9}
+DEFAULT_POPULATION = 10
+
+
+@dataclass
+class Budget:
+    """When the study stops: whichever limit is reached first."""
+
+    evaluations: int | None = None
+    wall_time_s: float | None = None
+    energy_j: float | None = None
+
+    def describe(self) -> str:
+        parts = []
+        if self.evaluations is not None:
+            parts.append(f"{self.evaluations} evaluations")
+        if self.wall_time_s is not None:
+            parts.append(f"{self.wall_time_s:g} s")
+        if self.energy_j is not None:
+            parts.append(f"{self.energy_j:g} J")
+        return ", ".join(parts)
+
+
+@dataclass
+class StudyConfig:
+    name: str
+    algorithm: str
+    seed: int
+    population: int
+    direction: str
+    failure_value: float | None  # None: worst value seen so far
+    budget: Budget
+    options: dict[str, Any]
+    space: SearchSpace
+    objective: dict[str, Any]
+    executor: dict[str, Any]
+    watts_per_core: float
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+
+def parse_duration(value: Any, key: str) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str):
+        parts = re.findall(r"(\d+(?:\.\d+)?)\s*([a-z]+)", value.strip().lower())
+        rebuilt = "".join(f"{n}{u}" for n, u in parts)
+        if not parts or rebuilt != re.sub(r"\s+", "", value.strip().lower()) \
+                or any(u not in _TIME_UNITS for _, u in parts):
+            raise ConfigError(f"{key}: cannot read {value!r} as a duration; write seconds "
+                              "or e.g. \"90s\", \"10m\", \"2h30m\"")
+        seconds = sum(float(n) * _TIME_UNITS[u] for n, u in parts)
+    else:
+        raise ConfigError(f"{key}: expected seconds or a duration such as \"10m\", got {value!r}")
+    if not seconds > 0 or not math.isfinite(seconds):
+        raise ConfigError(f"{key}: must be > 0, got {value!r}")
+    return seconds
+
+
+def parse_energy(value: Any, key: str) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        joules = float(value)
+    elif isinstance(value, str):
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?(?:e[+-]?\d+)?)\s*([a-z]+)\s*", value.lower())
+        if not m or m.group(2) not in _ENERGY_UNITS:
+            raise ConfigError(f"{key}: cannot read {value!r} as energy; write joules or e.g. "
+                              "\"500 kJ\", \"2 MJ\", \"0.5 kWh\"")
+        joules = float(m.group(1)) * _ENERGY_UNITS[m.group(2)]
+    else:
+        raise ConfigError(f"{key}: expected joules or an amount such as \"0.5 kWh\", got {value!r}")
+    if not joules > 0 or not math.isfinite(joules):
+        raise ConfigError(f"{key}: must be > 0, got {value!r}")
+    return joules
+
+
+def _table(data: Mapping[str, Any], key: str, path: str) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{path}: expected a table, got {value!r}")
+    return dict(value)
+
+
+def _check_keys(table: Mapping[str, Any], allowed: set[str], path: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+
+
+def _positive_int(value: Any, key: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{key}: expected an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def load_config(path: str | Path) -> tuple[StudyConfig, str]:
+    """Read and check a TOML config file; return it with its text."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {str(path)!r}: {exc.strerror or exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(data, default_name=path.stem), text
+
+
+def parse_config(data: Mapping[str, Any], *, default_name: str = "study") -> StudyConfig:
+    _check_keys(data, set(_SECTIONS), "config")
+    for section, allowed in _SECTIONS.items():
+        if allowed is not None:
+            _check_keys(_table(data, section, section), allowed, section)
+
+    study = _table(data, "study", "study")
+    name = study.get("name", default_name)
+    if not isinstance(name, str) or not name.strip() or "/" in name or name in (".", ".."):
+        raise ConfigError(f"study.name: expected a non-empty name without '/', got {name!r}")
+    algorithm = study.get("algorithm", "de")
+    if algorithm not in ALGORITHMS:
+        raise ConfigError(f"study.algorithm: unknown algorithm {algorithm!r}; "
+                          f"choose one of {sorted(ALGORITHMS)}")
+    seed = study.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"study.seed: expected an integer >= 0, got {seed!r}")
+    population = _positive_int(study.get("population", DEFAULT_POPULATION), "study.population",
+                               ALGORITHMS[algorithm].min_population())
+    direction = study.get("direction", "minimize")
+    if direction not in ("minimize", "maximize"):
+        raise ConfigError(f"study.direction: expected \"minimize\" or \"maximize\", got {direction!r}")
+    failure = study.get("failure_value", "worst")
+    if failure == "worst":
+        failure_value = None
+    elif isinstance(failure, (int, float)) and not isinstance(failure, bool) and math.isfinite(failure):
+        failure_value = float(failure)
+    else:
+        raise ConfigError(f"study.failure_value: expected \"worst\" or a finite number, got {failure!r}")
+
+    budget_table = _table(study, "budget", "study.budget")
+    _check_keys(budget_table, _BUDGET_KEYS, "study.budget")
+    if not budget_table:
+        raise ConfigError("study.budget: set at least one of evaluations, wall_time, energy")
+    budget = Budget(
+        evaluations=(_positive_int(budget_table["evaluations"], "study.budget.evaluations")
+                     if "evaluations" in budget_table else None),
+        wall_time_s=(parse_duration(budget_table["wall_time"], "study.budget.wall_time")
+                     if "wall_time" in budget_table else None),
+        energy_j=(parse_energy(budget_table["energy"], "study.budget.energy")
+                  if "energy" in budget_table else None))
+
+    try:
+        space = SearchSpace.from_config(_table(data, "space", "space"))
+    except SpaceError as exc:
+        raise ConfigError(str(exc)) from None
+
+    options = _table(study, "options", "study.options")
+    _check_keys(options, set(algorithm_options(algorithm)), f"study.options (for {algorithm})")
+    try:
+        make_optimizer(algorithm, space.dim, population=population, seed=seed,
+                       max_evaluations=budget.evaluations, **options)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"study.options: {exc}") from None
+
+    objective = _table(data, "objective", "objective")
+    if "type" not in objective:
+        raise ConfigError("objective.type: required (python, command or mnist_cnn)")
+
+    executor = _table(data, "executor", "executor")
+    if executor.get("type", "local") != "local":
+        raise ConfigError(f"executor.type: unknown executor {executor['type']!r}; choose one of ['local']")
+    for key in ("workers", "threads_per_trial"):
+        if key in executor:
+            _positive_int(executor[key], f"executor.{key}")
+    if "timeout" in executor:
+        executor["timeout"] = parse_duration(executor["timeout"], "executor.timeout")
+
+    energy = _table(data, "energy", "energy")
+    watts = energy.get("watts_per_core", DEFAULT_WATTS_PER_CORE)
+    if isinstance(watts, bool) or not isinstance(watts, (int, float)) or not watts > 0:
+        raise ConfigError(f"energy.watts_per_core: expected a number > 0, got {watts!r}")
+
+    return StudyConfig(name=name, algorithm=algorithm, seed=seed, population=population,
+                       direction=direction, failure_value=failure_value, budget=budget,
+                       options=options, space=space, objective=objective, executor=executor,
+                       watts_per_core=float(watts), raw=dict(data))

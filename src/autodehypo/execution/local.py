@@ -1,0 +1,248 @@
+"""Trials on this machine, each in its own forked process.
+
+A trial that raises, returns NaN, segfaults, calls ``os._exit`` or outlives its
+timeout only ever takes its own process down: the driver reaps it with
+``wait4`` (which also yields the child's CPU time and peak memory, even after a
+crash) and records why it failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Hashable
+
+from ..processes import die_with_parent
+from .outcome import TrialOutcome, interpret_result
+
+_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                "AUTODEHYPO_THREADS")
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def default_workers() -> int:
+    return available_cores()
+
+
+@dataclass
+class _Running:
+    pid: int
+    fd: int
+    started_at: float
+    started_mono: float
+    deadline: float | None
+    buffer: bytearray
+    timed_out: bool = False
+
+
+class LocalExecutor:
+    """Runs up to ``workers`` trials at once, each in a fresh child process.
+
+    ``objective(params)`` runs in the child with ``threads_per_trial`` threads
+    for OpenMP, MKL, OpenBLAS and PyTorch (default: cores // workers, because
+    oversubscribed PyTorch processes slow down by an order of magnitude).
+    """
+
+    def __init__(self, objective: Callable[[dict[str, Any]], Any], *, workers: int | None = None,
+                 timeout: float | None = None, threads_per_trial: int | None = None,
+                 result_key: str = "objective"):
+        self.workers = workers or default_workers()
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers!r}")
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"timeout must be > 0 seconds, got {timeout!r}")
+        self.timeout = timeout
+        self.threads_per_trial = threads_per_trial or max(1, available_cores() // self.workers)
+        self.objective = objective
+        self.result_key = result_key
+        self.host = socket.gethostname()
+        self._running: dict[Hashable, _Running] = {}
+
+    # -- public -------------------------------------------------------------
+    @property
+    def free_slots(self) -> int:
+        return self.workers - len(self._running)
+
+    @property
+    def running(self) -> list[Hashable]:
+        return list(self._running)
+
+    def submit(self, key: Hashable, params: dict[str, Any], log_path: Path | None = None) -> None:
+        if self.free_slots <= 0:
+            raise RuntimeError("no free worker slot")
+        read_fd, write_fd = os.pipe()
+        started_at, started_mono = time.time(), time.monotonic()
+        pid = os.fork()
+        if pid == 0:  # the child never returns from here
+            os.close(read_fd)
+            self._child(params, write_fd, log_path)
+        os.close(write_fd)
+        try:
+            os.setpgid(pid, pid)
+        except OSError:  # the child already did it or already exited
+            pass
+        os.set_blocking(read_fd, False)
+        deadline = started_mono + self.timeout if self.timeout else None
+        self._running[key] = _Running(pid, read_fd, started_at, started_mono, deadline, bytearray())
+
+    def wait(self, timeout: float | None = None) -> list[tuple[Hashable, TrialOutcome]]:
+        """Wait up to ``timeout`` seconds for trials to end; return those that ended."""
+        if not self._running:
+            return []
+        now = time.monotonic()
+        limit = timeout if timeout is not None else 3600.0
+        deadlines = [r.deadline - now for r in self._running.values() if r.deadline is not None]
+        limit = max(0.0, min([limit] + deadlines))
+        fds = {r.fd: key for key, r in self._running.items()}
+        try:
+            ready, _, _ = select.select(list(fds), [], [], limit)
+        except InterruptedError:
+            ready = []
+        finished = []
+        for fd in ready:
+            key = fds[fd]
+            if self._drain(self._running[key]):
+                finished.append(key)
+        now = time.monotonic()
+        for key, run in self._running.items():
+            if key not in finished and run.deadline is not None and now >= run.deadline:
+                run.timed_out = True
+                _kill_group(run.pid)
+                finished.append(key)
+        return [(key, self._reap(key)) for key in finished]
+
+    def kill_all(self) -> None:
+        """Stop every running trial without recording it (the driver is stopping)."""
+        for key in list(self._running):
+            _kill_group(self._running[key].pid)
+            self._reap(key)
+
+    # -- internals ----------------------------------------------------------
+    def _child(self, params: dict[str, Any], write_fd: int, log_path: Path | None) -> None:
+        status = 0
+        try:
+            os.setpgid(0, 0)
+            die_with_parent()
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
+                signal.signal(sig, signal.SIG_DFL)
+            if log_path is not None:
+                log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+                os.dup2(log_fd, 1)
+                os.dup2(log_fd, 2)
+                os.close(log_fd)
+            for var in _THREAD_VARS:
+                os.environ[var] = str(self.threads_per_trial)
+            if "torch" in sys.modules:
+                sys.modules["torch"].set_num_threads(self.threads_per_trial)
+            try:
+                payload = {"ok": True, "result": self.objective(params)}
+            except BaseException as exc:  # the trial's failure, reported to the driver
+                traceback.print_exc()
+                payload = {"ok": False, "error": _one_line(exc)}
+            try:
+                data = json.dumps(payload, default=_jsonable)
+            except (TypeError, ValueError) as exc:
+                data = json.dumps({"ok": False, "error": f"result is not JSON-serialisable: {exc}"})
+            sys.stdout.flush()
+            sys.stderr.flush()
+            view = memoryview(data.encode())
+            while view:
+                view = view[os.write(write_fd, view):]
+        except BaseException:
+            status = 70
+        finally:
+            os._exit(status)
+
+    def _drain(self, run: _Running) -> bool:
+        """Read what the child wrote; True at end of file."""
+        while True:
+            try:
+                chunk = os.read(run.fd, 1 << 16)
+            except BlockingIOError:
+                return False
+            if not chunk:
+                return True
+            run.buffer.extend(chunk)
+
+    def _reap(self, key: Hashable) -> TrialOutcome:
+        run = self._running.pop(key)
+        _, status, usage = os.wait4(run.pid, 0)
+        self._drain(run)
+        os.close(run.fd)
+        ended_at, elapsed = time.time(), time.monotonic() - run.started_mono
+        peak = usage.ru_maxrss / (1024.0 if sys.platform.startswith("linux") else 1024.0 ** 2)
+        outcome = TrialOutcome(ok=False, started_at=run.started_at, ended_at=ended_at,
+                               elapsed_s=elapsed, cpu_time_s=usage.ru_utime + usage.ru_stime,
+                               peak_rss_mb=peak, host=self.host)
+        payload = _parse(run.buffer)
+        if run.timed_out:
+            outcome.error = f"timed out after {self.timeout:g} s"
+        elif payload is None:
+            outcome.error = _exit_reason(status)
+        elif not payload.get("ok"):
+            outcome.error = payload.get("error") or "trial failed"
+        else:
+            outcome.value, outcome.metrics, outcome.error = interpret_result(
+                payload.get("result"), self.result_key)
+            outcome.ok = outcome.error is None
+        return outcome
+
+
+def _kill_group(pid: int) -> None:
+    for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+        try:
+            target()
+            return
+        except ProcessLookupError:
+            continue
+        except PermissionError:
+            continue
+
+
+def _parse(buffer: bytearray) -> dict[str, Any] | None:
+    if not buffer:
+        return None
+    try:
+        payload = json.loads(buffer.decode())
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def _exit_reason(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = str(sig)
+        return f"killed by signal {name} before returning a result"
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else status
+    return f"exited with code {code} before returning a result"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _jsonable(obj: Any) -> Any:
+    if hasattr(obj, "item"):  # numpy and torch scalars
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")

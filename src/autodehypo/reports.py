@@ -1,0 +1,134 @@
+"""Read-only views of a study: status, summary report, CSV export."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from typing import IO, Any
+
+from .storage import COMPLETE, FAILED, RUNNING, TRIAL_COLUMNS, Storage, TrialRecord
+from .study import best_trial
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    s = int(round(seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def format_energy(joules: float | None) -> str:
+    if joules is None:
+        return "unknown"
+    for unit, scale in (("MJ", 1e6), ("kJ", 1e3)):
+        if abs(joules) >= scale:
+            return f"{joules / scale:.3g} {unit} ({joules / 3.6e6:.3g} kWh)"
+    return f"{joules:.3g} J"
+
+
+def format_value(value: float | None) -> str:
+    return "-" if value is None else f"{value:.6g}"
+
+
+def _energy_by_source(trials: list[TrialRecord]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for t in trials:
+        if t.energy_j is not None:
+            totals[t.energy_source or "?"] = totals.get(t.energy_source or "?", 0.0) + t.energy_j
+    return totals
+
+
+def _energy_line(trials: list[TrialRecord]) -> str:
+    by_source = _energy_by_source(trials)
+    if not by_source:
+        return "unknown"
+    total = sum(by_source.values())
+    sources = ", ".join(f"{k}" for k in sorted(by_source))
+    unknown = sum(t.energy_j is None for t in trials if t.status in (COMPLETE, FAILED))
+    note = f"; {unknown} trial(s) unmeasured" if unknown else ""
+    return f"{format_energy(total)} [source: {sources}{note}]"
+
+
+def status_text(storage: Storage) -> str:
+    config = storage.meta("config")
+    trials = storage.trials()
+    counts = Counter(t.status for t in trials)
+    done = counts[COMPLETE] + counts[FAILED]
+    checkpoint = storage.last_checkpoint()
+    generation = checkpoint["state"]["generation"] if checkpoint else 0
+    direction = config.get("study", {}).get("direction", "minimize")
+    best = best_trial(trials, direction)
+    budget = config.get("study", {}).get("budget", {})
+    of = f" of {budget['evaluations']}" if "evaluations" in budget else ""
+    lines = [
+        f"state:        {storage.meta('state')}",
+        f"generation:   {generation} completed",
+        f"evaluations:  {done}{of}",
+        f"running:      {counts[RUNNING]}",
+        f"failed:       {counts[FAILED]}",
+        f"best so far:  {format_value(best.value if best else None)}"
+        + (f" (trial {best.number}: {json.dumps(best.params)})" if best else ""),
+        f"energy:       {_energy_line(trials)}",
+        f"driver time:  {format_duration(storage.meta('driver_elapsed_s', 0.0))}",
+    ]
+    return "\n".join(lines)
+
+
+def report_text(storage: Storage) -> str:
+    config = storage.meta("config")
+    trials = storage.trials()
+    direction = config.get("study", {}).get("direction", "minimize")
+    best = best_trial(trials, direction)
+    counts = Counter(t.status for t in trials)
+    lines = [f"study:        {config.get('study', {}).get('name', '?')} "
+             f"({config.get('study', {}).get('algorithm', 'de')}, seed "
+             f"{config.get('study', {}).get('seed', 0)}, {direction})"]
+    if best is None:
+        lines.append("best:         no trial completed")
+    else:
+        lines.append(f"best value:   {format_value(best.value)} (trial {best.number}, "
+                     f"generation {best.generation})")
+        for name, value in best.params.items():
+            lines.append(f"  {name} = {value!r}")
+    lines += [
+        f"elapsed:      {format_duration(storage.meta('driver_elapsed_s', 0.0))} (driver wall time)",
+        f"trial time:   {format_duration(sum(t.elapsed_s or 0.0 for t in trials))} (sum over trials)",
+        f"energy:       {_energy_line(trials)}",
+        "trials:       " + ", ".join(f"{counts[s]} {s}" for s in sorted(counts)),
+    ]
+    failed = [t for t in trials if t.status == FAILED]
+    if failed:
+        reasons = Counter(t.error or "?" for t in failed)
+        lines.append("failures:")
+        lines += [f"  {n} x {reason}" for reason, n in reasons.most_common(5)]
+    return "\n".join(lines)
+
+
+def export_csv(storage: Storage, out: IO[str]) -> int:
+    """One row per trial: all stored columns, params and metrics flattened. Returns the row count."""
+    trials = storage.trials()
+    param_names: list[str] = []
+    metric_names: list[str] = []
+    for t in trials:
+        param_names += [k for k in t.params if k not in param_names]
+        metric_names += [k for k in t.metrics if k not in metric_names]
+    plain = [c for c in TRIAL_COLUMNS if c not in ("params", "metrics")]
+    header = plain + [f"param_{k}" for k in param_names] + [f"metric_{k}" for k in metric_names]
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for t in trials:
+        row: list[Any] = []
+        for c in plain:
+            v = getattr(t, c)
+            row.append(json.dumps(v) if isinstance(v, (dict, list)) else ("" if v is None else v))
+        row += [_cell(t.params.get(k)) for k in param_names]
+        row += [_cell(t.metrics.get(k)) for k in metric_names]
+        writer.writerow(row)
+    return len(trials)
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    return json.dumps(value) if isinstance(value, (dict, list)) else value

@@ -1,0 +1,197 @@
+"""Named hyperparameters and their encoding to and from the unit hypercube.
+
+Optimizers only ever see points of [0, 1]^D; a :class:`SearchSpace` turns such a
+point into a dict of typed hyperparameter values (``decode``) and back (``encode``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+
+class SpaceError(ValueError):
+    """A hyperparameter definition that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Float:
+    name: str
+    low: float
+    high: float
+    log: bool = False
+
+    def __post_init__(self) -> None:
+        _check_bounds(self.name, self.low, self.high, self.log)
+
+    def decode(self, u: float) -> float:
+        if self.log:
+            lo, hi = math.log(self.low), math.log(self.high)
+            return float(min(self.high, max(self.low, math.exp(lo + u * (hi - lo)))))
+        return float(self.low + u * (self.high - self.low))
+
+    def encode(self, value: Any) -> float:
+        v = float(value)
+        if self.log:
+            return (math.log(v) - math.log(self.low)) / (math.log(self.high) - math.log(self.low))
+        return (v - self.low) / (self.high - self.low)
+
+    def contains(self, value: Any) -> bool:
+        return isinstance(value, (int, float)) and self.low <= float(value) <= self.high
+
+
+@dataclass(frozen=True)
+class Int:
+    name: str
+    low: int
+    high: int
+    log: bool = False
+
+    def __post_init__(self) -> None:
+        for key in ("low", "high"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise SpaceError(f"space.{self.name}.{key}: an int parameter needs an integer bound, got {value!r}")
+        _check_bounds(self.name, self.low, self.high, self.log)
+
+    # Each integer owns an equal slice of [0, 1] (of log-space for log=True), so
+    # that the end points are as likely as the interior ones.
+    def _edges(self) -> tuple[float, float]:
+        if self.log:
+            return math.log(self.low), math.log(self.high + 1.0)
+        return self.low - 0.5, self.high + 0.5
+
+    def decode(self, u: float) -> int:
+        lo, hi = self._edges()
+        x = lo + u * (hi - lo)
+        if self.log:
+            v = math.floor(math.exp(x))
+        else:
+            v = math.floor(x + 0.5)
+        return int(min(self.high, max(self.low, v)))
+
+    def encode(self, value: Any) -> float:
+        v = int(value)
+        lo, hi = self._edges()
+        # Centre of the slice that decodes to v.
+        if self.log:
+            centre = 0.5 * (math.log(v) + math.log(v + 1.0))
+        else:
+            centre = float(v)
+        return (centre - lo) / (hi - lo)
+
+    def contains(self, value: Any) -> bool:
+        return (isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+                and self.low <= int(value) <= self.high)
+
+
+@dataclass(frozen=True)
+class Categorical:
+    name: str
+    choices: tuple
+
+    def __post_init__(self) -> None:
+        if len(self.choices) == 0:
+            raise SpaceError(f"space.{self.name}.choices: needs at least one choice")
+        if len(set(map(repr, self.choices))) != len(self.choices):
+            raise SpaceError(f"space.{self.name}.choices: choices must be distinct, got {list(self.choices)!r}")
+
+    def decode(self, u: float) -> Any:
+        k = min(len(self.choices) - 1, int(math.floor(u * len(self.choices))))
+        return self.choices[max(0, k)]
+
+    def encode(self, value: Any) -> float:
+        for k, choice in enumerate(self.choices):
+            if type(choice) is type(value) and choice == value:
+                return (k + 0.5) / len(self.choices)
+        raise SpaceError(f"space.{self.name}: {value!r} is not one of {list(self.choices)!r}")
+
+    def contains(self, value: Any) -> bool:
+        return any(type(c) is type(value) and c == value for c in self.choices)
+
+
+Param = Float | Int | Categorical
+
+
+def _check_bounds(name: str, low: float, high: float, log: bool) -> None:
+    for key, value in (("low", low), ("high", high)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not math.isfinite(value):
+            raise SpaceError(f"space.{name}.{key}: must be a finite number, got {value!r}")
+    if low >= high:
+        raise SpaceError(f"space.{name}: low must be below high, got low={low!r} high={high!r}")
+    if log and low <= 0:
+        raise SpaceError(f"space.{name}: a log scale needs low > 0, got low={low!r}")
+
+
+class SearchSpace:
+    """An ordered set of hyperparameters; dimension i of the cube is parameter i."""
+
+    def __init__(self, params: Sequence[Param]):
+        names = [p.name for p in params]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise SpaceError(f"space: duplicate parameter name(s) {dupes}")
+        if not params:
+            raise SpaceError("space: define at least one hyperparameter")
+        self.params: tuple[Param, ...] = tuple(params)
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.params]
+
+    @property
+    def dim(self) -> int:
+        return len(self.params)
+
+    def decode(self, u: Sequence[float]) -> dict[str, Any]:
+        u = np.clip(np.asarray(u, dtype=float), 0.0, 1.0)
+        if u.shape != (self.dim,):
+            raise ValueError(f"expected a point of dimension {self.dim}, got shape {u.shape}")
+        return {p.name: p.decode(float(x)) for p, x in zip(self.params, u)}
+
+    def encode(self, values: Mapping[str, Any]) -> np.ndarray:
+        missing = [n for n in self.names if n not in values]
+        if missing:
+            raise SpaceError(f"missing value(s) for {missing}")
+        return np.array([p.encode(values[p.name]) for p in self.params], dtype=float)
+
+    @classmethod
+    def from_config(cls, table: Mapping[str, Any]) -> "SearchSpace":
+        """Build a space from the ``[space]`` table of a config.
+
+        Each entry is ``name = {type = "float"|"int"|"categorical", ...}``.
+        """
+        params: list[Param] = []
+        for name, spec in table.items():
+            if not isinstance(spec, Mapping):
+                raise SpaceError(f"space.{name}: expected a table such as "
+                                 f'{{type = "float", low = 0.0, high = 1.0}}, got {spec!r}')
+            spec = dict(spec)
+            kind = spec.pop("type", None)
+            allowed = {"float": {"low", "high", "log"}, "int": {"low", "high", "log"},
+                       "categorical": {"choices"}}
+            if kind not in allowed:
+                raise SpaceError(f"space.{name}.type: unknown type {kind!r}; "
+                                 f"choose one of {sorted(allowed)}")
+            unknown = sorted(set(spec) - allowed[kind])
+            if unknown:
+                raise SpaceError(f"space.{name}: unknown key(s) {unknown} for type {kind!r}; "
+                                 f"allowed: {sorted(allowed[kind])}")
+            if kind == "categorical":
+                choices = spec.get("choices")
+                if not isinstance(choices, list):
+                    raise SpaceError(f"space.{name}.choices: expected a list, got {choices!r}")
+                params.append(Categorical(name, tuple(choices)))
+                continue
+            for key in ("low", "high"):
+                if key not in spec:
+                    raise SpaceError(f"space.{name}.{key}: required for type {kind!r}")
+            log = spec.get("log", False)
+            if not isinstance(log, bool):
+                raise SpaceError(f"space.{name}.log: expected true or false, got {log!r}")
+            ptype = Float if kind == "float" else Int
+            params.append(ptype(name, spec["low"], spec["high"], log))
+        return cls(params)

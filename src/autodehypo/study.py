@@ -1,0 +1,361 @@
+"""The study driver: ask, run the trials, tell, checkpoint, until the budget is spent.
+
+The driver is the only writer of the study's SQLite file. A finished trial is
+committed as soon as it ends; the told values of a generation and the optimizer
+state after it are committed together. Resuming rebuilds the optimizer from the
+last checkpoint, asks again (the saved RNG state makes that the same batch),
+reuses the trials of that batch that had finished and runs the others.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import math
+import os
+import signal
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .algorithms import Optimizer, make_optimizer
+from .config import ConfigError, StudyConfig, parse_config
+from .energy import CpuTimeEstimate
+from .execution import LocalExecutor, TrialOutcome
+from .objectives import ObjectiveError, build_objective
+from .storage import (COMPLETE, DB_NAME, FAILED, PENDING, RUNNING, Storage, StorageError,
+                      TrialRecord)
+
+LOCK_NAME = "driver.lock"
+
+
+class StudyLockedError(StorageError):
+    """Another driver is running this study."""
+
+
+class Interrupted(Exception):
+    """The driver was asked to stop (SIGINT, SIGTERM); the study can be resumed."""
+
+
+@dataclass
+class Progress:
+    """A snapshot of a running study, for progress displays."""
+
+    generation: int
+    evaluations: int
+    failed: int
+    running: int
+    best_value: float | None
+    energy_j: float
+    elapsed_s: float
+    config: StudyConfig
+    finished: bool = False
+
+
+@dataclass
+class _Tally:
+    """Running totals over the finished trials, kept by the driver instead of re-reading them."""
+
+    direction: str
+    evaluations: int = 0
+    failed: int = 0
+    energy_j: float = 0.0
+    best_value: float | None = None
+
+    def add(self, trial: TrialRecord) -> None:
+        self.evaluations += 1
+        self.failed += trial.status == FAILED
+        self.energy_j += trial.energy_j or 0.0
+        if trial.status != COMPLETE or trial.value is None:
+            return
+        if self.best_value is None or (trial.value < self.best_value if self.direction == "minimize"
+                                       else trial.value > self.best_value):
+            self.best_value = trial.value
+
+    @classmethod
+    def of(cls, trials: list[TrialRecord], direction: str) -> "_Tally":
+        tally = cls(direction)
+        for t in trials:
+            if t.status in (COMPLETE, FAILED):
+                tally.add(t)
+        return tally
+
+
+def best_trial(trials: list[TrialRecord], direction: str) -> TrialRecord | None:
+    done = [t for t in trials if t.status == COMPLETE and t.value is not None]
+    if not done:
+        return None
+    pick = min if direction == "minimize" else max
+    return pick(done, key=lambda t: t.value)
+
+
+class _DriverLock:
+    """An exclusive flock on the study directory, released by the kernel if the driver dies."""
+
+    def __init__(self, directory: Path):
+        self.path = directory / LOCK_NAME
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(self.fd, 200).decode(errors="replace").strip() or "unknown"
+            os.close(self.fd)
+            raise StudyLockedError(f"{directory}: another driver is running this study ({holder}); "
+                                   "wait for it to finish or stop it first") from None
+        os.ftruncate(self.fd, 0)
+        os.write(self.fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
+
+    def release(self) -> None:
+        os.ftruncate(self.fd, 0)
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
+
+
+class Study:
+    """A study on disk. Use :meth:`create` or :meth:`open`, then :meth:`run`."""
+
+    def __init__(self, directory: Path, config: StudyConfig, storage: Storage, objective: Any):
+        self.directory = Path(directory)
+        self.config = config
+        self.storage = storage
+        self.objective = objective
+        self.meter = CpuTimeEstimate(config.watts_per_core)
+        self._stop_signal: int | None = None
+        self._tally: _Tally | None = None
+
+    # -- construction -------------------------------------------------------
+    @classmethod
+    def create(cls, directory: str | Path, config: dict[str, Any] | StudyConfig,
+               config_text: str = "", objective: Callable[[dict[str, Any]], Any] | None = None
+               ) -> "Study":
+        """Check the config, build the objective, then create the study directory.
+
+        Nothing is written when the config or the objective is at fault.
+        """
+        directory = Path(directory)
+        raw = config.raw if isinstance(config, StudyConfig) else dict(config)
+        if objective is not None:
+            raw = {**raw, "objective": {**raw.get("objective", {}), "type": "python",
+                                        "function": _import_path(objective)}}
+        cfg = parse_config(raw, default_name=directory.name)
+        obj = _build(cfg, objective)
+        if (directory / DB_NAME).exists():
+            raise StorageError(f"{directory} already holds a study; continue it with "
+                               f"`autodehypo resume {directory}` or choose another --dir")
+        created = not directory.exists()
+        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            storage = Storage.create(directory, raw, config_text)
+        except BaseException:
+            if created:
+                _remove_tree(directory)
+            raise
+        return cls(directory, cfg, storage, obj)
+
+    @classmethod
+    def open(cls, directory: str | Path,
+             objective: Callable[[dict[str, Any]], Any] | None = None) -> "Study":
+        directory = Path(directory)
+        storage = Storage.open(directory)
+        try:
+            cfg = parse_config(storage.meta("config"), default_name=directory.name)
+            obj = _build(cfg, objective)
+        except BaseException:
+            storage.close()
+            raise
+        return cls(directory, cfg, storage, obj)
+
+    def close(self) -> None:
+        self.storage.close()
+
+    # -- the loop -----------------------------------------------------------
+    def run(self, progress: Callable[[Progress], None] | None = None) -> Progress:
+        """Run (or continue) until the budget is spent. Raises :class:`Interrupted` on a signal."""
+        if self.storage.meta("state") == "finished":
+            return self._progress(self._optimizer(), self.storage.meta("driver_elapsed_s", 0.0),
+                                  0, finished=True)
+        lock = _DriverLock(self.directory)
+        old_handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self.storage.set_meta(state="running")
+            result = self._loop(progress)
+            self.storage.set_meta(state="finished")
+            return result
+        except Interrupted:
+            self.storage.set_meta(state="interrupted")
+            raise
+        finally:
+            for s, h in old_handlers.items():
+                signal.signal(s, h)
+            lock.release()
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self._stop_signal = signum
+
+    def _optimizer(self) -> Optimizer:
+        cfg = self.config
+        opt = make_optimizer(cfg.algorithm, cfg.space.dim, population=cfg.population, seed=cfg.seed,
+                             max_evaluations=cfg.budget.evaluations, **cfg.options)
+        checkpoint = self.storage.last_checkpoint()
+        if checkpoint is not None:
+            opt.load_state_dict(checkpoint["state"])
+        return opt
+
+    def _loop(self, progress: Callable[[Progress], None] | None) -> Progress:
+        cfg = self.config
+        opt = self._optimizer()
+        checkpoint = self.storage.last_checkpoint()
+        elapsed_before = checkpoint["driver_elapsed_s"] if checkpoint else 0.0
+        session_start = time.monotonic()
+        executor = LocalExecutor(self.objective, workers=cfg.executor.get("workers"),
+                                 timeout=cfg.executor.get("timeout"),
+                                 threads_per_trial=cfg.executor.get("threads_per_trial"),
+                                 result_key=getattr(self.objective, "key", "objective"))
+        (self.directory / "trials").mkdir(exist_ok=True)
+        self._tally = _Tally.of(self.storage.trials(), cfg.direction)
+
+        def elapsed() -> float:
+            return elapsed_before + time.monotonic() - session_start
+
+        def report() -> None:
+            if progress is not None:
+                progress(self._progress(opt, elapsed(), len(executor.running)))
+
+        while True:
+            trials = self._generation_trials(opt)
+            queue = [t for t in trials if t.status not in (COMPLETE, FAILED)]
+            running: dict[int, TrialRecord] = {}
+            report()
+            try:
+                while queue or running:
+                    self._check_signal()
+                    while queue and executor.free_slots > 0 and not self._spent(elapsed(), len(running)):
+                        trial = queue.pop(0)
+                        trial.status, trial.attempt = RUNNING, trial.attempt + 1
+                        trial.started_at = time.time()
+                        self.storage.update_trial(trial)
+                        executor.submit(trial.number, self._call_params(trial),
+                                        self.directory / "trials" / f"{trial.number:06d}.log")
+                        running[trial.number] = trial
+                        report()
+                    if not running:
+                        break  # the budget stops the study inside this generation
+                    for number, outcome in executor.wait(timeout=1.0):
+                        self._record(running.pop(number), outcome)
+                        report()
+            finally:
+                if running:
+                    executor.kill_all()
+            if queue:
+                self._discard_unstarted(trials)
+                break
+            self._tell(opt, trials, elapsed())
+            if self._spent(elapsed(), 0):
+                break
+        self.storage.set_meta(driver_elapsed_s=elapsed())
+        final = self._progress(opt, elapsed(), 0, finished=True)
+        if progress is not None:
+            progress(final)
+        return final
+
+    def _check_signal(self) -> None:
+        if self._stop_signal is not None:
+            raise Interrupted(signal.Signals(self._stop_signal).name)
+
+    def _generation_trials(self, opt: Optimizer) -> list[TrialRecord]:
+        """The trials of the optimizer's next generation, from disk when they were asked before."""
+        candidates = opt.ask()
+        trials = self.storage.trials(opt.generation)
+        if trials:
+            stored = np.array([t.unit for t in trials], dtype=float)
+            if stored.shape != candidates.shape or not np.array_equal(stored, candidates):
+                raise StorageError(f"{self.directory}: the trials of generation {opt.generation} "
+                                   "do not match the optimizer's checkpoint; the study file was "
+                                   "changed by something other than this driver")
+            return trials
+        first = self.storage.next_trial_number()
+        trials = [TrialRecord(number=first + i, generation=opt.generation, idx=i,
+                              params=self.config.space.decode(u), unit=u.tolist())
+                  for i, u in enumerate(candidates)]
+        self.storage.add_trials(trials)
+        return trials
+
+    def _call_params(self, trial: TrialRecord) -> dict[str, Any]:
+        return dict(trial.params)
+
+    def _record(self, trial: TrialRecord, outcome: TrialOutcome) -> None:
+        reading = self.meter.reading(outcome.cpu_time_s)
+        trial.status = COMPLETE if outcome.ok else FAILED
+        trial.value = outcome.value
+        trial.metrics = outcome.metrics
+        trial.error = outcome.error
+        trial.started_at, trial.ended_at = outcome.started_at, outcome.ended_at
+        trial.elapsed_s, trial.cpu_time_s = outcome.elapsed_s, outcome.cpu_time_s
+        trial.peak_rss_mb, trial.host = outcome.peak_rss_mb, outcome.host
+        trial.energy_j, trial.energy_source = reading.joules, reading.source
+        trial.energy_detail = reading.detail
+        self.storage.update_trial(trial)
+        self._tally.add(trial)
+
+    def _tell(self, opt: Optimizer, trials: list[TrialRecord], elapsed: float) -> None:
+        sign = 1.0 if self.config.direction == "minimize" else -1.0
+        if self.config.failure_value is not None:
+            penalty = sign * self.config.failure_value
+        else:
+            # The worst value seen so far, this generation included; +inf before any.
+            seen = [sign * t.value for t in self.storage.trials() if t.status == COMPLETE
+                    and t.value is not None]
+            seen += [sign * t.value for t in trials if t.status == COMPLETE and t.value is not None]
+            penalty = max(seen) if seen else math.inf
+        for t in trials:
+            t.told_value = sign * t.value if t.status == COMPLETE else penalty
+        opt.tell([t.told_value for t in trials])
+        self.storage.commit_generation(trials, opt.state_dict(), opt.evaluations, elapsed)
+
+    def _discard_unstarted(self, trials: list[TrialRecord]) -> None:
+        unstarted = [t.number for t in trials if t.status == PENDING]
+        if unstarted:
+            with self.storage.transaction():
+                self.storage.conn.executemany("DELETE FROM trials WHERE number = ?",
+                                              [(n,) for n in unstarted])
+
+    def _spent(self, elapsed: float, running: int) -> bool:
+        """True when no further trial may start."""
+        budget, tally = self.config.budget, self._tally
+        return ((budget.evaluations is not None and tally.evaluations + running >= budget.evaluations)
+                or (budget.wall_time_s is not None and elapsed >= budget.wall_time_s)
+                or (budget.energy_j is not None and tally.energy_j >= budget.energy_j))
+
+    def _progress(self, opt: Optimizer, elapsed: float, running: int,
+                  finished: bool = False) -> Progress:
+        tally = self._tally or _Tally.of(self.storage.trials(), self.config.direction)
+        return Progress(generation=opt.generation, evaluations=tally.evaluations,
+                        failed=tally.failed, running=running, best_value=tally.best_value,
+                        energy_j=tally.energy_j, elapsed_s=elapsed, config=self.config,
+                        finished=finished)
+
+
+def _build(cfg: StudyConfig, objective: Callable | None) -> Any:
+    table = dict(cfg.objective)
+    if objective is not None:
+        table["function"] = objective
+    try:
+        obj = build_objective(table, cfg.space.names)
+        if hasattr(obj, "prepare"):
+            obj.prepare()
+    except ObjectiveError as exc:
+        raise ConfigError(str(exc)) from None
+    return obj
+
+
+def _import_path(function: Callable) -> str:
+    return f"{getattr(function, '__module__', '?')}:{getattr(function, '__qualname__', '?')}"
+
+
+def _remove_tree(directory: Path) -> None:
+    for path in sorted(directory.rglob("*"), reverse=True):
+        path.rmdir() if path.is_dir() else path.unlink()
+    directory.rmdir()
