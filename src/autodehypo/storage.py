@@ -130,7 +130,11 @@ class Storage:
 
     @classmethod
     def create(cls, directory: Path, config: dict[str, Any], config_text: str) -> "Storage":
-        storage = cls(Path(directory) / DB_NAME)
+        """Write a new study file; it appears complete or not at all."""
+        final = Path(directory) / DB_NAME
+        partial = final.with_name(DB_NAME + ".partial")
+        partial.unlink(missing_ok=True)
+        storage = cls(partial)
         with storage.transaction():
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
@@ -138,7 +142,10 @@ class Storage:
             storage._set_meta_many({"schema_version": SCHEMA_VERSION, "config": config,
                                     "config_toml": config_text, "created_at": time.time(),
                                     "state": "created"})
-        return storage
+        storage.close()
+        # Reopen under the final name: SQLite names its journal after the path it opened.
+        partial.rename(final)
+        return cls(final)
 
     @classmethod
     def open(cls, directory: Path, *, readonly: bool = False) -> "Storage":

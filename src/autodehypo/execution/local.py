@@ -8,6 +8,7 @@ crash) and records why it failed.
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import select
@@ -60,7 +61,7 @@ class LocalExecutor:
     def __init__(self, objective: Callable[[dict[str, Any]], Any], *, workers: int | None = None,
                  timeout: float | None = None, threads_per_trial: int | None = None,
                  result_key: str = "objective"):
-        self.workers = workers or default_workers()
+        self.workers = default_workers() if workers is None else workers
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers!r}")
         if timeout is not None and not timeout > 0:
@@ -144,6 +145,11 @@ class LocalExecutor:
                 os.dup2(log_fd, 1)
                 os.dup2(log_fd, 2)
                 os.close(log_fd)
+                # The inherited sys.stdout may not write to fd 1 (pytest, notebooks).
+                sys.stdout = open(1, "w", buffering=1, closefd=False)
+                sys.stderr = open(2, "w", buffering=1, closefd=False)
+                if faulthandler.is_enabled():  # send a crash's traceback to the trial's log
+                    faulthandler.enable(file=sys.stderr)
             for var in _THREAD_VARS:
                 os.environ[var] = str(self.threads_per_trial)
             if "torch" in sys.modules:

@@ -1,0 +1,28 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).parent
+sys.path.insert(0, str(TESTS))
+
+
+@pytest.fixture
+def subprocess_env():
+    """Environment for `autodehypo` subprocesses: the toy objectives importable."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(TESTS)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    return env
+
+
+def toy_config(objective="toy_objectives:sphere", *, evaluations=40, population=8, dims=2,
+               algorithm="de", seed=3, workers=2, extra_study=None, executor=None, space=None):
+    config = {
+        "study": {"name": "toy", "algorithm": algorithm, "seed": seed, "population": population,
+                  "budget": {"evaluations": evaluations}, **(extra_study or {})},
+        "space": space or {f"x{i}": {"type": "float", "low": 0.0, "high": 1.0} for i in range(dims)},
+        "objective": {"type": "python", "function": objective},
+        "executor": {"workers": workers, **(executor or {})},
+    }
+    return config

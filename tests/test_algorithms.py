@@ -1,0 +1,118 @@
+import json
+
+import numpy as np
+import pytest
+
+from autodehypo.algorithms import ALGORITHMS, MUTATIONS, algorithm_options, make_optimizer
+
+VARIANTS = [("de", {"strategy": s}) for s in sorted(MUTATIONS)] + [("jde", {})]
+
+
+def rastrigin(x):
+    z = 10.24 * x - 5.12
+    return 10 * z.shape[1] + (z ** 2 - 10 * np.cos(2 * np.pi * z)).sum(axis=1)
+
+
+def sphere(x):
+    return ((x - 0.37) ** 2).sum(axis=1)
+
+
+def run(name, options, f, generations, seed=0, dim=5, population=20):
+    opt = make_optimizer(name, dim, population=population, seed=seed, **options)
+    for _ in range(generations):
+        opt.tell(f(opt.ask()))
+    return opt
+
+
+@pytest.mark.parametrize("name, options", VARIANTS)
+def test_beats_random_search_with_the_same_budget(name, options):
+    generations, population, dim = 60, 20, 5
+    ours = [run(name, options, sphere, generations, seed=s).best_value for s in range(5)]
+    rng = np.random.default_rng(99)
+    random_search = [sphere(rng.random((generations * population, dim))).min() for _ in range(5)]
+    assert np.median(ours) < 0.01 * np.median(random_search)
+
+
+@pytest.mark.parametrize("name, options", VARIANTS)
+def test_state_dict_round_trip_continues_identically(name, options):
+    straight = run(name, options, rastrigin, 30, seed=7)
+    first = run(name, options, rastrigin, 12, seed=7)
+    state = json.loads(json.dumps(first.state_dict()))  # must survive JSON
+    resumed = make_optimizer(name, 5, population=20, seed=12345, **options)
+    resumed.load_state_dict(state)
+    for _ in range(18):
+        resumed.tell(rastrigin(resumed.ask()))
+    assert resumed.best_value == straight.best_value
+    np.testing.assert_array_equal(resumed.best_x, straight.best_x)
+    np.testing.assert_array_equal(resumed.ask(), straight.ask())
+
+
+@pytest.mark.parametrize("name, options", VARIANTS)
+def test_pending_batch_survives_state_dict(name, options):
+    opt = run(name, options, sphere, 3, seed=1)
+    batch = opt.ask()
+    clone = make_optimizer(name, 5, population=20, seed=0, **options)
+    clone.load_state_dict(json.loads(json.dumps(opt.state_dict())))
+    np.testing.assert_array_equal(clone.ask(), batch)
+    np.testing.assert_array_equal(opt.ask(), batch)  # asking twice gives the same batch
+
+
+@pytest.mark.parametrize("name, options", VARIANTS)
+def test_candidates_stay_in_the_unit_cube_and_inf_is_handled(name, options):
+    opt = make_optimizer(name, 3, population=8, seed=2, **options)
+    for g in range(20):
+        x = opt.ask()
+        assert x.shape == (8, 3) and x.min() >= 0.0 and x.max() <= 1.0
+        values = sphere(x)
+        values[g % 8] = np.inf
+        values[(g + 3) % 8] = np.nan
+        opt.tell(values)
+    assert np.isfinite(opt.best_value)
+    json.dumps(opt.state_dict())
+
+
+def test_greedy_selection_never_worsens_the_population():
+    opt = make_optimizer("de", 4, population=10, seed=5)
+    opt.tell(rastrigin(opt.ask()))
+    for _ in range(15):
+        before = opt.fitness.copy()
+        opt.tell(rastrigin(opt.ask()))
+        assert np.all(opt.fitness <= before)
+
+
+def test_jde_keeps_control_values_of_successful_trials_only():
+    opt = make_optimizer("jde", 4, population=30, seed=11, tau1=1.0, tau2=1.0)
+    opt.tell(sphere(opt.ask()))
+    opt.ask()
+    trial_F, trial_CR = opt._trial_F.copy(), opt._trial_CR.copy()
+    assert np.all((trial_F >= 0.1) & (trial_F <= 1.0))
+    old_F = opt.F.copy()
+    values = np.where(np.arange(30) % 2 == 0, -1.0, np.inf)  # even trials win
+    opt.tell(values)
+    np.testing.assert_array_equal(opt.F[::2], trial_F[::2])
+    np.testing.assert_array_equal(opt.F[1::2], old_F[1::2])
+    np.testing.assert_array_equal(opt.CR[::2], trial_CR[::2])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"strategy": "rand/9/bin"}, "strategy must be one of"),
+    ({"F": 2.5}, "F must be in (0, 2]"),
+    ({"CR": -0.1}, "CR must be in [0, 1]"),
+    ({"population": 3}, "population must be an integer >= 4"),
+    ({"bogus": 1}, "unknown option(s) ['bogus']"),
+])
+def test_bad_options_are_named(kwargs, message):
+    args = {"population": 10, **kwargs}
+    with pytest.raises(ValueError) as err:
+        make_optimizer("de", 2, seed=0, **args)
+    assert message in str(err.value)
+
+
+def test_unknown_algorithm_lists_the_choices():
+    with pytest.raises(ValueError, match=r"choose one of \['de', 'jde'\]"):
+        make_optimizer("pso", 2, population=10, seed=0)
+
+
+def test_options_are_introspected():
+    assert algorithm_options("de") == {"strategy": "rand/1/bin", "F": 0.5, "CR": 0.9}
+    assert set(ALGORITHMS) == {"de", "jde"}

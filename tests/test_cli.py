@@ -1,0 +1,147 @@
+"""The `autodehypo` command, run as a real subprocess."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+GOOD = """
+[study]
+name = "toy"
+seed = 2
+population = 6
+[study.budget]
+evaluations = 12
+[space.x0]
+type = "float"
+low = 0.0
+high = 1.0
+[space.x1]
+type = "float"
+low = -1.0
+high = 1.0
+[objective]
+type = "python"
+function = "toy_objectives:slow_sphere"
+[executor]
+workers = 2
+"""
+
+
+def cli(args, env, cwd=None):
+    return subprocess.run([sys.executable, "-m", "autodehypo", *args], capture_output=True,
+                          text=True, env=env, cwd=cwd, timeout=300)
+
+
+def write(tmp_path, text, name="c.toml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_run_status_report_export(tmp_path, subprocess_env):
+    config = write(tmp_path, GOOD)
+    run = cli(["run", str(config), "--dir", str(tmp_path / "s")], subprocess_env)
+    assert run.returncode == 0, run.stderr
+    assert "best:" in run.stdout and "params:  x0=" in run.stdout and "energy:" in run.stdout
+    assert "evals 12/12" in run.stderr  # plain progress lines when not on a terminal
+    status = cli(["status", str(tmp_path / "s")], subprocess_env)
+    assert "evaluations:  12 of 12" in status.stdout and "state:        finished" in status.stdout
+    report = cli(["report", str(tmp_path / "s")], subprocess_env)
+    assert "best value:" in report.stdout and "12 complete" in report.stdout
+    assert "[source: estimate]" in report.stdout
+    out = tmp_path / "t.csv"
+    assert cli(["export", str(tmp_path / "s"), "--format", "csv", "-o", str(out)],
+               subprocess_env).returncode == 0
+    lines = out.read_text().splitlines()
+    assert len(lines) == 13 and "param_x0" in lines[0] and "metric_x_sum" in lines[0]
+    again = cli(["resume", str(tmp_path / "s")], subprocess_env)
+    assert again.returncode == 0 and "trials:  12 run" in again.stdout
+
+
+def test_default_directory_and_overrides(tmp_path, subprocess_env):
+    config = write(tmp_path, GOOD)
+    run = cli(["run", str(config), "--workers", "1", "--seed", "9"], subprocess_env, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "studies" / "toy" / "study.db").is_file()
+    second = cli(["run", str(config)], subprocess_env, cwd=tmp_path)
+    assert second.returncode == 3 and "already holds a study" in second.stderr
+
+
+BAD = [
+    ("[study]\nalgorithm = 'pso'\n", "study.algorithm: unknown algorithm 'pso'"),
+    ("[study]\npopulaton = 5\n", "study: unknown key(s) ['populaton']"),
+    ("[stduy]\nseed = 1\n", "config: unknown key(s) ['stduy']"),
+    ("[space.x0]\ntype = 'float'\nlow = 2.0\nhigh = 1.0\n", "space.x0: low must be below high"),
+    ("[space.x0]\ntype = 'float'\nlow = 0.0\nhigh = 1.0\nlog = true\n", "space.x0: a log scale needs low > 0"),
+    ("[space.x0]\ntype = 'categorical'\nchoices = []\n", "space.x0.choices: needs at least one choice"),
+    ("[space.x0]\ntype = 'gaussian'\n", "space.x0.type: unknown type 'gaussian'"),
+    ("[study.budget]\nevaluations = -4\n", "study.budget.evaluations: expected an integer >= 1, got -4"),
+    ("[study.budget]\nwall_time = 'soon'\n", "study.budget.wall_time: cannot read 'soon'"),
+    ("[study.budget]\nenergy = '3 parsecs'\n", "study.budget.energy: cannot read '3 parsecs'"),
+    ("[study.options]\nF = 7.0\n", "study.options: F must be in (0, 2], got 7.0"),
+    ("[study.options]\nstrategy = 'best/5/bin'\n", "strategy must be one of"),
+    ("[objective]\ntype = 'magic'\n", "objective.type: unknown type 'magic'"),
+    ("[objective]\nfunction = 'toy_objectives:nope'\n", "has no attribute 'nope'"),
+    ("[executor]\nworkers = 0\n", "executor.workers: expected an integer >= 1, got 0"),
+    ("[executor]\ntype = 'cloud'\n", "executor.type: unknown executor 'cloud'"),
+]
+
+
+def _merge(good, bad):
+    """The good config with the bad snippet's keys replacing or joining its own."""
+    import tomllib
+    data = tomllib.loads(good)
+    for section, table in tomllib.loads(bad).items():
+        base = data.setdefault(section, {})
+        base.update(table)
+    return data
+
+
+def _dump(data, prefix=""):
+    lines, tables = [], []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            tables.append((key, value))
+        else:
+            lines.append(f"{key} = {value!r}".replace("True", "true").replace("False", "false"))
+    out = ([f"[{prefix}]"] if prefix and lines else []) + lines
+    for key, value in tables:
+        out += _dump(value, f"{prefix}.{key}" if prefix else key)
+    return out
+
+
+@pytest.mark.parametrize("snippet, message", BAD)
+def test_bad_config_one_line_exit_2_no_directory(tmp_path, subprocess_env, snippet, message):
+    config = tmp_path / "bad.toml"
+    config.write_text("\n".join(_dump(_merge(GOOD, snippet))) + "\n")
+    run = cli(["run", str(config), "--dir", str(tmp_path / "s")], subprocess_env)
+    assert run.returncode == 2, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert message in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run"], "the following arguments are required: config"),
+    (["run", "missing.toml"], "cannot read config 'missing.toml'"),
+    (["run", "{cfg}", "--workers", "0"], "--workers: expected an integer >= 1, got 0"),
+    (["run", "{cfg}", "--seed", "x"], "argument --seed: invalid int value: 'x'"),
+    (["fly"], "invalid choice: 'fly'"),
+    (["status", "{tmp}/nowhere"], "no study here"),
+])
+def test_bad_arguments_one_line(tmp_path, subprocess_env, args, message):
+    cfg = write(tmp_path, GOOD)
+    args = [a.format(cfg=cfg, tmp=tmp_path) for a in args]
+    run = cli(args, subprocess_env, cwd=tmp_path)
+    assert run.returncode in (2, 3), run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and message in run.stderr, run.stderr
+    assert not (tmp_path / "studies").exists()
+
+
+def test_not_toml(tmp_path, subprocess_env):
+    bad = write(tmp_path, "[study\nname = 1\n")
+    run = cli(["run", str(bad), "--dir", str(tmp_path / "s")], subprocess_env)
+    assert run.returncode == 2 and "not valid TOML" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1

@@ -1,0 +1,134 @@
+"""The driver on real trial processes and a real SQLite file."""
+
+import csv
+import io
+import math
+import sqlite3
+
+import pytest
+
+from autodehypo import ConfigError, Study
+from autodehypo.reports import export_csv, report_text, status_text
+from autodehypo.storage import Storage
+from autodehypo.study import StudyLockedError, _DriverLock
+from conftest import toy_config
+
+
+def rows(directory):
+    storage = Storage.open(directory, readonly=True)
+    out = io.StringIO()
+    export_csv(storage, out)
+    storage.close()
+    return list(csv.DictReader(io.StringIO(out.getvalue())))
+
+
+def test_study_runs_to_its_evaluation_budget(tmp_path):
+    study = Study.create(tmp_path / "s", toy_config(evaluations=36, population=8))
+    final = study.run()
+    study.close()
+    table = rows(tmp_path / "s")
+    assert final.finished and final.evaluations == 36 and len(table) == 36
+    assert [int(r["number"]) for r in table] == list(range(36))
+    assert {r["status"] for r in table} == {"complete"}
+    assert [(int(r["generation"]), int(r["idx"])) for r in table][:9] == \
+        [(0, i) for i in range(8)] + [(1, 0)]
+    values = [float(r["value"]) for r in table]
+    assert final.best_value == min(values)
+    # Every trial carries its timing and an energy estimate derived from its CPU time.
+    for r in table:
+        assert float(r["elapsed_s"]) > 0 and r["host"] and r["energy_source"] == "estimate"
+        assert math.isclose(float(r["energy_j"]), 10.0 * float(r["cpu_time_s"]))
+    # The optimizer state is checkpointed once per whole generation (the 5th is cut at 36).
+    with sqlite3.connect(tmp_path / "s" / "study.db") as db:
+        assert [g for (g,) in db.execute("SELECT generation FROM checkpoints")] == [1, 2, 3, 4]
+    assert "36 complete" in report_text(Storage.open(tmp_path / "s", readonly=True))
+
+
+def test_search_improves_on_the_initial_population(tmp_path):
+    study = Study.create(tmp_path / "s", toy_config(evaluations=160, population=10, dims=3))
+    study.run()
+    values = [float(r["value"]) for r in rows(tmp_path / "s")]
+    initial = sorted(values[:10])
+    assert min(values) < 0.1 * initial[0]
+
+
+def test_failed_trials_get_the_worst_value_seen_and_the_study_goes_on(tmp_path):
+    config = toy_config("toy_objectives:failing_sphere", evaluations=40, population=10,
+                        space={"x": {"type": "float", "low": 0.0, "high": 1.0}})
+    Study.create(tmp_path / "s", config).run()
+    table = rows(tmp_path / "s")
+    failed = [r for r in table if r["status"] == "failed"]
+    assert len(table) == 40 and failed
+    for r in failed:
+        assert r["error"] in ("ValueError: x too small", "objective returned nan")
+        assert r["value"] == ""
+        done_so_far = [float(o["value"]) for o in table if o["status"] == "complete"
+                       and int(o["generation"]) <= int(r["generation"])]
+        assert float(r["told_value"]) == max(done_so_far)
+
+
+def test_fixed_failure_value_and_maximize(tmp_path):
+    config = toy_config("toy_objectives:failing_sphere", evaluations=20, population=10,
+                        space={"x": {"type": "float", "low": 0.0, "high": 1.0}},
+                        extra_study={"direction": "maximize", "failure_value": -5.0})
+    final = Study.create(tmp_path / "s", config).run()
+    table = rows(tmp_path / "s")
+    for r in table:
+        if r["status"] == "failed":
+            assert float(r["told_value"]) == 5.0  # told to a minimizer: the sign flips
+        else:
+            assert float(r["told_value"]) == -float(r["value"])
+    assert final.best_value == max(float(r["value"]) for r in table if r["value"])
+
+
+def test_energy_budget_stops_the_study(tmp_path):
+    config = toy_config("toy_objectives:burn", evaluations=1000, population=4, workers=1,
+                        space={"x": {"type": "float", "low": 0.0, "high": 1.0}})
+    config["study"]["budget"]["energy"] = "15 J"  # 10 W per core: about 5 trials of 0.3 s
+    final = Study.create(tmp_path / "s", config).run()
+    assert 3 <= final.evaluations <= 8
+    total = sum(float(r["energy_j"]) for r in rows(tmp_path / "s"))
+    assert total >= 15.0 and total - 15.0 < 5.0  # stops after the trial that crossed it
+
+
+def test_wall_time_budget_stops_the_study(tmp_path):
+    config = toy_config("toy_objectives:burn", evaluations=1000, population=4, workers=1,
+                        space={"x": {"type": "float", "low": 0.0, "high": 1.0}})
+    config["study"]["budget"] = {"wall_time": "2s"}
+    final = Study.create(tmp_path / "s", config).run()
+    assert 2 <= final.evaluations <= 10 and 2.0 <= final.elapsed_s < 4.0
+
+
+def test_second_driver_is_refused(tmp_path):
+    study = Study.create(tmp_path / "s", toy_config(evaluations=8))
+    lock = _DriverLock(tmp_path / "s")
+    try:
+        with pytest.raises(StudyLockedError, match="another driver is running this study"):
+            study.run()
+    finally:
+        lock.release()
+    study.run()
+
+
+def test_existing_study_is_not_overwritten(tmp_path):
+    Study.create(tmp_path / "s", toy_config(evaluations=8)).run()
+    with pytest.raises(Exception, match="already holds a study"):
+        Study.create(tmp_path / "s", toy_config(evaluations=8))
+
+
+def test_bad_objective_leaves_no_directory(tmp_path):
+    with pytest.raises(ConfigError, match="cannot import 'no_such_module'"):
+        Study.create(tmp_path / "s", toy_config("no_such_module:f"))
+    assert not (tmp_path / "s").exists()
+
+
+def test_python_api_with_a_callable(tmp_path):
+    def quadratic(params):
+        return (params["a"] - 2.0) ** 2 + (0.0 if params["kind"] == "good" else 1.0)
+    config = {"study": {"seed": 1, "population": 6, "budget": {"evaluations": 60}},
+              "space": {"a": {"type": "float", "low": -5.0, "high": 5.0},
+                        "kind": {"type": "categorical", "choices": ["good", "bad"]}},
+              "objective": {"type": "python"}}
+    final = Study.create(tmp_path / "s", config, objective=quadratic).run()
+    assert final.best_value < 0.5
+    assert "generation:" in status_text(Storage.open(tmp_path / "s", readonly=True))

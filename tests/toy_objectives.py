@@ -1,0 +1,57 @@
+"""Small deterministic objectives that the tests run in real trial processes."""
+
+import ctypes
+import math
+import os
+import time
+
+
+def sphere(params):
+    return sum((v - 0.3) ** 2 for k, v in sorted(params.items()) if isinstance(v, float))
+
+
+def slow_sphere(params):
+    # Long enough that a SIGKILL lands while trials run.
+    time.sleep(float(os.environ.get("TOY_SLEEP", "0.05")))
+    return {"objective": sphere(params), "x_sum": sum(v for v in params.values() if isinstance(v, float))}
+
+
+def failing_sphere(params):
+    """Fails in a different way in each corner of the space; fine elsewhere."""
+    x = params["x"]
+    if x < 0.1:
+        raise ValueError("x too small")
+    if x > 0.95:
+        return float("nan")
+    return sphere(params)
+
+
+def misbehave(params):
+    mode = params["mode"]
+    if mode == "raise":
+        raise RuntimeError("boom")
+    if mode == "nan":
+        return float("nan")
+    if mode == "segfault":
+        ctypes.string_at(0)
+    if mode == "exit":
+        os._exit(3)
+    if mode == "sleep":
+        time.sleep(60)
+    if mode == "nokey":
+        return {"loss": 1.0}
+    if mode == "text":
+        return "hello"
+    if mode == "print":
+        print("to the log")
+        return {"objective": 2.5, "note": "fine"}
+    return 1.0
+
+
+def burn(params):
+    """Spends about `seconds` of CPU time."""
+    end = time.process_time() + params.get("seconds", 0.3)
+    x = 0.0
+    while time.process_time() < end:
+        x += math.sqrt(x + 1.0)
+    return x * 0.0 + params.get("x", 0.0)
