@@ -91,6 +91,9 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path, subprocess_env, algo
     proc = start(["run", str(config), "--dir", str(killed)], env)
     for point in kill_points:
         kill_when(proc, killed, point)
+        status = subprocess.run([sys.executable, "-m", "autodehypo", "status", str(killed)],
+                                capture_output=True, text=True, env=env).stdout
+        assert "driver gone" in status and "running:      0" in status
         proc = start(["resume", str(killed)], env)
     assert proc.wait() == 0, proc.stderr.read()
 

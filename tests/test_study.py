@@ -10,7 +10,7 @@ import pytest
 from autodehypo import ConfigError, Study
 from autodehypo.reports import export_csv, report_text, status_text
 from autodehypo.storage import Storage
-from autodehypo.study import StudyLockedError, _DriverLock
+from autodehypo.study import StudyLockedError, _DriverLock, driver_alive
 from conftest import toy_config
 
 
@@ -101,8 +101,10 @@ def test_wall_time_budget_stops_the_study(tmp_path):
 
 def test_second_driver_is_refused(tmp_path):
     study = Study.create(tmp_path / "s", toy_config(evaluations=8))
+    assert not driver_alive(tmp_path / "s")
     lock = _DriverLock(tmp_path / "s")
     try:
+        assert driver_alive(tmp_path / "s")
         with pytest.raises(StudyLockedError, match="another driver is running this study"):
             study.run()
     finally:
@@ -131,4 +133,5 @@ def test_python_api_with_a_callable(tmp_path):
               "objective": {"type": "python"}}
     final = Study.create(tmp_path / "s", config, objective=quadratic).run()
     assert final.best_value < 0.5
-    assert "generation:" in status_text(Storage.open(tmp_path / "s", readonly=True))
+    text = status_text(Storage.open(tmp_path / "s", readonly=True), driver_alive=False)
+    assert "generation:   10 completed" in text and "state:        finished" in text

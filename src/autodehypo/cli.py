@@ -7,7 +7,6 @@ Exit codes: 0 done, 2 bad config or arguments, 3 study file or lock problem,
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -16,7 +15,7 @@ from . import __version__
 from .config import ConfigError, load_config
 from .reports import export_csv, format_duration, format_energy, format_value, report_text, status_text
 from .storage import Storage, StorageError
-from .study import Interrupted, Progress, Study, best_trial
+from .study import Interrupted, Progress, Study, best_trial, driver_alive
 
 EXIT_OK, EXIT_USAGE, EXIT_STORAGE, EXIT_INTERRUPTED = 0, 2, 3, 130
 
@@ -148,7 +147,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     storage = Storage.open(Path(args.dir), readonly=True)
     try:
         if args.command == "status":
-            print(status_text(storage))
+            print(status_text(storage, driver_alive(Path(args.dir))))
         elif args.command == "report":
             print(report_text(storage))
         elif args.command == "export":

@@ -48,16 +48,6 @@ class Budget:
     wall_time_s: float | None = None
     energy_j: float | None = None
 
-    def describe(self) -> str:
-        parts = []
-        if self.evaluations is not None:
-            parts.append(f"{self.evaluations} evaluations")
-        if self.wall_time_s is not None:
-            parts.append(f"{self.wall_time_s:g} s")
-        if self.energy_j is not None:
-            parts.append(f"{self.energy_j:g} J")
-        return ", ".join(parts)
-
 
 @dataclass
 class StudyConfig:

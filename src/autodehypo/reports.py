@@ -50,7 +50,8 @@ def _energy_line(trials: list[TrialRecord]) -> str:
     return f"{format_energy(total)} [source: {sources}{note}]"
 
 
-def status_text(storage: Storage) -> str:
+def status_text(storage: Storage, driver_alive: bool) -> str:
+    """``driver_alive`` tells a running study from one whose driver died (kill -9, node crash)."""
     config = storage.meta("config")
     trials = storage.trials()
     counts = Counter(t.status for t in trials)
@@ -61,11 +62,15 @@ def status_text(storage: Storage) -> str:
     best = best_trial(trials, direction)
     budget = config.get("study", {}).get("budget", {})
     of = f" of {budget['evaluations']}" if "evaluations" in budget else ""
+    state = storage.meta("state")
+    if state == "running" and not driver_alive:
+        state = "stopped (driver gone; continue with autodehypo resume)"
+    running = counts[RUNNING] if driver_alive else 0
     lines = [
-        f"state:        {storage.meta('state')}",
+        f"state:        {state}",
         f"generation:   {generation} completed",
         f"evaluations:  {done}{of}",
-        f"running:      {counts[RUNNING]}",
+        f"running:      {running}",
         f"failed:       {counts[FAILED]}",
         f"best so far:  {format_value(best.value if best else None)}"
         + (f" (trial {best.number}: {json.dumps(best.params)})" if best else ""),

@@ -114,6 +114,21 @@ class _DriverLock:
         os.close(self.fd)
 
 
+def driver_alive(directory: Path) -> bool:
+    """Whether a driver holds the study's lock right now."""
+    try:
+        fd = os.open(Path(directory) / LOCK_NAME, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
 class Study:
     """A study on disk. Use :meth:`create` or :meth:`open`, then :meth:`run`."""
 
@@ -237,7 +252,7 @@ class Study:
                         trial.status, trial.attempt = RUNNING, trial.attempt + 1
                         trial.started_at = time.time()
                         self.storage.update_trial(trial)
-                        executor.submit(trial.number, self._call_params(trial),
+                        executor.submit(trial.number, dict(trial.params),
                                         self.directory / "trials" / f"{trial.number:06d}.log")
                         running[trial.number] = trial
                         report()
@@ -247,8 +262,11 @@ class Study:
                         self._record(running.pop(number), outcome)
                         report()
             finally:
-                if running:
+                if running:  # stopped by a signal: these run again on resume
                     executor.kill_all()
+                    for trial in running.values():
+                        trial.status = PENDING
+                        self.storage.update_trial(trial)
             if queue:
                 self._discard_unstarted(trials)
                 break
@@ -282,9 +300,6 @@ class Study:
                   for i, u in enumerate(candidates)]
         self.storage.add_trials(trials)
         return trials
-
-    def _call_params(self, trial: TrialRecord) -> dict[str, Any]:
-        return dict(trial.params)
 
     def _record(self, trial: TrialRecord, outcome: TrialOutcome) -> None:
         reading = self.meter.reading(outcome.cpu_time_s)

@@ -209,14 +209,14 @@ class LocalExecutor:
 
 
 def _kill_group(pid: int) -> None:
-    for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+    """SIGKILL the trial and whatever it started (it leads its own process group)."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
         try:
-            target()
-            return
+            os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
-            continue
-        except PermissionError:
-            continue
+            pass
 
 
 def _parse(buffer: bytearray) -> dict[str, Any] | None:
