@@ -3,9 +3,11 @@ import json
 import numpy as np
 import pytest
 
-from autodehypo.algorithms import ALGORITHMS, MUTATIONS, algorithm_options, make_optimizer
+from autodehypo.algorithms import ALGORITHMS, STRATEGIES, algorithm_options, make_optimizer
 
-VARIANTS = [("de", {"strategy": s}) for s in sorted(MUTATIONS)] + [("jde", {})]
+VARIANTS = [("de", {"strategy": s}) for s in STRATEGIES] + [("de", {"dither": [0.5, 1.0]})] + \
+    [(name, {}) for name in sorted(ALGORITHMS) if name != "de"]
+BUDGET = 100_000  # evaluation budget given to every variant (L-SHADE and kin need one)
 
 
 def rastrigin(x):
@@ -18,7 +20,7 @@ def sphere(x):
 
 
 def run(name, options, f, generations, seed=0, dim=5, population=20):
-    opt = make_optimizer(name, dim, population=population, seed=seed, **options)
+    opt = make_optimizer(name, dim, population=population, seed=seed, max_evaluations=BUDGET, **options)
     for _ in range(generations):
         opt.tell(f(opt.ask()))
     return opt
@@ -38,7 +40,7 @@ def test_state_dict_round_trip_continues_identically(name, options):
     straight = run(name, options, rastrigin, 30, seed=7)
     first = run(name, options, rastrigin, 12, seed=7)
     state = json.loads(json.dumps(first.state_dict()))  # must survive JSON
-    resumed = make_optimizer(name, 5, population=20, seed=12345, **options)
+    resumed = make_optimizer(name, 5, population=20, seed=12345, max_evaluations=BUDGET, **options)
     resumed.load_state_dict(state)
     for _ in range(18):
         resumed.tell(rastrigin(resumed.ask()))
@@ -51,7 +53,7 @@ def test_state_dict_round_trip_continues_identically(name, options):
 def test_pending_batch_survives_state_dict(name, options):
     opt = run(name, options, sphere, 3, seed=1)
     batch = opt.ask()
-    clone = make_optimizer(name, 5, population=20, seed=0, **options)
+    clone = make_optimizer(name, 5, population=20, seed=0, max_evaluations=BUDGET, **options)
     clone.load_state_dict(json.loads(json.dumps(opt.state_dict())))
     np.testing.assert_array_equal(clone.ask(), batch)
     np.testing.assert_array_equal(opt.ask(), batch)  # asking twice gives the same batch
@@ -59,13 +61,13 @@ def test_pending_batch_survives_state_dict(name, options):
 
 @pytest.mark.parametrize("name, options", VARIANTS)
 def test_candidates_stay_in_the_unit_cube_and_inf_is_handled(name, options):
-    opt = make_optimizer(name, 3, population=8, seed=2, **options)
+    opt = make_optimizer(name, 3, population=8, seed=2, max_evaluations=BUDGET, **options)
     for g in range(20):
         x = opt.ask()
-        assert x.shape == (8, 3) and x.min() >= 0.0 and x.max() <= 1.0
+        assert x.shape[1] == 3 and 4 <= len(x) <= 8 and x.min() >= 0.0 and x.max() <= 1.0
         values = sphere(x)
-        values[g % 8] = np.inf
-        values[(g + 3) % 8] = np.nan
+        values[g % 4] = np.inf
+        values[(g + 3) % 4] = np.nan
         opt.tell(values)
     assert np.isfinite(opt.best_value)
     json.dumps(opt.state_dict())
@@ -96,6 +98,8 @@ def test_jde_keeps_control_values_of_successful_trials_only():
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"strategy": "rand/9/bin"}, "strategy must be one of"),
+    ({"strategy": "rand/2/bin", "population": 5}, "population must be an integer >= 6"),
+    ({"dither": [0.9, 0.5]}, "dither must be [low, high]"),
     ({"F": 2.5}, "F must be in (0, 2]"),
     ({"CR": -0.1}, "CR must be in [0, 1]"),
     ({"population": 3}, "population must be an integer >= 4"),
@@ -109,10 +113,20 @@ def test_bad_options_are_named(kwargs, message):
 
 
 def test_unknown_algorithm_lists_the_choices():
-    with pytest.raises(ValueError, match=r"choose one of \['de', 'jde'\]"):
+    with pytest.raises(ValueError, match=r"choose one of \['de', 'dish', 'jade', 'jde', 'jso', 'lshade', 'shade'\]"):
         make_optimizer("pso", 2, population=10, seed=0)
 
 
 def test_options_are_introspected():
-    assert algorithm_options("de") == {"strategy": "rand/1/bin", "F": 0.5, "CR": 0.9}
-    assert set(ALGORITHMS) == {"de", "jde"}
+    assert algorithm_options("de") == {"strategy": "rand/1/bin", "F": 0.5, "CR": 0.9, "dither": None,
+                                       "p": 0.1}
+    assert algorithm_options("jso")["M_F_init"] == 0.3 and algorithm_options("dish")["M_F_init"] == 0.5
+
+
+def test_last_generation_is_cut_at_the_budget():
+    opt = make_optimizer("de", 2, population=10, seed=0, max_evaluations=25)
+    sizes = []
+    while len(x := opt.ask()):
+        sizes.append(len(x))
+        opt.tell(sphere(x))
+    assert sizes == [10, 10, 5] and opt.evaluations == 25

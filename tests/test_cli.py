@@ -85,6 +85,9 @@ BAD = [
     ("[objective]\ntype = 'magic'\n", "objective.type: unknown type 'magic'"),
     ("[objective]\nfunction = 'toy_objectives:nope'\n", "has no attribute 'nope'"),
     ("[executor]\nworkers = 0\n", "executor.workers: expected an integer >= 1, got 0"),
+    ("[study]\nalgorithm = 'jso'\n[study.budget]\nwall_time = '1h'\n",
+     "study.budget.evaluations: jso needs an evaluation budget"),
+    ("[study]\npopulation = 3\n", "study.population: population must be an integer >= 4"),
     ("[executor]\ntype = 'cloud'\n", "executor.type: unknown executor 'cloud'"),
 ]
 

@@ -38,9 +38,10 @@ def test_study_runs_to_its_evaluation_budget(tmp_path):
     for r in table:
         assert float(r["elapsed_s"]) > 0 and r["host"] and r["energy_source"] == "estimate"
         assert math.isclose(float(r["energy_j"]), 10.0 * float(r["cpu_time_s"]))
-    # The optimizer state is checkpointed once per whole generation (the 5th is cut at 36).
+    # The optimizer state is checkpointed after every generation; the 5th is cut to 4 trials.
     with sqlite3.connect(tmp_path / "s" / "study.db") as db:
-        assert [g for (g,) in db.execute("SELECT generation FROM checkpoints")] == [1, 2, 3, 4]
+        assert [g for (g,) in db.execute("SELECT generation FROM checkpoints")] == [1, 2, 3, 4, 5]
+    assert [int(r["generation"]) for r in table].count(4) == 4
     assert "36 complete" in report_text(Storage.open(tmp_path / "s", readonly=True))
 
 

@@ -37,7 +37,6 @@ _SECTIONS = {
 _BUDGET_KEYS = {"evaluations", "wall_time", "energy"}
 _TIME_UNITS = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 _ENERGY_UNITS = {"j": 1.0, "kj": 1e3, "mj": 1e6, "wh": 3600.0, "kwh": 3.6e6, "mwh": 3.6e9}
-DEFAULT_POPULATION = 10
 
 
 @dataclass
@@ -150,8 +149,6 @@ def parse_config(data: Mapping[str, Any], *, default_name: str = "study") -> Stu
     seed = study.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"study.seed: expected an integer >= 0, got {seed!r}")
-    population = _positive_int(study.get("population", DEFAULT_POPULATION), "study.population",
-                               ALGORITHMS[algorithm].min_population())
     direction = study.get("direction", "minimize")
     if direction not in ("minimize", "maximize"):
         raise ConfigError(f"study.direction: expected \"minimize\" or \"maximize\", got {direction!r}")
@@ -180,13 +177,18 @@ def parse_config(data: Mapping[str, Any], *, default_name: str = "study") -> Stu
     except SpaceError as exc:
         raise ConfigError(str(exc)) from None
 
+    population = _positive_int(study.get("population", ALGORITHMS[algorithm].default_population(space.dim)),
+                               "study.population")
     options = _table(study, "options", "study.options")
     _check_keys(options, set(algorithm_options(algorithm)), f"study.options (for {algorithm})")
     try:
         make_optimizer(algorithm, space.dim, population=population, seed=seed,
                        max_evaluations=budget.evaluations, **options)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"study.options: {exc}") from None
+        message = str(exc)
+        key = ("study.population" if message.startswith("population")
+               else "study.budget.evaluations" if "evaluation budget" in message else "study.options")
+        raise ConfigError(f"{key}: {message}") from None
 
     objective = _table(data, "objective", "objective")
     if "type" not in objective:

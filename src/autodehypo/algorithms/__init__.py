@@ -6,10 +6,16 @@ import inspect
 from typing import Any
 
 from .base import Optimizer
-from .de import DE, MUTATIONS
+from .de import DE, MUTATIONS, STRATEGIES
+from .dish import DISH
+from .jade import JADE
 from .jde import JDE
+from .jso import JSO
+from .lshade import LSHADE
+from .shade import SHADE
 
-ALGORITHMS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (DE, JDE)}
+ALGORITHMS: dict[str, type[Optimizer]] = {
+    cls.name: cls for cls in (DE, JDE, JADE, SHADE, LSHADE, JSO, DISH)}
 
 # Arguments the study supplies itself; the rest are the algorithm's options.
 _STUDY_ARGS = {"dim", "population", "seed", "max_evaluations"}
@@ -34,4 +40,5 @@ def make_optimizer(name: str, dim: int, *, population: int, seed: int | None,
                             max_evaluations=max_evaluations, **options)
 
 
-__all__ = ["ALGORITHMS", "DE", "JDE", "MUTATIONS", "Optimizer", "algorithm_options", "make_optimizer"]
+__all__ = ["ALGORITHMS", "DE", "DISH", "JADE", "JDE", "JSO", "LSHADE", "MUTATIONS", "SHADE",
+           "STRATEGIES", "Optimizer", "algorithm_options", "make_optimizer"]

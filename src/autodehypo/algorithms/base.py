@@ -20,6 +20,10 @@ class Optimizer(ABC):
     ``ask()`` returns one generation of candidates as an (n, dim) array; asking
     again before ``tell`` returns the same batch. ``tell(values)`` takes one
     value per candidate, in order; lower is better, ``inf`` means "no good".
+
+    With ``max_evaluations`` set, the last generation is cut so that exactly
+    that many candidates are asked in all; the candidates left out count as
+    unevaluated (``inf``) for the algorithm's own bookkeeping.
     """
 
     name: str = ""
@@ -43,31 +47,50 @@ class Optimizer(ABC):
         self.best_value = float("inf")
         self._pending: np.ndarray | None = None
 
-    @classmethod
-    def min_population(cls) -> int:
+    def min_population(self) -> int:
+        """The smallest population this configuration can work with."""
         return 4
+
+    @classmethod
+    def default_population(cls, dim: int) -> int:
+        """Population for hyperparameter search, where budgets are tens to hundreds of trials."""
+        return 10
+
+    @classmethod
+    def benchmark_population(cls, dim: int) -> int:
+        """Population the algorithm's authors used on the CEC benchmarks."""
+        return 10 * dim
 
     # -- the contract -------------------------------------------------------
     def ask(self) -> np.ndarray:
         if self._pending is None:
+            if self.max_evaluations is not None and self.evaluations >= self.max_evaluations:
+                return np.empty((0, self.dim))
             self._pending = np.clip(self._ask(), 0.0, 1.0)
-        return self._pending.copy()
+        return self._pending[:self._asked_count()].copy()
+
+    def _asked_count(self) -> int:
+        n = len(self._pending)
+        return n if self.max_evaluations is None else min(n, self.max_evaluations - self.evaluations)
 
     def tell(self, values: Any) -> None:
         if self._pending is None:
             raise RuntimeError("tell() called without a pending ask()")
+        asked = self._asked_count()
         values = np.asarray(values, dtype=float).reshape(-1)
-        if values.shape[0] != self._pending.shape[0]:
-            raise ValueError(f"expected {self._pending.shape[0]} values, got {values.shape[0]}")
+        if values.shape[0] != asked:
+            raise ValueError(f"expected {asked} values, got {values.shape[0]}")
         values = np.where(np.isnan(values), np.inf, values)
         k = int(np.argmin(values))
         if values[k] < self.best_value:
             self.best_value = float(values[k])
             self.best_x = self._pending[k].copy()
         candidates, self._pending = self._pending, None
-        self._tell(candidates, values)
+        self.evaluations += asked
+        padded = np.full(len(candidates), np.inf)
+        padded[:asked] = values
+        self._tell(candidates, padded)
         self.generation += 1
-        self.evaluations += len(values)
 
     def state_dict(self) -> dict[str, Any]:
         state = {
@@ -151,6 +174,64 @@ def distinct_indices(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
     keys = rng.random((n, n))
     keys[np.arange(n), np.arange(n)] = np.inf
     return np.argsort(keys, axis=1)[:, :k]
+
+
+def indices_except(rng: np.random.Generator, high: int, exclude: list[np.ndarray]) -> np.ndarray:
+    """One index in range(high) per row, different from that row's indices in ``exclude``.
+
+    The excluded indices of a row must be distinct. Drawing from the
+    ``high - len(exclude)`` remaining values and stepping over the excluded
+    ones in increasing order keeps the draw uniform and loop-free.
+    """
+    n = len(exclude[0])
+    drawn = rng.integers(high - len(exclude), size=n)
+    for ex in np.sort(np.stack(exclude, axis=1), axis=1).T:
+        drawn += drawn >= ex
+    return drawn
+
+
+def pbest_indices(rng: np.random.Generator, fitness: np.ndarray, counts: np.ndarray | int,
+                  avoid_self: bool = False) -> np.ndarray:
+    """For each row, one of the ``counts`` best individuals, uniformly.
+
+    ``avoid_self`` redraws where the pick is the row's own individual (the
+    count must then be >= 2).
+    """
+    n = len(fitness)
+    order = np.argsort(fitness, kind="stable")
+    counts = np.broadcast_to(np.asarray(counts), (n,))
+    picks = order[(rng.random(n) * counts).astype(int)]
+    if avoid_self:
+        rows = np.flatnonzero(picks == np.arange(n))
+        while rows.size:
+            picks[rows] = order[(rng.random(rows.size) * counts[rows]).astype(int)]
+            rows = rows[picks[rows] == rows]
+    return picks
+
+
+def cauchy_positive(rng: np.random.Generator, location: np.ndarray, scale: float = 0.1) -> np.ndarray:
+    """Cauchy(location, scale) draws, redrawn while <= 0 and truncated to 1 (JADE's rule)."""
+    f = location + scale * rng.standard_cauchy(len(location))
+    bad = np.flatnonzero(f <= 0)
+    while bad.size:
+        f[bad] = location[bad] + scale * rng.standard_cauchy(bad.size)
+        bad = bad[f[bad] <= 0]
+    return np.minimum(f, 1.0)
+
+
+def exponential_crossover(rng: np.random.Generator, parents: np.ndarray, mutants: np.ndarray,
+                          cr: np.ndarray | float) -> np.ndarray:
+    """Take a run of L consecutive coordinates (cyclic) from the mutant, from a random start.
+
+    L is 1 plus the number of leading draws below CR, at most the dimension.
+    """
+    n, dim = parents.shape
+    cr = np.broadcast_to(np.asarray(cr, dtype=float).reshape(-1, 1), (n, 1))
+    continues = rng.random((n, dim - 1)) < cr
+    length = 1 + np.cumprod(continues, axis=1).sum(axis=1)
+    start = rng.integers(dim, size=n)
+    offset = (np.arange(dim)[None, :] - start[:, None]) % dim
+    return np.where(offset < length[:, None], mutants, parents)
 
 
 def binomial_crossover(rng: np.random.Generator, parents: np.ndarray, mutants: np.ndarray,

@@ -18,7 +18,7 @@ import numpy as np
 
 from .base import (Optimizer, _array, _list, binomial_crossover, latin_hypercube,
                    midpoint_repair)
-from .de import MUTATIONS
+from .de import MUTATIONS, Population
 
 
 class JDE(Optimizer):
@@ -50,7 +50,8 @@ class JDE(Optimizer):
         r = self.rng.random((n, 4))
         self._trial_F = np.where(r[:, 1] < self.tau1, self.F_l + r[:, 0] * self.F_u, self.F)
         self._trial_CR = np.where(r[:, 3] < self.tau2, r[:, 2], self.CR)
-        mutants = MUTATIONS["rand/1/bin"](self.rng, self.population, self.fitness, self._trial_F)
+        pop = Population(self.population, self.fitness, self._trial_F, np.empty((0, self.dim)), 0.0)
+        mutants = MUTATIONS["rand/1"](self.rng, pop)
         trials = binomial_crossover(self.rng, self.population, mutants, self._trial_CR)
         return midpoint_repair(trials, self.population)
 

@@ -1,0 +1,90 @@
+"""L-SHADE: SHADE with linear population size reduction.
+
+R. Tanabe and A. S. Fukunaga, "Improving the Search Performance of SHADE Using
+Linear Population Size Reduction", IEEE CEC 2014, pp. 1658-1665; behaviour as
+in Tanabe's L-SHADE 1.1 code.
+
+After each generation the population shrinks to
+round(N_init + (N_min - N_init) * nfes / MaxFEs), dropping the worst, and the
+archive to round(2.6 N). Both memories use the weighted Lehmer mean; an M_CR
+slot set to the terminal value (when every successful CR was 0) makes CR 0
+for good. p = 0.11, H = 6, N_min = 4.
+
+The population shrinks toward the evaluation budget, so L-SHADE (and jSO and
+DISH) needs one (``max_evaluations``); the study config can combine it with a
+wall-time or energy budget.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .base import pbest_indices
+from .shade import SHADE, TERMINAL, lehmer
+
+
+class LSHADE(SHADE):
+    """Defaults for hyperparameter search: population 16 shrinking to 4 (the paper: 18 x D)."""
+
+    name = "lshade"
+
+    def __init__(self, dim: int, *, population: int, seed: int | None = None,
+                 max_evaluations: int | None = None, H: int = 6, archive_rate: float = 2.6,
+                 p: float = 0.11, min_population: int = 4, M_F_init: float = 0.5,
+                 M_CR_init: float = 0.5):
+        super().__init__(dim, population=population, seed=seed, max_evaluations=max_evaluations,
+                         H=H, archive_rate=archive_rate, M_F_init=M_F_init, M_CR_init=M_CR_init)
+        if max_evaluations is None:
+            raise ValueError(f"{self.name} needs an evaluation budget: its population shrinks toward it")
+        if not 0.0 < p <= 1.0:
+            raise ValueError(f"p must be in (0, 1], got {p!r}")
+        if not isinstance(min_population, int) or not 4 <= min_population <= population:
+            raise ValueError(f"min_population must be an integer in [4, population], got {min_population!r}")
+        self.p = float(p)
+        self.initial_population = population
+        self.final_population = min_population
+
+    @classmethod
+    def default_population(cls, dim: int) -> int:
+        return 16
+
+    @classmethod
+    def benchmark_population(cls, dim: int) -> int:
+        return int(round(18 * dim))
+
+    def _sample_CR(self, mu: np.ndarray) -> np.ndarray:
+        return np.where(mu == TERMINAL, 0.0, np.clip(self.rng.normal(mu, 0.1), 0.0, 1.0))
+
+    def _pbest(self) -> np.ndarray:
+        return pbest_indices(self.rng, self.fitness, max(2, int(round(self.p * len(self.population)))))
+
+    def _new_slot_values(self, S_F: np.ndarray, S_CR: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+        M_CR = TERMINAL if self.M_CR[self.k] == TERMINAL or S_CR.max() == 0 else lehmer(S_CR, w)
+        return lehmer(S_F, w), M_CR
+
+    def _update_slot(self, S_F, S_CR, w):
+        self.M_F[self.k], self.M_CR[self.k] = self._new_slot_values(S_F, S_CR, w)
+        self.k = (self.k + 1) % self.H
+
+    def planned_population(self) -> int:
+        n0, n1 = self.initial_population, self.final_population
+        return int(round((n1 - n0) / self.max_evaluations * self.evaluations + n0))
+
+    def _after_selection(self) -> None:
+        keep = max(self.final_population, min(len(self.population), self.planned_population()))
+        if keep < len(self.population):
+            best = np.argsort(self.fitness, kind="stable")[:keep]
+            self.population, self.fitness = self.population[best], self.fitness[best]
+            self.archive = self.archive[:self._archive_capacity()]
+
+    def _state(self) -> dict[str, Any]:
+        return {**super()._state(), "p": self.p, "initial_population": self.initial_population,
+                "final_population": self.final_population}
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        super()._load_state(state)
+        self.p = state["p"]
+        self.initial_population = state["initial_population"]
+        self.final_population = state["final_population"]
