@@ -50,7 +50,7 @@ def test_run_status_report_export(tmp_path, subprocess_env):
     assert "evaluations:  12 of 12" in status.stdout and "state:        finished" in status.stdout
     report = cli(["report", str(tmp_path / "s")], subprocess_env)
     assert "best value:" in report.stdout and "12 complete" in report.stdout
-    assert "[source: estimate]" in report.stdout
+    assert "[budget source: estimate]" in report.stdout and "estimate: ok" in report.stdout
     out = tmp_path / "t.csv"
     assert cli(["export", str(tmp_path / "s"), "--format", "csv", "-o", str(out)],
                subprocess_env).returncode == 0

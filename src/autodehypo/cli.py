@@ -67,7 +67,8 @@ class ProgressView:
         of = f"/{budget.evaluations}" if budget.evaluations is not None else ""
         line = (f"gen {p.generation}  evals {p.evaluations}{of}  running {p.running}  "
                 f"failed {p.failed}  best {format_value(p.best_value)}  "
-                f"energy {format_energy(p.energy_j)} (estimate)  {format_duration(p.elapsed_s)}")
+                f"energy {format_energy(p.energy_j)} ({'+'.join(p.energy_sources) or '-'})  "
+                f"{format_duration(p.elapsed_s)}")
         if self.tty:
             end = "\n" if p.finished else ""
             self.stream.write("\r\033[K" + line + end)
@@ -86,8 +87,11 @@ def _summary(study: Study, p: Progress) -> str:
         lines.append(f"best:    {format_value(best.value)} (trial {best.number})")
         lines.append("params:  " + ", ".join(f"{k}={v!r}" for k, v in best.params.items()))
     lines.append(f"elapsed: {format_duration(p.elapsed_s)}")
-    lines.append(f"energy:  {format_energy(p.energy_j)} (estimate: CPU time x "
-                 f"{study.config.watts_per_core:g} W per core)")
+    energy = study.config.energy
+    sources = ", ".join(p.energy_sources) or "none"
+    note = (f"; estimate = CPU time x {energy.watts_per_core:g} W per core"
+            if "estimate" in p.energy_sources else "")
+    lines.append(f"energy:  {format_energy(p.energy_j)} (source: {sources}{note})")
     lines.append(f"trials:  {p.evaluations} run, {p.failed} failed")
     return "\n".join(lines)
 

@@ -18,7 +18,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from .algorithms import ALGORITHMS, algorithm_options, make_optimizer
-from .energy import DEFAULT_WATTS_PER_CORE
+from .energy import BUDGET_SOURCES, DEFAULT_GPU_WATTS, DEFAULT_WATTS_PER_CORE, METERS
 from .space import SearchSpace, SpaceError
 
 
@@ -32,7 +32,7 @@ _SECTIONS = {
     "space": None,  # any hyperparameter names
     "objective": None,  # checked by the objective's builder
     "executor": {"type", "workers", "timeout", "threads_per_trial"},
-    "energy": {"watts_per_core"},
+    "energy": {"watts_per_core", "gpu_watts", "meters", "budget_source", "grid_intensity"},
 }
 _BUDGET_KEYS = {"evaluations", "wall_time", "energy"}
 _TIME_UNITS = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
@@ -49,6 +49,15 @@ class Budget:
 
 
 @dataclass
+class EnergyConfig:
+    watts_per_core: float = DEFAULT_WATTS_PER_CORE
+    gpu_watts: float = DEFAULT_GPU_WATTS
+    meters: list[str] = field(default_factory=lambda: ["auto"])
+    budget_source: str = "auto"
+    grid_intensity: float | None = None  # g CO2e per kWh
+
+
+@dataclass
 class StudyConfig:
     name: str
     algorithm: str
@@ -61,7 +70,7 @@ class StudyConfig:
     space: SearchSpace
     objective: dict[str, Any]
     executor: dict[str, Any]
-    watts_per_core: float
+    energy: "EnergyConfig"
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
@@ -203,12 +212,38 @@ def parse_config(data: Mapping[str, Any], *, default_name: str = "study") -> Stu
     if "timeout" in executor:
         executor["timeout"] = parse_duration(executor["timeout"], "executor.timeout")
 
-    energy = _table(data, "energy", "energy")
-    watts = energy.get("watts_per_core", DEFAULT_WATTS_PER_CORE)
-    if isinstance(watts, bool) or not isinstance(watts, (int, float)) or not watts > 0:
-        raise ConfigError(f"energy.watts_per_core: expected a number > 0, got {watts!r}")
+    energy = _parse_energy_table(_table(data, "energy", "energy"))
 
     return StudyConfig(name=name, algorithm=algorithm, seed=seed, population=population,
                        direction=direction, failure_value=failure_value, budget=budget,
                        options=options, space=space, objective=objective, executor=executor,
-                       watts_per_core=float(watts), raw=dict(data))
+                       energy=energy, raw=dict(data))
+
+
+def _positive_number(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 \
+            or not math.isfinite(value):
+        raise ConfigError(f"{key}: expected a number > 0, got {value!r}")
+    return float(value)
+
+
+def _parse_energy_table(table: dict[str, Any]) -> EnergyConfig:
+    cfg = EnergyConfig()
+    if "watts_per_core" in table:
+        cfg.watts_per_core = _positive_number(table["watts_per_core"], "energy.watts_per_core")
+    if "gpu_watts" in table:
+        cfg.gpu_watts = _positive_number(table["gpu_watts"], "energy.gpu_watts")
+    if "grid_intensity" in table:
+        cfg.grid_intensity = _positive_number(table["grid_intensity"], "energy.grid_intensity")
+    if "meters" in table:
+        meters = table["meters"]
+        allowed = ["auto", *METERS]
+        if not isinstance(meters, list) or any(m not in allowed for m in meters):
+            raise ConfigError(f"energy.meters: expected a list drawn from {allowed}, got {meters!r}")
+        cfg.meters = list(meters)
+    if "budget_source" in table:
+        allowed = ["auto", *BUDGET_SOURCES]
+        if table["budget_source"] not in allowed:
+            raise ConfigError(f"energy.budget_source: expected one of {allowed}, got {table['budget_source']!r}")
+        cfg.budget_source = table["budget_source"]
+    return cfg

@@ -31,23 +31,44 @@ def format_value(value: float | None) -> str:
     return "-" if value is None else f"{value:.6g}"
 
 
-def _energy_by_source(trials: list[TrialRecord]) -> dict[str, float]:
-    totals: dict[str, float] = {}
+def energy_by_source(trials: list[TrialRecord]) -> dict[str, dict[str, Any]]:
+    """Total joules per source over finished trials, with how many trials each source measured."""
+    totals: dict[str, dict[str, Any]] = {}
     for t in trials:
-        if t.energy_j is not None:
-            totals[t.energy_source or "?"] = totals.get(t.energy_source or "?", 0.0) + t.energy_j
+        if t.status not in (COMPLETE, FAILED):
+            continue
+        for r in (t.energy_detail or {}).get("readings", []):
+            entry = totals.setdefault(r["source"], {"joules": 0.0, "trials": 0, "unknown": 0,
+                                                    "node_level": False})
+            if r["joules"] is None:
+                entry["unknown"] += 1
+            else:
+                entry["joules"] += r["joules"]
+                entry["trials"] += 1
+            entry["node_level"] |= bool(r.get("node_level"))
     return totals
 
 
 def _energy_line(trials: list[TrialRecord]) -> str:
-    by_source = _energy_by_source(trials)
-    if not by_source:
+    done = [t for t in trials if t.status in (COMPLETE, FAILED)]
+    counted = [t for t in done if t.energy_j is not None]
+    if not counted:
         return "unknown"
-    total = sum(by_source.values())
-    sources = ", ".join(f"{k}" for k in sorted(by_source))
-    unknown = sum(t.energy_j is None for t in trials if t.status in (COMPLETE, FAILED))
+    sources = ", ".join(sorted({t.energy_source or "?" for t in counted}))
+    unknown = len(done) - len(counted)
     note = f"; {unknown} trial(s) unmeasured" if unknown else ""
-    return f"{format_energy(total)} [source: {sources}{note}]"
+    line = f"{format_energy(sum(t.energy_j for t in counted))} [budget source: {sources}{note}]"
+    co2 = [(t.energy_detail or {}).get("co2e_g") for t in counted]
+    if any(c is not None for c in co2):
+        line += f", {sum(c for c in co2 if c is not None):.3g} g CO2e"
+    for source, entry in sorted(energy_by_source(trials).items()):
+        flags = [f"{entry['trials']} trials"]
+        if entry["unknown"]:
+            flags.append(f"{entry['unknown']} unknown")
+        if entry["node_level"]:
+            flags.append("node-level: concurrent trials overlap")
+        line += f"\n  {source:<10} {format_energy(entry['joules'])} ({', '.join(flags)})"
+    return line
 
 
 def status_text(storage: Storage, driver_alive: bool) -> str:
@@ -63,7 +84,7 @@ def status_text(storage: Storage, driver_alive: bool) -> str:
     budget = config.get("study", {}).get("budget", {})
     of = f" of {budget['evaluations']}" if "evaluations" in budget else ""
     state = storage.meta("state")
-    if state == "running" and not driver_alive:
+    if state in ("created", "running") and not driver_alive:
         state = "stopped (driver gone; continue with autodehypo resume)"
     running = counts[RUNNING] if driver_alive else 0
     lines = [
@@ -76,6 +97,7 @@ def status_text(storage: Storage, driver_alive: bool) -> str:
         + (f" (trial {best.number}: {json.dumps(best.params)})" if best else ""),
         f"energy:       {_energy_line(trials)}",
         f"driver time:  {format_duration(storage.meta('driver_elapsed_s', 0.0))}",
+        "sources:      " + _sources_line(storage),
     ]
     return "\n".join(lines)
 
@@ -100,6 +122,7 @@ def report_text(storage: Storage) -> str:
         f"elapsed:      {format_duration(storage.meta('driver_elapsed_s', 0.0))} (driver wall time)",
         f"trial time:   {format_duration(sum(t.elapsed_s or 0.0 for t in trials))} (sum over trials)",
         f"energy:       {_energy_line(trials)}",
+        "sources:      " + _sources_line(storage),
         "trials:       " + ", ".join(f"{counts[s]} {s}" for s in sorted(counts)),
     ]
     failed = [t for t in trials if t.status == FAILED]
@@ -108,6 +131,11 @@ def report_text(storage: Storage) -> str:
         lines.append("failures:")
         lines += [f"  {n} x {reason}" for reason, n in reasons.most_common(5)]
     return "\n".join(lines)
+
+
+def _sources_line(storage: Storage) -> str:
+    sources = storage.meta("energy_sources") or {}
+    return "; ".join(v if v.startswith(f"{k}:") else f"{k}: {v}" for k, v in sources.items()) or "-"
 
 
 def export_csv(storage: Storage, out: IO[str]) -> int:

@@ -15,7 +15,7 @@ import os
 import signal
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,7 +23,7 @@ import numpy as np
 
 from .algorithms import Optimizer, make_optimizer
 from .config import ConfigError, StudyConfig, parse_config
-from .energy import CpuTimeEstimate
+from .energy import CpuTimeEstimate, EnergyReading, MeterUnavailable, choose, co2e_grams, open_meters
 from .execution import LocalExecutor, TrialOutcome
 from .objectives import ObjectiveError, build_objective
 from .storage import (COMPLETE, DB_NAME, FAILED, PENDING, RUNNING, Storage, StorageError,
@@ -52,6 +52,7 @@ class Progress:
     energy_j: float
     elapsed_s: float
     config: StudyConfig
+    energy_sources: tuple[str, ...] = ()
     finished: bool = False
 
 
@@ -64,11 +65,14 @@ class _Tally:
     failed: int = 0
     energy_j: float = 0.0
     best_value: float | None = None
+    energy_sources: set[str] = field(default_factory=set)
 
     def add(self, trial: TrialRecord) -> None:
         self.evaluations += 1
         self.failed += trial.status == FAILED
         self.energy_j += trial.energy_j or 0.0
+        if trial.energy_source:
+            self.energy_sources.add(trial.energy_source)
         if trial.status != COMPLETE or trial.value is None:
             return
         if self.best_value is None or (trial.value < self.best_value if self.direction == "minimize"
@@ -137,7 +141,9 @@ class Study:
         self.config = config
         self.storage = storage
         self.objective = objective
-        self.meter = CpuTimeEstimate(config.watts_per_core)
+        self.estimate = CpuTimeEstimate(config.energy.watts_per_core, config.energy.gpu_watts)
+        self.meters: list = []
+        self._meter_tokens: dict[int, list] = {}
         self._stop_signal: int | None = None
         self._tally: _Tally | None = None
 
@@ -157,6 +163,7 @@ class Study:
                                         "function": _import_path(objective)}}
         cfg = parse_config(raw, default_name=directory.name)
         obj = _build(cfg, objective)
+        _open_meters(cfg)  # an explicitly named meter that does not work here is a config error
         if (directory / DB_NAME).exists():
             raise StorageError(f"{directory} already holds a study; continue it with "
                                f"`autodehypo resume {directory}` or choose another --dir")
@@ -193,6 +200,12 @@ class Study:
             return self._progress(self._optimizer(), self.storage.meta("driver_elapsed_s", 0.0),
                                   0, finished=True)
         lock = _DriverLock(self.directory)
+        try:
+            self.meters, sources = _open_meters(self.config)
+        except ConfigError:
+            lock.release()
+            raise
+        self.storage.set_meta(energy_sources={**sources, "estimate": "ok"})
         old_handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             self.storage.set_meta(state="running")
@@ -252,13 +265,17 @@ class Study:
                         trial.status, trial.attempt = RUNNING, trial.attempt + 1
                         trial.started_at = time.time()
                         self.storage.update_trial(trial)
+                        self._meter_tokens[trial.number] = [(m, m.start()) for m in self.meters]
                         executor.submit(trial.number, dict(trial.params),
                                         self.directory / "trials" / f"{trial.number:06d}.log")
                         running[trial.number] = trial
                         report()
                     if not running:
                         break  # the budget stops the study inside this generation
-                    for number, outcome in executor.wait(timeout=1.0):
+                    ended = executor.wait(timeout=1.0)
+                    for meter in self.meters:  # often enough to catch counter wrap-arounds
+                        meter.poll()
+                    for number, outcome in ended:
                         self._record(running.pop(number), outcome)
                         report()
             finally:
@@ -301,8 +318,18 @@ class Study:
         self.storage.add_trials(trials)
         return trials
 
+    def _readings(self, number: int, outcome: TrialOutcome) -> list[EnergyReading]:
+        readings = []
+        for meter, token in self._meter_tokens.pop(number, []):
+            try:
+                readings.append(meter.stop(token))
+            except OSError as exc:  # a counter that vanished mid-study: unknown, not zero
+                readings.append(EnergyReading(None, meter.source, detail={"error": str(exc)}))
+        return readings + list(outcome.energy) + [self.estimate.reading(outcome.cpu_time_s)]
+
     def _record(self, trial: TrialRecord, outcome: TrialOutcome) -> None:
-        reading = self.meter.reading(outcome.cpu_time_s)
+        readings = self._readings(trial.number, outcome)
+        reading = choose(readings, self.config.energy.budget_source)
         trial.status = COMPLETE if outcome.ok else FAILED
         trial.value = outcome.value
         trial.metrics = outcome.metrics
@@ -311,7 +338,9 @@ class Study:
         trial.elapsed_s, trial.cpu_time_s = outcome.elapsed_s, outcome.cpu_time_s
         trial.peak_rss_mb, trial.host = outcome.peak_rss_mb, outcome.host
         trial.energy_j, trial.energy_source = reading.joules, reading.source
-        trial.energy_detail = reading.detail
+        trial.energy_detail = {"readings": [r.as_dict() for r in readings],
+                               "node_level": reading.node_level,
+                               "co2e_g": co2e_grams(reading.joules, self.config.energy.grid_intensity)}
         self.storage.update_trial(trial)
         self._tally.add(trial)
 
@@ -350,7 +379,7 @@ class Study:
         return Progress(generation=opt.generation, evaluations=tally.evaluations,
                         failed=tally.failed, running=running, best_value=tally.best_value,
                         energy_j=tally.energy_j, elapsed_s=elapsed, config=self.config,
-                        finished=finished)
+                        energy_sources=tuple(sorted(tally.energy_sources)), finished=finished)
 
 
 def _build(cfg: StudyConfig, objective: Callable | None) -> Any:
@@ -364,6 +393,13 @@ def _build(cfg: StudyConfig, objective: Callable | None) -> Any:
     except ObjectiveError as exc:
         raise ConfigError(str(exc)) from None
     return obj
+
+
+def _open_meters(cfg: StudyConfig) -> tuple[list, dict[str, str]]:
+    try:
+        return open_meters(cfg.energy.meters)
+    except MeterUnavailable as exc:
+        raise ConfigError(f"energy.meters: {exc}") from None
 
 
 def _import_path(function: Callable) -> str:

@@ -4,6 +4,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..energy import EnergyReading
+
 
 @dataclass
 class TrialOutcome:
@@ -19,6 +21,7 @@ class TrialOutcome:
     cpu_time_s: float | None = None
     peak_rss_mb: float | None = None
     host: str | None = None
+    energy: list[EnergyReading] = field(default_factory=list)  # from the executor (Slurm accounting)
 
 
 def interpret_result(result: Any, key: str) -> tuple[float | None, dict[str, Any], str | None]:

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from .reading import EnergyReading
+
+
+class Meter(Protocol):
+    """A measured energy source, read around a trial.
+
+    The driver calls ``start()`` when a trial starts, ``poll()`` at least
+    every few seconds while trials run (so that wrapping counters and power
+    samples are caught), and ``stop(token)`` when the trial ends.
+    """
+
+    source: str
+
+    def start(self) -> Any: ...
+
+    def poll(self) -> None: ...
+
+    def stop(self, token: Any) -> EnergyReading: ...
+
+
+class MeterUnavailable(RuntimeError):
+    """The source does not exist here or cannot be read; the message says which and why."""
