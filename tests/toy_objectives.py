@@ -55,3 +55,12 @@ def burn(params):
     while time.process_time() < end:
         x += math.sqrt(x + 1.0)
     return x * 0.0 + params.get("x", 0.0)
+
+
+def batch_quadratic(params):
+    """A value and a CPU cost that both depend on a batch size, fixed or searched."""
+    bs = params["batch_size"]
+    end = time.process_time() + 0.002 * bs
+    while time.process_time() < end:
+        pass
+    return {"objective": (params["x"] - 0.3) ** 2 + 1.0 / bs, "batch_size_seen": bs}

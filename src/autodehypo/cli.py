@@ -13,7 +13,10 @@ from typing import Sequence
 
 from . import __version__
 from .config import ConfigError, load_config
-from .reports import export_csv, format_duration, format_energy, format_value, report_text, status_text
+from .reports import plots as plot_kinds
+from .reports.tables import FORMATS
+from .reports.text import (export_csv, export_parquet, format_duration, format_energy, format_value,
+                           report_text, status_text)
 from .storage import Storage, StorageError
 from .study import Interrupted, Progress, Study, best_trial, driver_alive
 
@@ -44,18 +47,35 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="generation, evaluations, best so far, energy so far")
     status.add_argument("dir", help="study directory")
 
-    report = sub.add_parser("report", help="best value and params, elapsed time, energy, trials")
-    report.add_argument("dir", help="study directory")
+    report = sub.add_parser("report", help="the results table (best value, elapsed time, energy) of one "
+                                            "or more studies; one study alone also gets its summary")
+    report.add_argument("dirs", nargs="+", metavar="DIR", help="study directories")
+    report.add_argument("--group-by", metavar="PARAM",
+                        help="one row per value of this parameter (searched or fixed)")
+    report.add_argument("--format", choices=FORMATS, default="text")
+    report.add_argument("-o", "--output", help="file to write (default: stdout)")
+
+    plot = sub.add_parser("plot", help="convergence, value-against-energy (Pareto), energy by a "
+                                       "parameter, adaptation of the population and F/CR memories")
+    plot.add_argument("dirs", nargs="+", metavar="DIR", help="study directories (several seeds: "
+                                                             "median and quartiles)")
+    plot.add_argument("--kind", choices=plot_kinds.KINDS, default="convergence")
+    plot.add_argument("--x", choices=list(plot_kinds.X_AXES), default="evaluations",
+                      help="convergence: against evaluations, wall time or energy")
+    plot.add_argument("--by", metavar="PARAM", help="energy: the parameter on the x axis")
+    plot.add_argument("-o", "--output", required=True, help="a .png or .svg file")
 
     export = sub.add_parser("export", help="every trial as one row")
     export.add_argument("dir", help="study directory")
-    export.add_argument("--format", choices=["csv"], default="csv")
-    export.add_argument("-o", "--output", help="file to write (default: stdout)")
+    export.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    export.add_argument("-o", "--output", help="file to write (default: stdout; needed for parquet)")
     return parser
 
 
 class ProgressView:
-    """One redrawn line on a terminal; a log line per generation otherwise."""
+    """A redrawn progress bar on a terminal; a log line per generation otherwise."""
+
+    WIDTH = 24
 
     def __init__(self, stream=sys.stderr):
         self.stream = stream
@@ -65,17 +85,39 @@ class ProgressView:
     def __call__(self, p: Progress) -> None:
         budget = p.config.budget
         of = f"/{budget.evaluations}" if budget.evaluations is not None else ""
+        fraction = self.fraction(p)
+        eta = self.eta(p, fraction)
         line = (f"gen {p.generation}  evals {p.evaluations}{of}  running {p.running}  "
                 f"failed {p.failed}  best {format_value(p.best_value)}  "
                 f"energy {format_energy(p.energy_j)} ({'+'.join(p.energy_sources) or '-'})  "
-                f"{format_duration(p.elapsed_s)}")
+                f"{format_duration(p.elapsed_s)}" + (f"  ETA {format_duration(eta)}" if eta is not None else ""))
         if self.tty:
-            end = "\n" if p.finished else ""
-            self.stream.write("\r\033[K" + line + end)
+            filled = int(round(self.WIDTH * (fraction or 0.0)))
+            bar = "[" + "#" * filled + "." * (self.WIDTH - filled) + "] "
+            self.stream.write("\r\033[K" + bar + line + ("\n" if p.finished else ""))
             self.stream.flush()
         elif p.finished or p.generation != self._last_generation:
             self._last_generation = p.generation
             print(line, file=self.stream, flush=True)
+
+    @staticmethod
+    def fraction(p: Progress) -> float | None:
+        """How much of the budget is spent: the largest share among its limits."""
+        b = p.config.budget
+        shares = []
+        if b.evaluations:
+            shares.append(p.evaluations / b.evaluations)
+        if b.wall_time_s:
+            shares.append(p.elapsed_s / b.wall_time_s)
+        if b.energy_j:
+            shares.append(p.energy_j / b.energy_j)
+        return min(1.0, max(shares)) if shares else None
+
+    @staticmethod
+    def eta(p: Progress, fraction: float | None) -> float | None:
+        if p.finished or not fraction or fraction <= 0:
+            return None
+        return p.elapsed_s * (1.0 - fraction) / fraction
 
 
 def _summary(study: Study, p: Progress) -> str:
@@ -148,21 +190,65 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _run_study(Study.create(directory, raw, text))
     if args.command == "resume":
         return _run_study(Study.open(args.dir))
+    if args.command == "report":
+        return _report(args)
+    if args.command == "plot":
+        studies = _load_all(args.dirs)
+        try:
+            fig = plot_kinds.make(args.kind, studies, x=args.x, by=args.by)
+            plot_kinds.save(fig, args.output)
+        except (ValueError, RuntimeError) as exc:
+            raise ConfigError(str(exc)) from None
+        return EXIT_OK
     storage = Storage.open(Path(args.dir), readonly=True)
     try:
         if args.command == "status":
             print(status_text(storage, driver_alive(Path(args.dir))))
-        elif args.command == "report":
-            print(report_text(storage))
-        elif args.command == "export":
-            if args.output:
-                with open(args.output, "w", newline="", encoding="utf-8") as out:
-                    export_csv(storage, out)
-            else:
-                export_csv(storage, sys.stdout)
-                sys.stdout.flush()
+        elif args.format == "parquet":
+            if not args.output:
+                raise ConfigError("export --format parquet: give the file with -o FILE")
+            try:
+                export_parquet(storage, args.output)
+            except RuntimeError as exc:
+                raise ConfigError(str(exc)) from None
+        elif args.output:
+            with open(args.output, "w", newline="", encoding="utf-8") as out:
+                export_csv(storage, out)
+        else:
+            export_csv(storage, sys.stdout)
+            sys.stdout.flush()
     finally:
         storage.close()
+    return EXIT_OK
+
+
+def _load_all(dirs: list[str]):
+    from .reports.data import load_study
+    return [load_study(d) for d in dirs]
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .reports.html import render_html
+    from .reports.tables import group_rows, render
+    studies = _load_all(args.dirs)
+    try:
+        if args.format == "html":
+            text = render_html(studies, args.group_by)
+        else:
+            text = render(group_rows(studies, args.group_by), args.format, args.group_by or "study")
+            if args.format == "text" and len(studies) == 1 and not args.group_by:
+                storage = Storage.open(Path(args.dirs[0]), readonly=True)
+                text = report_text(storage) + "\n\n" + text
+                storage.close()
+    except KeyError as exc:
+        raise ConfigError(f"--group-by: no parameter {exc.args[0]!r} in these studies "
+                          "(neither searched nor fixed)") from None
+    except RuntimeError as exc:
+        raise ConfigError(str(exc)) from None
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return EXIT_OK
 
 

@@ -7,8 +7,8 @@ import json
 from collections import Counter
 from typing import IO, Any
 
-from .storage import COMPLETE, FAILED, RUNNING, TRIAL_COLUMNS, Storage, TrialRecord
-from .study import best_trial
+from ..storage import COMPLETE, FAILED, RUNNING, TRIAL_COLUMNS, Storage, TrialRecord
+from ..study import best_trial
 
 
 def format_duration(seconds: float | None) -> str:
@@ -138,9 +138,8 @@ def _sources_line(storage: Storage) -> str:
     return "; ".join(v if v.startswith(f"{k}:") else f"{k}: {v}" for k, v in sources.items()) or "-"
 
 
-def export_csv(storage: Storage, out: IO[str]) -> int:
-    """One row per trial: all stored columns, params and metrics flattened. Returns the row count."""
-    trials = storage.trials()
+def trial_table(trials: list[TrialRecord]) -> tuple[list[str], list[list[Any]]]:
+    """All stored columns, params and metrics flattened into param_* and metric_* columns."""
     param_names: list[str] = []
     metric_names: list[str] = []
     for t in trials:
@@ -148,20 +147,41 @@ def export_csv(storage: Storage, out: IO[str]) -> int:
         metric_names += [k for k in t.metrics if k not in metric_names]
     plain = [c for c in TRIAL_COLUMNS if c not in ("params", "metrics")]
     header = plain + [f"param_{k}" for k in param_names] + [f"metric_{k}" for k in metric_names]
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
+    rows = []
     for t in trials:
         row: list[Any] = []
         for c in plain:
             v = getattr(t, c)
-            row.append(json.dumps(v) if isinstance(v, (dict, list)) else ("" if v is None else v))
+            row.append(json.dumps(v) if isinstance(v, (dict, list)) else v)
         row += [_cell(t.params.get(k)) for k in param_names]
         row += [_cell(t.metrics.get(k)) for k in metric_names]
-        writer.writerow(row)
-    return len(trials)
+        rows.append(row)
+    return header, rows
+
+
+def export_csv(storage: Storage, out: IO[str]) -> int:
+    """One row per trial; returns the row count."""
+    header, rows = trial_table(storage.trials())
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([["" if v is None else v for v in row] for row in rows])
+    return len(rows)
+
+
+def export_parquet(storage: Storage, path: str) -> int:
+    """The same table as a Parquet file (pandas and pyarrow needed)."""
+    try:
+        import pandas as pd
+    except ImportError:
+        raise RuntimeError("Parquet export needs pandas and pyarrow: pip install 'autodehypo[plot]'") from None
+    header, rows = trial_table(storage.trials())
+    frame = pd.DataFrame(rows, columns=header)
+    for column in frame.columns:  # mixed types (a categorical of str and int) become text
+        if frame[column].dtype == object and len({type(v) for v in frame[column].dropna()}) > 1:
+            frame[column] = frame[column].map(lambda v: None if v is None else str(v))
+    frame.to_parquet(path, index=False)
+    return len(rows)
 
 
 def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
     return json.dumps(value) if isinstance(value, (dict, list)) else value

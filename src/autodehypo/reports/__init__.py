@@ -1,0 +1,1 @@
+"""Read-only views of finished or running studies: text summaries, tables, plots, HTML, exports."""

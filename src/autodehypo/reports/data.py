@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..storage import COMPLETE, FAILED, Storage, TrialRecord
+
+
+@dataclass
+class StudyData:
+    """Everything a report needs from one study, read once."""
+
+    directory: Path
+    config: dict[str, Any]
+    meta: dict[str, Any]
+    trials: list[TrialRecord]
+    checkpoints: list[dict[str, Any]]
+
+    @property
+    def name(self) -> str:
+        return self.config.get("study", {}).get("name") or self.directory.name
+
+    @property
+    def direction(self) -> str:
+        return self.config.get("study", {}).get("direction", "minimize")
+
+    @property
+    def algorithm(self) -> str:
+        return self.config.get("study", {}).get("algorithm", "de")
+
+    @property
+    def wall_time_s(self) -> float:
+        return float(self.meta.get("driver_elapsed_s") or 0.0)
+
+    def finished_trials(self) -> list[TrialRecord]:
+        return [t for t in self.trials if t.status in (COMPLETE, FAILED)]
+
+    def fixed(self) -> dict[str, Any]:
+        return dict(self.config.get("objective", {}).get("fixed", {}))
+
+
+def load_study(directory: str | Path) -> StudyData:
+    storage = Storage.open(Path(directory), readonly=True)
+    try:
+        meta = {k: storage.meta(k) for k in ("state", "driver_elapsed_s", "energy_sources",
+                                             "created_at", "config_toml")}
+        return StudyData(Path(directory), storage.meta("config"), meta, storage.trials(),
+                         list(storage.iter_checkpoints()))
+    finally:
+        storage.close()
+
+
+def better(a: float, b: float, direction: str) -> bool:
+    return a < b if direction == "minimize" else a > b
+
+
+def best_so_far(values: list[float | None], direction: str) -> list[float | None]:
+    out, best = [], None
+    for v in values:
+        if v is not None and (best is None or better(v, best, direction)):
+            best = v
+        out.append(best)
+    return out

@@ -1,0 +1,96 @@
+"""One self-contained HTML page: tables, plots embedded as PNG, config, environment, energy sources."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import platform
+import sys
+import time
+from importlib import metadata
+
+from .. import __version__
+from . import plots
+from .data import StudyData
+from .tables import group_rows, render
+from .text import energy_by_source, format_energy
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 1.6em; border-bottom: 1px solid #ccc; }
+table { border-collapse: collapse; margin: 0.5em 0; } td, th { padding: 0.25em 0.7em; border: 1px solid #ccc; }
+th { background: #f0f3f7; text-align: left; } td { text-align: right; } td:first-child { text-align: left; }
+img { max-width: 100%; border: 1px solid #eee; margin: 0.4em 0; }
+pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
+.note { color: #666; font-size: 0.9em; }
+"""
+
+
+def _png(fig) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plots._pyplot().close(fig)
+    data = base64.b64encode(buffer.getvalue()).decode()
+    return f'<img alt="plot" src="data:image/png;base64,{data}">'
+
+
+def _versions() -> dict[str, str]:
+    out = {"autodehypo": __version__, "python": sys.version.split()[0], "platform": platform.platform()}
+    for dist in ("numpy", "torch", "torchvision", "matplotlib", "submitit", "nvidia-ml-py"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def render_html(studies: list[StudyData], group_by: str | None) -> str:
+    e = html.escape
+    parts = [f"<!doctype html><html lang=en><head><meta charset=utf-8>"
+             f"<title>autodehypo report</title><style>{_STYLE}</style></head><body>",
+             "<h1>autodehypo report</h1>",
+             f'<p class="note">{len(studies)} stud{"y" if len(studies) == 1 else "ies"}: '
+             + ", ".join(e(str(s.directory)) for s in studies)
+             + f" &middot; generated {e(time.strftime('%Y-%m-%d %H:%M:%S'))}</p>"]
+    label = group_by or "study"
+    parts += [f"<h2>Results by {e(label)}</h2>", render(group_rows(studies, group_by), "html", label)]
+
+    parts.append("<h2>Best configuration</h2>")
+    for s in studies:
+        done = [t for t in s.trials if t.value is not None]
+        if not done:
+            parts.append(f"<p>{e(s.name)}: no trial completed</p>")
+            continue
+        pick = min if s.direction == "minimize" else max
+        best = pick(done, key=lambda t: t.value)
+        rows = "".join(f"<tr><td>{e(k)}</td><td>{e(repr(v))}</td></tr>" for k, v in best.params.items())
+        parts.append(f"<h3>{e(s.name)}: {best.value:.6g} (trial {best.number})</h3>"
+                     f"<table><tr><th>parameter</th><th>value</th></tr>{rows}</table>")
+
+    parts.append("<h2>Plots</h2>")
+    figures = [plots.convergence(studies, "evaluations"), plots.convergence(studies, "energy"),
+               plots.pareto(studies)]
+    if group_by:
+        figures.append(plots.energy_by(studies, group_by))
+    if any(s.checkpoints for s in studies):
+        figures.append(plots.adaptation(studies))
+    parts += [_png(f) for f in figures]
+
+    parts.append("<h2>Energy sources</h2>")
+    for s in studies:
+        sources = s.meta.get("energy_sources") or {}
+        items = "".join(f"<li><b>{e(k)}</b>: {e(v)}</li>" for k, v in sources.items())
+        totals = "".join(
+            f"<tr><td>{e(src)}</td><td>{e(format_energy(v['joules']))}</td><td>{v['trials']}</td>"
+            f"<td>{v['unknown']}</td><td>{'yes' if v['node_level'] else 'no'}</td></tr>"
+            for src, v in sorted(energy_by_source(s.trials).items()))
+        parts.append(f"<h3>{e(s.name)}</h3><ul>{items}</ul><table><tr><th>source</th><th>energy</th>"
+                     f"<th>trials measured</th><th>unknown</th><th>node-level</th></tr>{totals}</table>")
+
+    parts.append("<h2>Config</h2>")
+    for s in studies:
+        parts.append(f"<h3>{e(s.name)}</h3><pre>{e(s.meta.get('config_toml') or repr(s.config))}</pre>")
+    env = "".join(f"<tr><td>{e(k)}</td><td>{e(v)}</td></tr>" for k, v in _versions().items())
+    parts += ["<h2>Environment</h2>", f"<table>{env}</table>", "</body></html>"]
+    return "\n".join(parts)

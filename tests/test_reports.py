@@ -1,0 +1,200 @@
+"""Tables, plots, the HTML page (rendered in a real headless Chromium), exports and the live view."""
+
+import csv
+import io
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autodehypo import Study
+from autodehypo.cli import ProgressView
+from autodehypo.reports import plots
+from autodehypo.reports.data import load_study
+from autodehypo.reports.html import render_html
+from autodehypo.reports.tables import group_rows, render
+from conftest import toy_config
+
+
+@pytest.fixture(scope="module")
+def studies(tmp_path_factory):
+    """Two studies as in the paper (batch size fixed per study) and one searching the batch size."""
+    root = tmp_path_factory.mktemp("studies")
+    dirs = {}
+    for bs in (32, 64):
+        config = toy_config("toy_objectives:batch_quadratic", evaluations=16, population=8, seed=bs,
+                            space={"x": {"type": "float", "low": 0.0, "high": 1.0}})
+        config["objective"]["fixed"] = {"batch_size": bs}
+        config["study"]["name"] = f"bs{bs}"
+        Study.create(root / f"bs{bs}", config).run()
+        dirs[bs] = root / f"bs{bs}"
+    config = toy_config("toy_objectives:batch_quadratic", evaluations=30, population=10, seed=5,
+                        algorithm="lshade",
+                        space={"x": {"type": "float", "low": 0.0, "high": 1.0},
+                               "batch_size": {"type": "categorical", "choices": [16, 32, 64]}})
+    config["study"]["name"] = "searched"
+    config["energy"] = {"grid_intensity": 400}
+    Study.create(root / "searched", config).run()
+    dirs["searched"] = root / "searched"
+    return dirs
+
+
+def export_rows(directory):
+    out = subprocess.run([sys.executable, "-m", "autodehypo", "export", str(directory)],
+                         capture_output=True, text=True, check=True).stdout
+    return list(csv.DictReader(io.StringIO(out)))
+
+
+def test_group_by_a_searched_parameter_within_one_study(studies):
+    study = load_study(studies["searched"])
+    rows = group_rows([study], "batch_size")
+    trials = export_rows(studies["searched"])
+    assert [r.group for r in rows] == sorted({t["param_batch_size"] for t in trials}, key=int)
+    for row in rows:
+        mine = [t for t in trials if t["param_batch_size"] == row.group]
+        assert row.trials == len(mine)
+        assert row.best == min(float(t["value"]) for t in mine)
+        assert row.energy_j == pytest.approx(sum(float(t["energy_j"]) for t in mine))
+        assert row.wall_time_s is None  # a group is part of a study: no wall time of its own
+    assert sum(r.trials for r in rows) == 30
+
+
+def test_group_by_a_fixed_parameter_across_studies(studies):
+    loaded = [load_study(studies[32]), load_study(studies[64])]
+    rows = group_rows(loaded, "batch_size")
+    assert [r.group for r in rows] == ["32", "64"]
+    for row, study in zip(rows, loaded):
+        assert row.wall_time_s == study.wall_time_s > 0
+        assert row.best == min(t.value for t in study.trials)
+        assert row.sources == "estimate"
+
+
+def test_formats(studies):
+    rows = group_rows([load_study(studies["searched"])], "batch_size")
+    md = render(rows, "md", "batch_size")
+    assert md.splitlines()[0].startswith("| batch_size | best | wall time |") and len(md.splitlines()) == 2 + len(rows)
+    parsed = list(csv.DictReader(io.StringIO(render(rows, "csv", "batch_size"))))
+    assert [float(p["best"]) for p in parsed] == [r.best for r in rows]
+    latex = render(rows, "latex", "batch_size")
+    assert r"batch\_size" in latex and r"\toprule" in latex and latex.count(r"\\") == len(rows) + 1
+    assert render(rows, "html", "batch_size").startswith('<table class="results">')
+    text = render(rows, "text", "batch_size")
+    assert "energy (J)" in text or "energy (kJ)" in text
+
+
+def test_cli_report_over_several_studies(studies, tmp_path):
+    out = tmp_path / "table.md"
+    run = subprocess.run([sys.executable, "-m", "autodehypo", "report", str(studies[32]), str(studies[64]),
+                          "--group-by", "batch_size", "--format", "md", "-o", str(out)],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "| 32 |" in out.read_text() and "| 64 |" in out.read_text()
+    bad = subprocess.run([sys.executable, "-m", "autodehypo", "report", str(studies[32]), "--group-by", "lr"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "no parameter 'lr'" in bad.stderr and len(bad.stderr.splitlines()) == 1
+
+
+def test_pareto_front():
+    points = [(1.0, 5.0), (2.0, 3.0), (3.0, 4.0), (4.0, 1.0), (2.5, 3.0), (0.5, 9.0)]
+    assert sorted(plots.pareto_front(points)) == [0, 1, 3, 5]
+
+
+@pytest.mark.parametrize("kind, extra, suffix", [("convergence", [], ".png"), ("convergence", ["--x", "energy"], ".svg"),
+                                                 ("pareto", [], ".png"), ("adaptation", [], ".png"),
+                                                 ("energy", ["--by", "batch_size"], ".png")])
+def test_cli_plots(studies, tmp_path, kind, extra, suffix):
+    out = tmp_path / f"plot{suffix}"
+    run = subprocess.run([sys.executable, "-m", "autodehypo", "plot", str(studies["searched"]), str(studies[32]),
+                          "--kind", kind, *extra, "-o", str(out)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    if suffix == ".png":
+        import matplotlib.image
+        image = matplotlib.image.imread(out)
+        assert image.shape[0] > 300 and image.shape[1] > 500
+        assert np.unique(image.reshape(-1, image.shape[2]), axis=0).shape[0] > 20  # not blank
+    else:
+        assert out.read_text().lstrip().startswith("<?xml") and "<svg" in out.read_text()
+
+
+def test_seeds_are_summarised_by_median_and_quartiles(studies):
+    fig = plots.convergence([load_study(studies[32]), load_study(studies[64])])
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["de (median of 2)"]
+    assert len(fig.axes[0].collections) == 1  # the quartile band
+
+
+def _chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    if os.environ.get("CI"):
+        pytest.fail("Chromium is needed for the HTML report test (.ci/run installs Debian's chromium)")
+    pytest.skip("Chromium not installed (apt-get install chromium)")
+
+
+def test_html_report_renders_in_headless_chromium(studies, tmp_path):
+    browser = _chromium()
+    page = tmp_path / "report.html"
+    page.write_text(render_html([load_study(studies["searched"])], "batch_size"))
+    assert "http" not in page.read_text().split("<body>")[1].replace("http-equiv", "")  # self-contained
+    shot = tmp_path / "shot.png"
+    run = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                          "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                          "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,3000",
+                          f"--screenshot={shot}", page.as_uri()], capture_output=True, text=True, timeout=120)
+    assert shot.exists(), run.stderr
+    import matplotlib.image
+    pixels = (matplotlib.image.imread(shot)[:, :, :3] * 255).astype(int)
+    # The embedded plots were decoded and drawn: matplotlib's blue lines and the red Pareto front.
+    blue = np.all(np.abs(pixels - [31, 119, 180]) < 12, axis=2).sum()
+    red = np.all(np.abs(pixels - [214, 39, 40]) < 12, axis=2).sum()
+    assert blue > 500 and red > 100, (blue, red)
+    # The table's header band is drawn (#f0f3f7 cells) near the top of the page.
+    header = np.all(np.abs(pixels[:600] - [240, 243, 247]) < 3, axis=2).sum()
+    assert header > 2000
+
+
+def test_status_and_report_show_co2_and_sources(studies):
+    run = subprocess.run([sys.executable, "-m", "autodehypo", "report", str(studies["searched"])],
+                         capture_output=True, text=True)
+    assert "g CO2e" in run.stdout and "estimate" in run.stdout
+
+
+def test_parquet_export_round_trip(studies, tmp_path):
+    import pandas as pd
+    out = tmp_path / "t.parquet"
+    run = subprocess.run([sys.executable, "-m", "autodehypo", "export", str(studies["searched"]),
+                          "--format", "parquet", "-o", str(out)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    frame = pd.read_parquet(out)
+    rows = export_rows(studies["searched"])
+    assert len(frame) == len(rows) == 30
+    assert frame["value"].tolist() == pytest.approx([float(r["value"]) for r in rows])
+    assert frame["param_batch_size"].tolist() == [int(r["param_batch_size"]) for r in rows]
+    no_file = subprocess.run([sys.executable, "-m", "autodehypo", "export", str(studies["searched"]),
+                              "--format", "parquet"], capture_output=True, text=True)
+    assert no_file.returncode == 2 and "-o FILE" in no_file.stderr
+
+
+class _Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_live_view_bar_on_a_terminal_lines_otherwise(tmp_path):
+    tty, log = _Tty(), io.StringIO()
+    views = [ProgressView(tty), ProgressView(log)]
+
+    def both(p):
+        for v in views:
+            v(p)
+    Study.create(tmp_path / "s", toy_config(evaluations=20, population=5)).run(both)
+    screen = tty.getvalue()
+    assert "\r\x1b[K[" in screen and "ETA" in screen and "evals 20/20" in screen
+    assert "[########################]" in screen  # full at the end
+    lines = log.getvalue().splitlines()
+    assert "\r" not in log.getvalue() and len(lines) == 5  # one per generation + the final line
