@@ -267,7 +267,8 @@ class Study:
                         self.storage.update_trial(trial)
                         self._meter_tokens[trial.number] = [(m, m.start()) for m in self.meters]
                         executor.submit(trial.number, dict(trial.params),
-                                        self.directory / "trials" / f"{trial.number:06d}.log")
+                                        self.directory / "trials" / f"{trial.number:06d}.log",
+                                        self.directory / "trials" / f"{trial.number:06d}")
                         running[trial.number] = trial
                         report()
                     if not running:

@@ -82,7 +82,9 @@ class LocalExecutor:
     def running(self) -> list[Hashable]:
         return list(self._running)
 
-    def submit(self, key: Hashable, params: dict[str, Any], log_path: Path | None = None) -> None:
+    def submit(self, key: Hashable, params: dict[str, Any], log_path: Path | None = None,
+               workdir: Path | None = None) -> None:
+        """Start a trial. ``workdir`` (for checkpoints) reaches it as $AUTODEHYPO_TRIAL_DIR."""
         if self.free_slots <= 0:
             raise RuntimeError("no free worker slot")
         read_fd, write_fd = os.pipe()
@@ -90,7 +92,7 @@ class LocalExecutor:
         pid = os.fork()
         if pid == 0:  # the child never returns from here
             os.close(read_fd)
-            self._child(params, write_fd, log_path)
+            self._child(params, write_fd, log_path, workdir)
         os.close(write_fd)
         try:
             os.setpgid(pid, pid)
@@ -133,7 +135,8 @@ class LocalExecutor:
             self._reap(key)
 
     # -- internals ----------------------------------------------------------
-    def _child(self, params: dict[str, Any], write_fd: int, log_path: Path | None) -> None:
+    def _child(self, params: dict[str, Any], write_fd: int, log_path: Path | None,
+               workdir: Path | None) -> None:
         status = 0
         try:
             os.setpgid(0, 0)
@@ -152,6 +155,8 @@ class LocalExecutor:
                     faulthandler.enable(file=sys.stderr)
             for var in _THREAD_VARS:
                 os.environ[var] = str(self.threads_per_trial)
+            if workdir is not None:
+                os.environ["AUTODEHYPO_TRIAL_DIR"] = str(workdir)
             if "torch" in sys.modules:
                 sys.modules["torch"].set_num_threads(self.threads_per_trial)
             try:

@@ -23,10 +23,16 @@ def _mnist_cnn(**kwargs: Any):
     return MnistCNN(**kwargs)
 
 
+def _vision(**kwargs: Any):
+    from .vision import VisionObjective
+    return VisionObjective(**kwargs)
+
+
 BUILDERS: dict[str, Callable[..., Any]] = {
     "python": PythonObjective,
     "command": CommandObjective,
     "mnist_cnn": _mnist_cnn,
+    "vision": _vision,
 }
 
 

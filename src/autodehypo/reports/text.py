@@ -118,6 +118,9 @@ def report_text(storage: Storage) -> str:
                      f"generation {best.generation})")
         for name, value in best.params.items():
             lines.append(f"  {name} = {value!r}")
+        if "test_error" in best.metrics:
+            lines.append(f"test error:   {format_value(best.metrics['test_error'])} (of the best trial by "
+                         "validation; the test set played no part in the search)")
     lines += [
         f"elapsed:      {format_duration(storage.meta('driver_elapsed_s', 0.0))} (driver wall time)",
         f"trial time:   {format_duration(sum(t.elapsed_s or 0.0 for t in trials))} (sum over trials)",
