@@ -17,7 +17,7 @@ from autodehypo.energy import (CpuTimeEstimate, EnergyReading, MeterUnavailable,
                                choose, co2e_grams, measured_total, open_meters)
 from autodehypo.energy.sacct import SacctError, memory_mb, parse_duration, parse_energy, parse_sacct
 from autodehypo.storage import Storage
-from autodehypo.reports import report_text
+from autodehypo.reports.text import report_text
 from conftest import toy_config
 
 DATA = Path(__file__).parent / "data" / "sacct"

@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 from autodehypo import ConfigError, Study
-from autodehypo.reports import export_csv, report_text, status_text
+from autodehypo.reports.text import export_csv, report_text, status_text
 from autodehypo.storage import Storage
 from autodehypo.study import StudyLockedError, _DriverLock, driver_alive
 from conftest import toy_config
