@@ -14,7 +14,6 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
 
 from autodehypo.objectives.vision.data import load_dataset
 from autodehypo.objectives.vision.models import build_model, input_size

@@ -64,3 +64,22 @@ def batch_quadratic(params):
     while time.process_time() < end:
         pass
     return {"objective": (params["x"] - 0.3) ** 2 + 1.0 / bs, "batch_size_seen": bs}
+
+
+def sleep_long(params):
+    time.sleep(300)
+    return 0.0
+
+
+def metered_sleep(params):
+    """Reads the node's pm_counters energy (Slurm's fake HPE/Cray counter) around a busy wait."""
+    path = "/sys/cray/pm_counters/energy"
+    with open(path) as fh:
+        before = float(fh.read().split()[0])
+    end = time.time() + params.get("seconds", 12.0)
+    x = 0.0
+    while time.time() < end:
+        x += math.sqrt(x + 1.0)
+    with open(path) as fh:
+        after = float(fh.read().split()[0])
+    return {"objective": params.get("x", 0.0), "pm_before": before, "pm_after": after}

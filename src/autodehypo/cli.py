@@ -18,6 +18,7 @@ from .reports.tables import FORMATS
 from .reports.text import (export_csv, export_parquet, format_duration, format_energy, format_value,
                            report_text, status_text)
 from .storage import Storage, StorageError
+from .execution.slurm_driver import DriverJob, driver_script, requeue_self, submit
 from .study import Interrupted, Progress, Study, best_trial, driver_alive
 
 EXIT_OK, EXIT_USAGE, EXIT_STORAGE, EXIT_INTERRUPTED = 0, 2, 3, 130
@@ -64,6 +65,20 @@ def build_parser() -> argparse.ArgumentParser:
                       help="convergence: against evaluations, wall time or energy")
     plot.add_argument("--by", metavar="PARAM", help="energy: the parameter on the x axis")
     plot.add_argument("-o", "--output", required=True, help="a .png or .svg file")
+
+    slurm = sub.add_parser("slurm", help="run the driver itself as a requeueable Slurm batch job")
+    slurm_sub = slurm.add_subparsers(dest="slurm_command", required=True, parser_class=_Parser)
+    for name, text in (("script", "print the driver's sbatch script"),
+                       ("submit", "create the study and submit its driver with sbatch")):
+        p = slurm_sub.add_parser(name, help=text)
+        p.add_argument("config", help="TOML config file")
+        p.add_argument("--dir", help="study directory (default: studies/<study name>)")
+        p.add_argument("--partition")
+        p.add_argument("--account")
+        p.add_argument("--qos")
+        p.add_argument("--time", default="1-00:00:00", help="the driver job's time limit")
+        p.add_argument("--mem", default="2G")
+        p.add_argument("--cpus", type=int, default=1)
 
     export = sub.add_parser("export", help="every trial as one row")
     export.add_argument("dir", help="study directory")
@@ -143,6 +158,9 @@ def _run_study(study: Study) -> int:
         progress = study.run(ProgressView())
         print(_summary(study, progress))
     except Interrupted as exc:
+        if str(exc) == "SIGUSR1" and requeue_self():
+            print("\nautodehypo: time limit near: checkpointed and requeued this driver job", file=sys.stderr)
+            return EXIT_OK
         print(f"\nautodehypo: stopped by {exc}; continue with: autodehypo resume {study.directory}",
               file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -192,6 +210,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _run_study(Study.open(args.dir))
     if args.command == "report":
         return _report(args)
+    if args.command == "slurm":
+        return _slurm(args)
     if args.command == "plot":
         studies = _load_all(args.dirs)
         try:
@@ -219,6 +239,30 @@ def _dispatch(args: argparse.Namespace) -> int:
             sys.stdout.flush()
     finally:
         storage.close()
+    return EXIT_OK
+
+
+def _slurm(args: argparse.Namespace) -> int:
+    config, text = load_config(args.config)
+    directory = Path(args.dir) if args.dir else Path("studies") / config.name
+    job = DriverJob(Path(args.config), directory, partition=args.partition, account=args.account, qos=args.qos,
+                    time=args.time, cpus=args.cpus, mem=args.mem)
+    try:
+        script = driver_script(job, config.name)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if args.slurm_command == "script":
+        sys.stdout.write(script)
+        return EXIT_OK
+    study = Study.create(directory, dict(config.raw), text)
+    study.close()
+    path = directory / "driver.sbatch"
+    path.write_text(script)
+    try:
+        job_id = submit(path, directory)
+    except RuntimeError as exc:
+        raise StorageError(str(exc)) from None
+    print(f"submitted driver job {job_id} for {directory}; follow it with: autodehypo status {directory}")
     return EXIT_OK
 
 

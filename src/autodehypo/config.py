@@ -31,7 +31,7 @@ _SECTIONS = {
               "options"},
     "space": None,  # any hyperparameter names
     "objective": None,  # checked by the objective's builder
-    "executor": {"type", "workers", "timeout", "threads_per_trial"},
+    "executor": None,  # keys depend on the executor type
     "energy": {"watts_per_core", "gpu_watts", "meters", "budget_source", "grid_intensity"},
 }
 _BUDGET_KEYS = {"evaluations", "wall_time", "energy"}
@@ -203,14 +203,7 @@ def parse_config(data: Mapping[str, Any], *, default_name: str = "study") -> Stu
     if "type" not in objective:
         raise ConfigError("objective.type: required (python, command or mnist_cnn)")
 
-    executor = _table(data, "executor", "executor")
-    if executor.get("type", "local") != "local":
-        raise ConfigError(f"executor.type: unknown executor {executor['type']!r}; choose one of ['local']")
-    for key in ("workers", "threads_per_trial"):
-        if key in executor:
-            _positive_int(executor[key], f"executor.{key}")
-    if "timeout" in executor:
-        executor["timeout"] = parse_duration(executor["timeout"], "executor.timeout")
+    executor = _parse_executor(_table(data, "executor", "executor"))
 
     energy = _parse_energy_table(_table(data, "energy", "energy"))
 
@@ -225,6 +218,56 @@ def _positive_number(value: Any, key: str) -> float:
             or not math.isfinite(value):
         raise ConfigError(f"{key}: expected a number > 0, got {value!r}")
     return float(value)
+
+
+_EXECUTOR_KEYS = {
+    "local": {"type", "workers", "timeout", "threads_per_trial"},
+    "slurm": {"type", "partition", "account", "qos", "time", "cpus_per_trial", "gpus_per_trial", "mem",
+              "constraint", "sbatch", "array_throttle", "poll_interval", "retry"},
+}
+
+
+def _parse_executor(table: dict[str, Any]) -> dict[str, Any]:
+    kind = table.get("type", "local")
+    if kind not in _EXECUTOR_KEYS:
+        raise ConfigError(f"executor.type: unknown executor {kind!r}; choose one of {sorted(_EXECUTOR_KEYS)}")
+    _check_keys(table, _EXECUTOR_KEYS[kind], f"executor (type {kind})")
+    out: dict[str, Any] = {"type": kind}
+    for key in ("workers", "threads_per_trial", "cpus_per_trial", "array_throttle"):
+        if key in table:
+            out[key] = _positive_int(table[key], f"executor.{key}")
+    if "gpus_per_trial" in table:
+        out["gpus_per_trial"] = _positive_int(table["gpus_per_trial"], "executor.gpus_per_trial", 0)
+    if "timeout" in table:
+        out["timeout"] = parse_duration(table["timeout"], "executor.timeout")
+    if "time" in table:  # Slurm's limit is in whole minutes
+        out["time_min"] = max(1, math.ceil(parse_duration(table["time"], "executor.time") / 60))
+    if "poll_interval" in table:
+        out["poll_interval"] = parse_duration(table["poll_interval"], "executor.poll_interval")
+    for key in ("partition", "account", "qos", "constraint"):
+        if key in table:
+            if not isinstance(table[key], str) or not table[key]:
+                raise ConfigError(f"executor.{key}: expected a non-empty string, got {table[key]!r}")
+            out[key] = table[key]
+    if "mem" in table:
+        m = re.fullmatch(r"\s*(\d+)\s*([MGT]?)B?\s*", str(table["mem"]).upper())
+        if not m:
+            raise ConfigError(f"executor.mem: expected e.g. \"4G\" or \"500M\", got {table['mem']!r}")
+        out["mem_mb"] = int(m.group(1)) * {"": 1, "M": 1, "G": 1024, "T": 1024 ** 2}[m.group(2)]
+    if "sbatch" in table:
+        extra = table["sbatch"]
+        if not isinstance(extra, dict) or any(not isinstance(v, (str, int, bool)) for v in extra.values()):
+            raise ConfigError(f"executor.sbatch: expected a table of sbatch options, got {extra!r}")
+        out["sbatch"] = dict(extra)
+    if "retry" in table:
+        retry = table["retry"]
+        states = {"NODE_FAIL", "PREEMPTED", "FAILED", "TIMEOUT", "OUT_OF_MEMORY", "CANCELLED", "BOOT_FAIL"}
+        if not isinstance(retry, dict) or any(k not in states or isinstance(v, bool) or not isinstance(v, int)
+                                              or v < 0 for k, v in retry.items()):
+            raise ConfigError(f"executor.retry: expected a table STATE = times with STATE in "
+                              f"{sorted(states)}, got {retry!r}")
+        out["retry"] = dict(retry)
+    return out
 
 
 def _parse_energy_table(table: dict[str, Any]) -> EnergyConfig:

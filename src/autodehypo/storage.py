@@ -42,6 +42,7 @@ CREATE TABLE trials (
     energy_detail TEXT,
     host TEXT,
     attempt INTEGER NOT NULL DEFAULT 0,
+    job_id TEXT,
     UNIQUE (generation, idx)
 );
 CREATE TABLE checkpoints (
@@ -59,7 +60,7 @@ PENDING, RUNNING, COMPLETE, FAILED = "pending", "running", "complete", "failed"
 
 TRIAL_COLUMNS = ("number", "generation", "idx", "params", "unit", "status", "value", "told_value",
                  "metrics", "error", "started_at", "ended_at", "elapsed_s", "cpu_time_s",
-                 "peak_rss_mb", "energy_j", "energy_source", "energy_detail", "host", "attempt")
+                 "peak_rss_mb", "energy_j", "energy_source", "energy_detail", "host", "attempt", "job_id")
 _JSON_COLUMNS = {"params", "unit", "metrics", "energy_detail"}
 
 
@@ -89,6 +90,7 @@ class TrialRecord:
     energy_detail: dict[str, Any] | None = None
     host: str | None = None
     attempt: int = 0
+    job_id: str | None = None  # the Slurm job (array task) running the trial
 
 
 def _encode(column: str, value: Any) -> Any:

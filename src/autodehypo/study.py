@@ -24,7 +24,7 @@ import numpy as np
 from .algorithms import Optimizer, make_optimizer
 from .config import ConfigError, StudyConfig, parse_config
 from .energy import CpuTimeEstimate, EnergyReading, MeterUnavailable, choose, co2e_grams, open_meters
-from .execution import LocalExecutor, TrialOutcome
+from .execution import LocalExecutor, SlurmError, SlurmExecutor, TrialOutcome
 from .objectives import ObjectiveError, build_objective
 from .storage import (COMPLETE, DB_NAME, FAILED, PENDING, RUNNING, Storage, StorageError,
                       TrialRecord)
@@ -206,7 +206,8 @@ class Study:
             lock.release()
             raise
         self.storage.set_meta(energy_sources={**sources, "estimate": "ok"})
-        old_handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        old_handlers = {s: signal.signal(s, self._on_signal)
+                        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)}
         try:
             self.storage.set_meta(state="running")
             result = self._loop(progress)
@@ -238,10 +239,7 @@ class Study:
         checkpoint = self.storage.last_checkpoint()
         elapsed_before = checkpoint["driver_elapsed_s"] if checkpoint else 0.0
         session_start = time.monotonic()
-        executor = LocalExecutor(self.objective, workers=cfg.executor.get("workers"),
-                                 timeout=cfg.executor.get("timeout"),
-                                 threads_per_trial=cfg.executor.get("threads_per_trial"),
-                                 result_key=getattr(self.objective, "key", "objective"))
+        executor = self._executor()
         (self.directory / "trials").mkdir(exist_ok=True)
         self._tally = _Tally.of(self.storage.trials(), cfg.direction)
 
@@ -256,20 +254,24 @@ class Study:
             trials = self._generation_trials(opt)
             queue = [t for t in trials if t.status not in (COMPLETE, FAILED)]
             running: dict[int, TrialRecord] = {}
+            # A trial whose Slurm job outlived the previous driver (requeued) is followed, not rerun.
+            following = [t for t in queue if t.status == RUNNING and t.job_id and hasattr(executor, "attach")]
+            for trial in following:
+                queue.remove(trial)
+                executor.attach(trial.number, trial.job_id, dict(trial.params), self._trial_dir(trial))
+                self._meter_tokens[trial.number] = [(m, m.start()) for m in self.meters]
+                running[trial.number] = trial
             report()
             try:
                 while queue or running:
                     self._check_signal()
-                    while queue and executor.free_slots > 0 and not self._spent(elapsed(), len(running)):
-                        trial = queue.pop(0)
-                        trial.status, trial.attempt = RUNNING, trial.attempt + 1
-                        trial.started_at = time.time()
-                        self.storage.update_trial(trial)
-                        self._meter_tokens[trial.number] = [(m, m.start()) for m in self.meters]
-                        executor.submit(trial.number, dict(trial.params),
-                                        self.directory / "trials" / f"{trial.number:06d}.log",
-                                        self.directory / "trials" / f"{trial.number:06d}")
-                        running[trial.number] = trial
+                    starting: list[TrialRecord] = []
+                    while (queue and executor.free_slots > len(starting)
+                           and not self._spent(elapsed(), len(running) + len(starting))):
+                        starting.append(queue.pop(0))
+                    if starting:
+                        self._start(executor, starting)
+                        running.update((t.number, t) for t in starting)
                         report()
                     if not running:
                         break  # the budget stops the study inside this generation
@@ -280,11 +282,14 @@ class Study:
                         self._record(running.pop(number), outcome)
                         report()
             finally:
-                if running:  # stopped by a signal: these run again on resume
+                if running and self._stop_signal == signal.SIGUSR1 and hasattr(executor, "detach"):
+                    executor.detach()  # the jobs go on; the requeued driver follows them
+                elif running:  # stopped: these run again on resume
                     executor.kill_all()
-                    for trial in running.values():
-                        trial.status = PENDING
-                        self.storage.update_trial(trial)
+                    with self.storage.transaction():
+                        for trial in running.values():
+                            trial.status, trial.job_id = PENDING, None
+                            self.storage._update(trial, ("status", "job_id"))
             if queue:
                 self._discard_unstarted(trials)
                 break
@@ -296,6 +301,35 @@ class Study:
         if progress is not None:
             progress(final)
         return final
+
+    def _trial_dir(self, trial: TrialRecord) -> Path:
+        return self.directory / "trials" / f"{trial.number:06d}"
+
+    def _executor(self):
+        cfg, key = self.config, getattr(self.objective, "key", "objective")
+        options = {k: v for k, v in cfg.executor.items() if k != "type"}
+        if cfg.executor.get("type", "local") == "slurm":
+            try:
+                return SlurmExecutor(self.objective, folder=self.directory / "slurm", result_key=key,
+                                     job_name=f"autodehypo-{cfg.name}", **options)
+            except SlurmError as exc:
+                raise ConfigError(f"executor: {exc}") from None
+        return LocalExecutor(self.objective, result_key=key, **options)
+
+    def _start(self, executor, trials: list[TrialRecord]) -> None:
+        now = time.time()
+        with self.storage.transaction():
+            for trial in trials:
+                trial.status, trial.attempt, trial.started_at = RUNNING, trial.attempt + 1, now
+                self.storage._update(trial, ("status", "attempt", "started_at"))
+        for trial in trials:
+            self._meter_tokens[trial.number] = [(m, m.start()) for m in self.meters]
+        executor.submit_many([(t.number, dict(t.params), self.directory / "trials" / f"{t.number:06d}.log",
+                               self._trial_dir(t)) for t in trials])
+        with self.storage.transaction():
+            for trial in trials:
+                trial.job_id = executor.job_id(trial.number)
+                self.storage._update(trial, ("job_id",))
 
     def _check_signal(self) -> None:
         if self._stop_signal is not None:

@@ -2,5 +2,6 @@
 
 from .outcome import TrialOutcome
 from .local import LocalExecutor, default_workers
+from .slurm import SlurmError, SlurmExecutor
 
-__all__ = ["LocalExecutor", "TrialOutcome", "default_workers"]
+__all__ = ["LocalExecutor", "SlurmError", "SlurmExecutor", "TrialOutcome", "default_workers"]

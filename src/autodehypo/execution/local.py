@@ -102,6 +102,13 @@ class LocalExecutor:
         deadline = started_mono + self.timeout if self.timeout else None
         self._running[key] = _Running(pid, read_fd, started_at, started_mono, deadline, bytearray())
 
+    def submit_many(self, items: list[tuple[Hashable, dict[str, Any], Path | None, Path | None]]) -> None:
+        for key, params, log_path, workdir in items:
+            self.submit(key, params, log_path, workdir)
+
+    def job_id(self, key: Hashable) -> str | None:
+        return None  # local trials are not jobs: a resumed driver runs them again
+
     def wait(self, timeout: float | None = None) -> list[tuple[Hashable, TrialOutcome]]:
         """Wait up to ``timeout`` seconds for trials to end; return those that ended."""
         if not self._running:

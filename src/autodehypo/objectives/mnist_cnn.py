@@ -58,6 +58,10 @@ class MnistCNN:
         self._images: np.ndarray | None = None
         self._labels: np.ndarray | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Sent to Slurm jobs without the digits: a job loads them itself.
+        return {**self.__dict__, "_images": None, "_labels": None}
+
     def prepare(self) -> None:
         """Check that torch and the data are present and load the digits once, in the driver."""
         from . import ObjectiveError

@@ -66,6 +66,10 @@ class VisionObjective:
         self.eval_limit = eval_limit
         self._data: ImageData | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Sent to Slurm jobs without the images: a job loads them itself.
+        return {**self.__dict__, "_data": None}
+
     def prepare(self) -> None:
         """Load the data once in the driver; forked trials share it."""
         from .. import ObjectiveError
