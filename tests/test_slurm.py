@@ -108,6 +108,16 @@ def test_failed_trials_carry_their_reason(tmp_path):
     assert Path(results["segfault"].error.split("see ")[1]).is_file()  # the job's stderr, named
 
 
+def test_retry_policy_resubmits_the_configured_states(tmp_path):
+    executor = SlurmExecutor(toy_objectives.misbehave, folder=tmp_path, poll_interval=1.0, time_min=5,
+                             retry={"FAILED": 1})
+    executor.submit(0, {"mode": "segfault"}, None, None)
+    first = executor.job_id(0)
+    outcome = collect(executor)[0]
+    assert not outcome.ok and " ended FAILED" in outcome.error
+    assert outcome.metrics["slurm_job_id"] != first  # the retry ran as a job of its own
+
+
 def test_trial_past_its_time_limit_is_a_timeout(tmp_path):
     executor = SlurmExecutor(toy_objectives.sleep_long, folder=tmp_path, poll_interval=2.0, time_min=1)
     executor.submit(0, {}, None, None)
