@@ -1,4 +1,7 @@
+import csv
+import io
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -26,3 +29,10 @@ def toy_config(objective="toy_objectives:sphere", *, evaluations=40, population=
         "executor": {"workers": workers, **(executor or {})},
     }
     return config
+
+
+def export_rows(directory):
+    """A study's trials as `autodehypo export` writes them, one dict per CSV row."""
+    out = subprocess.run([sys.executable, "-m", "autodehypo", "export", str(directory)],
+                         capture_output=True, text=True, check=True).stdout
+    return list(csv.DictReader(io.StringIO(out)))

@@ -16,7 +16,7 @@ from autodehypo.reports import plots
 from autodehypo.reports.data import load_study
 from autodehypo.reports.html import render_html
 from autodehypo.reports.tables import group_rows, render
-from conftest import toy_config
+from conftest import export_rows, toy_config
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +40,6 @@ def studies(tmp_path_factory):
     Study.create(root / "searched", config).run()
     dirs["searched"] = root / "searched"
     return dirs
-
-
-def export_rows(directory):
-    out = subprocess.run([sys.executable, "-m", "autodehypo", "export", str(directory)],
-                         capture_output=True, text=True, check=True).stdout
-    return list(csv.DictReader(io.StringIO(out)))
 
 
 def test_group_by_a_searched_parameter_within_one_study(studies):

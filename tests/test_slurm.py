@@ -4,8 +4,6 @@ scripts/slurm-local.sh starts it (slurmctld, slurmd, slurmdbd on MariaDB, munge;
 its pm_counters energy mode gives real, non-zero ConsumedEnergy through Slurm's own plugin.
 """
 
-import csv
-import io
 import os
 import shutil
 import sqlite3
@@ -20,7 +18,7 @@ import toy_objectives
 from autodehypo import Study
 from autodehypo.execution.slurm import SlurmExecutor
 from autodehypo.objectives import CommandObjective
-from conftest import toy_config
+from conftest import export_rows, toy_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "slurm-local.sh"
@@ -54,18 +52,12 @@ def collect(executor, timeout=240):
     return results
 
 
-def rows(directory):
-    out = subprocess.run([sys.executable, "-m", "autodehypo", "export", str(directory)],
-                         capture_output=True, text=True, check=True).stdout
-    return list(csv.DictReader(io.StringIO(out)))
-
-
 def test_study_of_two_generations_through_job_arrays(tmp_path):
     config = toy_config("toy_objectives:slow_sphere", evaluations=8, population=4)
     config["executor"] = {"type": "slurm", "time": "5m", "poll_interval": 1}
     final = Study.create(tmp_path / "s", config).run()
     assert final.evaluations == 8 and final.failed == 0
-    table = rows(tmp_path / "s")
+    table = export_rows(tmp_path / "s")
     arrays = {}
     for r in table:
         array, _, task = r["job_id"].partition("_")
@@ -192,7 +184,7 @@ def test_driver_job_requeued_mid_study_resumes_with_nothing_lost(tmp_path):
             state = db.execute("SELECT value FROM meta WHERE key = 'state'").fetchone()[0]
     log = "".join(p.read_text() for p in directory.glob("driver-*.out"))
     assert "requeued this driver job" in log
-    table = rows(directory)
+    table = export_rows(directory)
     assert len(table) == 12 and {r["status"] for r in table} == {"complete"}
     assert sorted((int(r["generation"]), int(r["idx"])) for r in table) == [(g, i) for g in range(3) for i in range(4)]
     assert len({r["job_id"] for r in table}) == 12

@@ -209,8 +209,17 @@ class Storage:
             [_encode(c, getattr(trial, c)) for c in columns] + [trial.number])
 
     def update_trial(self, trial: TrialRecord) -> None:
+        self.update_trials([trial])
+
+    def update_trials(self, trials: list[TrialRecord], columns: tuple[str, ...] = TRIAL_COLUMNS[5:]) -> None:
+        """Write the given columns of several trials in one transaction."""
         with self.transaction():
-            self._update(trial, TRIAL_COLUMNS[5:])
+            for trial in trials:
+                self._update(trial, columns)
+
+    def delete_trials(self, numbers: list[int]) -> None:
+        with self.transaction():
+            self.conn.executemany("DELETE FROM trials WHERE number = ?", [(n,) for n in numbers])
 
     def trials(self, generation: int | None = None) -> list[TrialRecord]:
         if generation is None:

@@ -286,10 +286,9 @@ class Study:
                     executor.detach()  # the jobs go on; the requeued driver follows them
                 elif running:  # stopped: these run again on resume
                     executor.kill_all()
-                    with self.storage.transaction():
-                        for trial in running.values():
-                            trial.status, trial.job_id = PENDING, None
-                            self.storage._update(trial, ("status", "job_id"))
+                    for trial in running.values():
+                        trial.status, trial.job_id = PENDING, None
+                    self.storage.update_trials(list(running.values()), ("status", "job_id"))
             if queue:
                 self._discard_unstarted(trials)
                 break
@@ -318,18 +317,16 @@ class Study:
 
     def _start(self, executor, trials: list[TrialRecord]) -> None:
         now = time.time()
-        with self.storage.transaction():
-            for trial in trials:
-                trial.status, trial.attempt, trial.started_at = RUNNING, trial.attempt + 1, now
-                self.storage._update(trial, ("status", "attempt", "started_at"))
+        for trial in trials:
+            trial.status, trial.attempt, trial.started_at = RUNNING, trial.attempt + 1, now
+        self.storage.update_trials(trials, ("status", "attempt", "started_at"))
         for trial in trials:
             self._meter_tokens[trial.number] = [(m, m.start()) for m in self.meters]
         executor.submit_many([(t.number, dict(t.params), self.directory / "trials" / f"{t.number:06d}.log",
                                self._trial_dir(t)) for t in trials])
-        with self.storage.transaction():
-            for trial in trials:
-                trial.job_id = executor.job_id(trial.number)
-                self.storage._update(trial, ("job_id",))
+        for trial in trials:
+            trial.job_id = executor.job_id(trial.number)
+        self.storage.update_trials(trials, ("job_id",))
 
     def _check_signal(self) -> None:
         if self._stop_signal is not None:
@@ -397,9 +394,7 @@ class Study:
     def _discard_unstarted(self, trials: list[TrialRecord]) -> None:
         unstarted = [t.number for t in trials if t.status == PENDING]
         if unstarted:
-            with self.storage.transaction():
-                self.storage.conn.executemany("DELETE FROM trials WHERE number = ?",
-                                              [(n,) for n in unstarted])
+            self.storage.delete_trials(unstarted)
 
     def _spent(self, elapsed: float, running: int) -> bool:
         """True when no further trial may start."""
