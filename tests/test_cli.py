@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -148,3 +149,11 @@ def test_not_toml(tmp_path, subprocess_env):
     run = cli(["run", str(bad), "--dir", str(tmp_path / "s")], subprocess_env)
     assert run.returncode == 2 and "not valid TOML" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "examples").glob("*.toml")),
+                         ids=lambda p: p.name)
+def test_example_configs_are_valid(path):
+    from autodehypo import load_config
+    config, _ = load_config(path)
+    assert config.budget.evaluations
