@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Hashable
 
 from ..processes import die_with_parent
-from .outcome import TrialOutcome, interpret_result
+from .outcome import TrialOutcome, interpret_result, jsonable, one_line
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                 "AUTODEHYPO_THREADS")
@@ -170,9 +170,9 @@ class LocalExecutor:
                 payload = {"ok": True, "result": self.objective(params)}
             except BaseException as exc:  # the trial's failure, reported to the driver
                 traceback.print_exc()
-                payload = {"ok": False, "error": _one_line(exc)}
+                payload = {"ok": False, "error": one_line(exc)}
             try:
-                data = json.dumps(payload, default=_jsonable)
+                data = json.dumps(payload, default=jsonable)
             except (TypeError, ValueError) as exc:
                 data = json.dumps({"ok": False, "error": f"result is not JSON-serialisable: {exc}"})
             sys.stdout.flush()
@@ -251,16 +251,3 @@ def _exit_reason(status: int) -> str:
         return f"killed by signal {name} before returning a result"
     code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else status
     return f"exited with code {code} before returning a result"
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-
-
-def _jsonable(obj: Any) -> Any:
-    if hasattr(obj, "item"):  # numpy and torch scalars
-        return obj.item()
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")

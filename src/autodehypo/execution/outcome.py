@@ -46,3 +46,18 @@ def interpret_result(result: Any, key: str) -> tuple[float | None, dict[str, Any
     if not math.isfinite(value):
         return None, metrics, f"objective returned {value}"
     return value, metrics, None
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as "Type: first line of its message", for a failed trial's reason."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def jsonable(obj: Any) -> Any:
+    """json.dumps' fallback for numpy and torch scalars and arrays in a trial's result."""
+    if hasattr(obj, "item"):
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")

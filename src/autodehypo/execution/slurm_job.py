@@ -16,6 +16,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from .outcome import jsonable, one_line
+
 
 def run_trial(objective: Any, params: dict[str, Any], result_path: str, workdir: str | None) -> None:
     started = time.time()
@@ -29,8 +31,7 @@ def run_trial(objective: Any, params: dict[str, Any], result_path: str, workdir:
         payload: dict[str, Any] = {"ok": True, "result": objective(params)}
     except Exception as exc:  # the trial's failure, reported to the driver
         traceback.print_exc()
-        text = str(exc).strip().splitlines()
-        payload = {"ok": False, "error": f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__}
+        payload = {"ok": False, "error": one_line(exc)}
     usage = resource.getrusage(resource.RUSAGE_SELF)
     payload.update(started_at=started, ended_at=time.time(), host=socket.gethostname(),
                    cpu_time_s=usage.ru_utime + usage.ru_stime,
@@ -38,7 +39,7 @@ def run_trial(objective: Any, params: dict[str, Any], result_path: str, workdir:
                    job_id=os.environ.get("SLURM_ARRAY_JOB_ID", "") + "_" + os.environ.get("SLURM_ARRAY_TASK_ID", "")
                    if os.environ.get("SLURM_ARRAY_TASK_ID") else os.environ.get("SLURM_JOB_ID"))
     try:
-        data = json.dumps(payload, default=_jsonable)
+        data = json.dumps(payload, default=jsonable)
     except (TypeError, ValueError) as exc:
         data = json.dumps({**{k: v for k, v in payload.items() if k not in ("result",)}, "ok": False,
                            "error": f"result is not JSON-serialisable: {exc}"}, default=str)
@@ -47,11 +48,3 @@ def run_trial(objective: Any, params: dict[str, Any], result_path: str, workdir:
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     tmp.write_text(data)
     os.replace(tmp, path)
-
-
-def _jsonable(obj: Any) -> Any:
-    if hasattr(obj, "item"):
-        return obj.item()
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")
