@@ -129,6 +129,26 @@ def test_missing_data_is_one_clear_line(tmp_path):
     assert "\n" not in str(err.value) and not (tmp_path / "s").exists()
 
 
+def test_precision_is_chosen_by_hardware_or_forced(tmp_path, data_root):
+    import torch
+    from autodehypo.objectives.vision.trainer import _cpu_has_amx, use_bf16
+    cpu = torch.device("cpu")
+    assert use_bf16("auto", cpu, torch) == _cpu_has_amx(torch)
+    assert use_bf16("bf16", cpu, torch) and not use_bf16("fp32", cpu, torch)
+    config = {"study": {"population": 4, "budget": {"evaluations": 4}},
+              "space": {"lr": {"type": "float", "low": 1e-3, "high": 0.1, "log": True}},
+              "objective": {"type": "vision", "model": "cnn", "dataset": "mnist", "data_dir": str(data_root),
+                            "precision": "fp16"}}
+    with pytest.raises(ConfigError, match=r"objective.precision: expected one of \['auto', 'bf16', 'fp32'\]"):
+        Study.create(tmp_path / "s", config)
+    for precision in ("fp32", "bf16"):
+        objective = VisionObjective(model="cnn", dataset="mnist", data_dir=str(data_root), eval_limit=8,
+                                    precision=precision, param_names=["lr"],
+                                    fixed={"train_subset": 16, "batch_size": 8})
+        objective.prepare()
+        assert objective({"lr": 0.01})["precision"] == precision
+
+
 @pytest.mark.parametrize("dataset", DATASETS)
 @pytest.mark.parametrize("model", MODELS)
 def test_every_model_on_every_dataset_trains_a_step(model, dataset, data_root):

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 from ..python import _check_fixed
 from .data import DATASETS, DataError, ImageData, load_dataset
 from .models import MODELS, TRAINABLE
-from .trainer import OPTIMIZERS, SCHEDULES, train_and_evaluate
+from .trainer import OPTIMIZERS, PRECISIONS, SCHEDULES, train_and_evaluate
 
 HYPERPARAMETERS: dict[str, Any] = {
     "lr": 0.01,
@@ -38,7 +38,7 @@ class VisionObjective:
 
     def __init__(self, *, model: str = "resnet18", dataset: str = "fashion-mnist",
                  data_dir: str | None = None, download: bool = False, device: str = "auto",
-                 deterministic: bool = True, keep_checkpoints: bool = False,
+                 deterministic: bool = True, precision: str = "auto", keep_checkpoints: bool = False,
                  validation_fraction: float = 0.1, eval_limit: int | None = None,
                  fixed: Mapping[str, Any] | None = None,
                  param_names: list[str] | None = None):
@@ -49,6 +49,8 @@ class VisionObjective:
             raise ObjectiveError(f"objective.dataset: unknown data set {dataset!r}; choose one of {list(DATASETS)}")
         if not 0.0 < validation_fraction < 1.0:
             raise ObjectiveError(f"objective.validation_fraction: must be in (0, 1), got {validation_fraction!r}")
+        if precision not in PRECISIONS:
+            raise ObjectiveError(f"objective.precision: expected one of {list(PRECISIONS)}, got {precision!r}")
         self.fixed = _check_fixed(fixed, param_names)
         unknown = sorted((set(param_names or []) | set(self.fixed)) - set(HYPERPARAMETERS))
         if unknown:
@@ -60,6 +62,7 @@ class VisionObjective:
                                      f"got {self.fixed[key]!r}")
         self.model, self.dataset, self.data_dir = model, dataset, data_dir
         self.download, self.device, self.deterministic = download, device, deterministic
+        self.precision = precision
         self.keep_checkpoints, self.validation_fraction = keep_checkpoints, validation_fraction
         if eval_limit is not None and (not isinstance(eval_limit, int) or eval_limit < 1):
             raise ObjectiveError(f"objective.eval_limit: expected an integer >= 1, got {eval_limit!r}")
@@ -94,4 +97,4 @@ class VisionObjective:
                                   deterministic=self.deterministic, checkpoint_dir=checkpoint_dir,
                                   keep_checkpoint=self.keep_checkpoints,
                                   validation_fraction=self.validation_fraction,
-                                  eval_limit=self.eval_limit)
+                                  eval_limit=self.eval_limit, precision=self.precision)
