@@ -146,6 +146,7 @@ class Study:
         self._meter_tokens: dict[int, list] = {}
         self._stop_signal: int | None = None
         self._tally: _Tally | None = None
+        self._lock: _DriverLock | None = None
 
     # -- construction -------------------------------------------------------
     @classmethod
@@ -199,7 +200,7 @@ class Study:
         if self.storage.meta("state") == "finished":
             return self._progress(self._optimizer(), self.storage.meta("driver_elapsed_s", 0.0),
                                   0, finished=True)
-        lock = _DriverLock(self.directory)
+        lock = self._lock = _DriverLock(self.directory)
         try:
             self.meters, sources = _open_meters(self.config)
         except ConfigError:
@@ -313,7 +314,10 @@ class Study:
                                      job_name=f"autodehypo-{cfg.name}", **options)
             except SlurmError as exc:
                 raise ConfigError(f"executor: {exc}") from None
-        return LocalExecutor(self.objective, result_key=key, **options)
+        executor = LocalExecutor(self.objective, result_key=key, **options)
+        if self._lock is not None:
+            executor.close_in_child = (self._lock.fd,)
+        return executor
 
     def _start(self, executor, trials: list[TrialRecord]) -> None:
         now = time.time()

@@ -71,6 +71,9 @@ class LocalExecutor:
         self.objective = objective
         self.result_key = result_key
         self.host = socket.gethostname()
+        # Descriptors a trial must not keep open, such as the driver's lock: a forked child shares
+        # the lock's open file, so the study would look driven until the child died too.
+        self.close_in_child: tuple[int, ...] = ()
         self._running: dict[Hashable, _Running] = {}
 
     # -- public -------------------------------------------------------------
@@ -146,6 +149,8 @@ class LocalExecutor:
                workdir: Path | None) -> None:
         status = 0
         try:
+            for fd in self.close_in_child:
+                os.close(fd)
             os.setpgid(0, 0)
             die_with_parent()
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
