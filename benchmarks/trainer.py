@@ -6,7 +6,7 @@
 Same model, training images, batch size, optimizer and thread count, one
 epoch each, in the same run; the ratio is ours / DataLoader. Ours runs twice:
 with its default precision (bf16 autocast where the hardware has bf16 matrix
-units: CUDA, CPUs with AMX) and forced to fp32, so the gain of each part
+units: CUDA, CPUs with AMX or avx512_bf16) and forced to fp32, so the gain of each part
 shows. Each figure is the best of --repeats epochs, because a shared machine's
 timings scatter. The validation error after the epoch (on --val-images
 validation images, the same for all three) shows that speed did not cost

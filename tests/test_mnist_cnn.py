@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 import statistics
 import subprocess
 import sys
@@ -47,6 +48,23 @@ def test_training_in_a_trial_process_is_deterministic_and_learns():
     metrics = results["good"].metrics
     assert metrics["accuracy"] == pytest.approx(1 - results["good"].value)
     assert metrics["epochs"] == 1 and metrics["images_per_s"] > 0
+
+
+def test_each_epoch_reports_its_progress_and_the_last_is_the_result(tmp_path):
+    objective = MnistCNN(param_names=["lr"], fixed={"train_size": 400, "batch_size": 50, "epochs": 3})
+    objective.prepare()
+    executor = LocalExecutor(objective, workers=1)
+    executor.submit("t", {"lr": 0.05}, tmp_path / "t.log", tmp_path / "t")
+    while not (ended := executor.wait(timeout=1.0)):
+        pass
+    outcome = ended[0][1]
+    assert outcome.ok, outcome.error
+    reports = [json.loads(line) for line in (tmp_path / "t" / "progress.jsonl").read_text().splitlines()]
+    assert [(r["epoch"], r["epochs"]) for r in reports] == [(1, 3), (2, 3), (3, 3)]
+    assert reports[-1]["val_error"] == pytest.approx(outcome.value, abs=1e-12)
+    assert reports[0]["loss"] > reports[-1]["loss"] > 0  # it learns
+    log = (tmp_path / "t.log").read_text().splitlines()
+    assert [line.split("  ")[0] for line in log] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
 
 
 def test_unknown_hyperparameter_and_missing_data(tmp_path):

@@ -131,9 +131,16 @@ def test_missing_data_is_one_clear_line(tmp_path):
 
 def test_precision_is_chosen_by_hardware_or_forced(tmp_path, data_root):
     import torch
-    from autodehypo.objectives.vision.trainer import _cpu_has_amx, use_bf16
+    from autodehypo.objectives.vision.trainer import use_bf16
     cpu = torch.device("cpu")
-    assert use_bf16("auto", cpu, torch) == _cpu_has_amx(torch)
+    # The kernel's view of the CPU, independent of PyTorch's probes: bf16 exactly where the CPU
+    # has bf16 matrix instructions (AMX or avx512_bf16), whoever made it.
+    flags = set()
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+            break
+    assert use_bf16("auto", cpu, torch) == bool(flags & {"amx_bf16", "avx512_bf16"})
     assert use_bf16("bf16", cpu, torch) and not use_bf16("fp32", cpu, torch)
     config = {"study": {"population": 4, "budget": {"evaluations": 4}},
               "space": {"lr": {"type": "float", "low": 1e-3, "high": 0.1, "log": True}},
@@ -256,6 +263,11 @@ def test_killed_trial_resumes_from_its_epoch_checkpoint(tmp_path, data_root):
     assert straight["ok"] and resumed["ok"], (straight, resumed)
     assert resumed["value"] == straight["value"] and resumed["test_error"] == straight["test_error"]
     assert not (killed_dir / "checkpoint.pt").exists()  # removed once the trial completed
+    # Each epoch reported its progress; the last epoch's validation error is the trial's value.
+    reports = [json.loads(line) for line in (tmp_path / "straight" / "progress.jsonl").read_text().splitlines()]
+    assert [(r["epoch"], r["epochs"]) for r in reports] == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert reports[-1]["val_error"] == pytest.approx(straight["value"], abs=1e-12)
+    assert all(r["loss"] > 0 and r["images_per_s"] > 0 for r in reports)
 
 
 def test_vision_study_reports_the_test_error_separately(tmp_path):

@@ -83,3 +83,17 @@ def metered_sleep(params):
     with open(path) as fh:
         after = float(fh.read().split()[0])
     return {"objective": params.get("x", 0.0), "pm_before": before, "pm_after": after}
+
+
+def epochs_with_progress(params):
+    """A 'training' of three epochs that reports each one, as a long trial would."""
+    from autodehypo import report_progress
+    epochs = 3
+    for epoch in range(1, epochs + 1):
+        end = time.monotonic() + float(os.environ.get("TOY_EPOCH_SECONDS", "0.6"))
+        x = 0.0
+        while time.monotonic() < end:  # busy, so that CPU time (and the estimate) grows
+            x += math.sqrt(x + 1.0)
+        report_progress(epoch=epoch, epochs=epochs, loss=1.0 / epoch, val_error=params["x"] / epoch,
+                        images_per_s=1000.0, note="kept", bad=float("nan"))
+    return params["x"] / epochs

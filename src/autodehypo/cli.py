@@ -18,6 +18,7 @@ from .reports.tables import FORMATS
 from .reports.text import (export_csv, export_parquet, format_duration, format_energy, format_value,
                            report_text, status_text)
 from .storage import Storage, StorageError
+from .trial_progress import describe, read_live
 from .execution.slurm_driver import DriverJob, driver_script, requeue_self, submit
 from .study import Interrupted, Progress, Study, best_trial, driver_alive
 
@@ -96,13 +97,15 @@ class ProgressView:
         self.stream = stream
         self.tty = stream.isatty()
         self._last_generation: int | None = None
+        self._epochs_seen: dict[int, object] = {}
 
     def __call__(self, p: Progress) -> None:
         budget = p.config.budget
         of = f"/{budget.evaluations}" if budget.evaluations is not None else ""
         fraction = self.fraction(p)
         eta = self.eta(p, fraction)
-        line = (f"gen {p.generation}  evals {p.evaluations}{of}  running {p.running}  "
+        line = (f"gen {p.generation}  evals {p.evaluations}{of}  running {p.running}"
+                f"{self.running_epochs(p)}  "
                 f"failed {p.failed}  best {format_value(p.best_value)}  "
                 f"energy {format_energy(p.energy_j)} ({'+'.join(p.energy_sources) or '-'})  "
                 f"{format_duration(p.elapsed_s)}" + (f"  ETA {format_duration(eta)}" if eta is not None else ""))
@@ -111,9 +114,35 @@ class ProgressView:
             bar = "[" + "#" * filled + "." * (self.WIDTH - filled) + "] "
             self.stream.write("\r\033[K" + bar + line + ("\n" if p.finished else ""))
             self.stream.flush()
-        elif p.finished or p.generation != self._last_generation:
-            self._last_generation = p.generation
-            print(line, file=self.stream, flush=True)
+        else:
+            if p.finished or p.generation != self._last_generation:
+                self._last_generation = p.generation
+                print(line, file=self.stream, flush=True)
+            self.log_epochs(p)
+
+    @staticmethod
+    def running_epochs(p: Progress, shown: int = 2) -> str:
+        """`` [#12 ep 3/10, #13 ep 1/10 +2]``: where the running trials are, in a few characters."""
+        marks = [f"#{t.number} ep {t.report['epoch']}" + (f"/{t.report['epochs']}" if "epochs" in t.report else "")
+                 for t in p.live if "epoch" in t.report]
+        if not marks:
+            return ""
+        more = f" +{len(marks) - shown}" if len(marks) > shown else ""
+        return " [" + ", ".join(marks[:shown]) + more + "]"
+
+    def log_epochs(self, p: Progress) -> None:
+        """Without a terminal (a batch job's log), one line per epoch a running trial finishes,
+        but its last: the trial's own line follows soon after."""
+        for t in p.live:
+            epoch, epochs = t.report.get("epoch"), t.report.get("epochs")
+            if epoch is None or self._epochs_seen.get(t.number) == epoch:
+                continue
+            self._epochs_seen[t.number] = epoch
+            if epochs is not None and epoch >= epochs:
+                continue
+            energy = f", ~{format_energy(t.energy_j)} estimate" if t.energy_j is not None else ""
+            print(f"  trial {t.number}: {describe(t.report)}  ({format_duration(t.elapsed_s)}{energy})",
+                  file=self.stream, flush=True)
 
     @staticmethod
     def fraction(p: Progress) -> float | None:
@@ -223,7 +252,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     storage = Storage.open(Path(args.dir), readonly=True)
     try:
         if args.command == "status":
-            print(status_text(storage, driver_alive(Path(args.dir))))
+            alive = driver_alive(Path(args.dir))
+            print(status_text(storage, alive, read_live(Path(args.dir)) if alive else None))
         elif args.format == "parquet":
             if not args.output:
                 raise ConfigError("export --format parquet: give the file with -o FILE")

@@ -28,6 +28,7 @@ from .execution import LocalExecutor, SlurmError, SlurmExecutor, TrialOutcome
 from .objectives import ObjectiveError, build_objective
 from .storage import (COMPLETE, DB_NAME, FAILED, PENDING, RUNNING, Storage, StorageError,
                       TrialRecord)
+from .trial_progress import PROGRESS_FILE, read_progress, remove_live, write_live
 
 LOCK_NAME = "driver.lock"
 
@@ -38,6 +39,21 @@ class StudyLockedError(StorageError):
 
 class Interrupted(Exception):
     """The driver was asked to stop (SIGINT, SIGTERM); the study can be resumed."""
+
+
+@dataclass
+class LiveTrial:
+    """A running trial as seen from the driver: how long, how much, and what it last reported."""
+
+    number: int
+    elapsed_s: float
+    cpu_s: float | None = None
+    energy_j: float | None = None  # estimated from CPU time so far; measured figures come at the end
+    report: dict[str, Any] = field(default_factory=dict)  # the last line of its progress.jsonl
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"number": self.number, "elapsed_s": self.elapsed_s, "cpu_s": self.cpu_s,
+                "energy_j": self.energy_j, "energy_source": "estimate", "report": self.report}
 
 
 @dataclass
@@ -54,6 +70,7 @@ class Progress:
     config: StudyConfig
     energy_sources: tuple[str, ...] = ()
     finished: bool = False
+    live: tuple[LiveTrial, ...] = ()
 
 
 @dataclass
@@ -147,6 +164,8 @@ class Study:
         self._stop_signal: int | None = None
         self._tally: _Tally | None = None
         self._lock: _DriverLock | None = None
+        self._live: tuple[LiveTrial, ...] = ()
+        self._live_at = 0.0
 
     # -- construction -------------------------------------------------------
     @classmethod
@@ -249,7 +268,7 @@ class Study:
 
         def report() -> None:
             if progress is not None:
-                progress(self._progress(opt, elapsed(), len(executor.running)))
+                progress(self._progress(opt, elapsed(), len(executor.running), live=self._live))
 
         while True:
             trials = self._generation_trials(opt)
@@ -282,6 +301,8 @@ class Study:
                     for number, outcome in ended:
                         self._record(running.pop(number), outcome)
                         report()
+                    if self._watch(executor, running, elapsed()):
+                        report()
             finally:
                 if running and self._stop_signal == signal.SIGUSR1 and hasattr(executor, "detach"):
                     executor.detach()  # the jobs go on; the requeued driver follows them
@@ -297,10 +318,35 @@ class Study:
             if self._spent(elapsed(), 0):
                 break
         self.storage.set_meta(driver_elapsed_s=elapsed())
+        self._live = ()
+        remove_live(self.directory)
         final = self._progress(opt, elapsed(), 0, finished=True)
         if progress is not None:
             progress(final)
         return final
+
+    def _watch(self, executor, running: dict[int, TrialRecord], elapsed: float) -> bool:
+        """About once a second, look at the running trials: elapsed time, CPU time, and what
+        they last reported. The snapshot feeds the progress bar and, through ``live.json``,
+        ``status`` in another process. True when it was refreshed."""
+        now = time.monotonic()
+        if now - self._live_at < 1.0:
+            return False
+        self._live_at = now
+        wall = time.time()
+        cpu_of = getattr(executor, "cpu_seconds", lambda number: None)
+        live = []
+        for number, trial in sorted(running.items()):
+            report = read_progress(self._trial_dir(trial)) or {}
+            cpu = cpu_of(number)
+            if cpu is None and isinstance(report.get("cpu_s"), (int, float)):
+                cpu = float(report["cpu_s"])
+            live.append(LiveTrial(number, wall - (trial.started_at or wall), cpu,
+                                  self.estimate.reading(cpu).joules if cpu is not None else None, report))
+        self._live = tuple(live)
+        write_live(self.directory, {"updated_at": wall, "driver_elapsed_s": elapsed,
+                                    "trials": [t.as_dict() for t in live]})
+        return True
 
     def _trial_dir(self, trial: TrialRecord) -> Path:
         return self.directory / "trials" / f"{trial.number:06d}"
@@ -325,6 +371,8 @@ class Study:
             trial.status, trial.attempt, trial.started_at = RUNNING, trial.attempt + 1, now
         self.storage.update_trials(trials, ("status", "attempt", "started_at"))
         for trial in trials:
+            # What an earlier, killed attempt reported is not this attempt's progress.
+            (self._trial_dir(trial) / PROGRESS_FILE).unlink(missing_ok=True)
             self._meter_tokens[trial.number] = [(m, m.start()) for m in self.meters]
         executor.submit_many([(t.number, dict(t.params), self.directory / "trials" / f"{t.number:06d}.log",
                                self._trial_dir(t)) for t in trials])
@@ -408,12 +456,13 @@ class Study:
                 or (budget.energy_j is not None and tally.energy_j >= budget.energy_j))
 
     def _progress(self, opt: Optimizer, elapsed: float, running: int,
-                  finished: bool = False) -> Progress:
+                  finished: bool = False, live: tuple[LiveTrial, ...] = ()) -> Progress:
         tally = self._tally or _Tally.of(self.storage.trials(), self.config.direction)
         return Progress(generation=opt.generation, evaluations=tally.evaluations,
                         failed=tally.failed, running=running, best_value=tally.best_value,
                         energy_j=tally.energy_j, elapsed_s=elapsed, config=self.config,
-                        energy_sources=tuple(sorted(tally.energy_sources)), finished=finished)
+                        energy_sources=tuple(sorted(tally.energy_sources)), finished=finished,
+                        live=live)
 
 
 def _build(cfg: StudyConfig, objective: Callable | None) -> Any:

@@ -138,6 +138,19 @@ class LocalExecutor:
                 finished.append(key)
         return [(key, self._reap(key)) for key in finished]
 
+    def cpu_seconds(self, key: Hashable) -> float | None:
+        """CPU time of a running trial so far: its process and the children it has waited for."""
+        run = self._running.get(key)
+        if run is None:
+            return None
+        try:
+            with open(f"/proc/{run.pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):  # not Linux, or the trial just ended
+            return None
+        # utime, stime, cutime, cstime: fields 14-17 of proc(5), counted after the ")"
+        return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
     def kill_all(self) -> None:
         """Stop every running trial without recording it (the driver is stopping)."""
         for key in list(self._running):

@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..trial_progress import report_progress
 from .python import _check_fixed
 from .vision.data import stratified_split
 
@@ -133,9 +134,18 @@ def train_and_validate(images: np.ndarray, labels: np.ndarray, hp: dict[str, Any
     batch_size, epochs = int(hp["batch_size"]), int(hp["epochs"])
     generator = torch.Generator().manual_seed(int(hp["seed"]))
 
-    started = time.perf_counter()
-    model.train()
-    for _ in range(epochs):
+    def validate() -> tuple[float, float]:
+        model.eval()
+        with torch.no_grad():
+            logits = model(x_val)
+            return float(loss_fn(logits, y_val)), int((logits.argmax(1) == y_val).sum()) / len(y_val)
+
+    train_time = 0.0
+    val_loss, accuracy = float("nan"), 0.0
+    for epoch in range(epochs):
+        started = time.perf_counter()
+        model.train()
+        loss_sum, steps = 0.0, 0
         perm = torch.randperm(len(x_train), generator=generator)
         for start in range(0, len(perm), batch_size):
             batch = perm[start:start + batch_size]
@@ -143,13 +153,16 @@ def train_and_validate(images: np.ndarray, labels: np.ndarray, hp: dict[str, Any
             loss = loss_fn(model(x_train[batch]), y_train[batch])
             loss.backward()
             opt.step()
-    train_time = time.perf_counter() - started
-
-    model.eval()
-    with torch.no_grad():
-        logits = model(x_val)
-        val_loss = float(loss_fn(logits, y_val))
-        accuracy = int((logits.argmax(1) == y_val).sum()) / len(y_val)
+            loss_sum, steps = loss_sum + float(loss), steps + 1
+        epoch_time = time.perf_counter() - started
+        train_time += epoch_time
+        # Validating draws no random numbers and leaves the weights alone: the result is the
+        # same as validating once at the end, and the last epoch's figures are the trial's.
+        val_loss, accuracy = validate()
+        report_progress(epoch=epoch + 1, epochs=epochs, loss=loss_sum / max(1, steps),
+                        val_error=1.0 - accuracy, images_per_s=len(x_train) / epoch_time)
+    if epochs < 1:
+        val_loss, accuracy = validate()
     return {"objective": 1.0 - accuracy, "val_loss": val_loss, "accuracy": accuracy,
             "epochs": epochs, "train_time_s": train_time,
             "images_per_s": epochs * len(x_train) / train_time if train_time > 0 else None}

@@ -9,6 +9,7 @@ from typing import IO, Any
 
 from ..storage import COMPLETE, FAILED, RUNNING, TRIAL_COLUMNS, Storage, TrialRecord
 from ..study import best_trial
+from ..trial_progress import describe
 
 
 def format_duration(seconds: float | None) -> str:
@@ -71,8 +72,9 @@ def _energy_line(trials: list[TrialRecord]) -> str:
     return line
 
 
-def status_text(storage: Storage, driver_alive: bool) -> str:
-    """``driver_alive`` tells a running study from one whose driver died (kill -9, node crash)."""
+def status_text(storage: Storage, driver_alive: bool, live: dict | None = None) -> str:
+    """``driver_alive`` tells a running study from one whose driver died (kill -9, node crash);
+    ``live`` is the running driver's snapshot of its trials (``live.json``)."""
     config = storage.meta("config")
     trials = storage.trials()
     counts = Counter(t.status for t in trials)
@@ -87,6 +89,9 @@ def status_text(storage: Storage, driver_alive: bool) -> str:
     if state in ("created", "running") and not driver_alive:
         state = "stopped (driver gone; continue with autodehypo resume)"
     running = counts[RUNNING] if driver_alive else 0
+    live = live if driver_alive and live else {}
+    live_trials = [t for t in live.get("trials", []) if isinstance(t, dict) and "number" in t]
+    driver_time = live.get("driver_elapsed_s", storage.meta("driver_elapsed_s", 0.0))
     lines = [
         f"state:        {state}",
         f"generation:   {generation} completed",
@@ -96,9 +101,14 @@ def status_text(storage: Storage, driver_alive: bool) -> str:
         f"best so far:  {format_value(best.value if best else None)}"
         + (f" (trial {best.number}: {json.dumps(best.params)})" if best else ""),
         f"energy:       {_energy_line(trials)}",
-        f"driver time:  {format_duration(storage.meta('driver_elapsed_s', 0.0))}",
+        f"driver time:  {format_duration(driver_time)}",
         "sources:      " + _sources_line(storage),
     ]
+    for trial in live_trials:
+        energy = (f", ~{format_energy(trial['energy_j'])} so far (estimate from CPU time)"
+                  if trial.get("energy_j") is not None else "")
+        lines.append(f"  trial {trial['number']}: running {format_duration(trial['elapsed_s'])}{energy}; "
+                     f"{describe(trial.get('report') or {})}")
     return "\n".join(lines)
 
 

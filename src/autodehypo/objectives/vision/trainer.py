@@ -3,7 +3,7 @@
 No DataLoader and no per-image PIL work: a batch is ``x[idx]``, turned to float,
 normalised, padded and (for pretrained models on gray images) repeated to 3
 channels on the device, in channels_last layout. It trains in bf16 autocast
-where the hardware has bf16 matrix units (CUDA, CPUs with AMX), and on CPUs
+where the hardware has bf16 matrix units (CUDA, CPUs with AMX or avx512_bf16), and on CPUs
 computes convolutions over maps of a few pixels as matrix products
 (tiny_convs).
 After each epoch the model, optimizer, scheduler and RNG states go to
@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ...trial_progress import report_progress
 from .data import ImageData, stratified_split
 from .models import build_model, input_size
 
@@ -37,21 +38,32 @@ def pick_device(device: str):
     return torch.device(device)
 
 
-def _cpu_has_amx(torch) -> bool:
-    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)  # private; absent means "don't know"
-    try:
-        return bool(probe and probe())
-    except Exception:
-        return False
+def cpu_bf16_units(torch) -> str | None:
+    """Which bf16 matrix instructions this CPU has: "amx", "avx512_bf16" or None.
+
+    By feature, not by vendor: Intel Xeons since Sapphire Rapids have AMX, AMD EPYCs since Zen 4
+    (and Intel's Cooper Lake) have avx512_bf16 without AMX. Read from PyTorch's own probes (what
+    its oneDNN kernels will use); they are private, so a PyTorch without them means "don't know".
+    """
+    for name, probe in (("amx", "_is_amx_tile_supported"), ("avx512_bf16", "_is_avx512_bf16_supported")):
+        check = getattr(torch.cpu, probe, None)
+        try:
+            if check is not None and check():
+                return name
+        except Exception:
+            continue
+    return None
 
 
 def use_bf16(precision: str, dev, torch) -> bool:
     """Whether to train in bf16 autocast.
 
-    "auto" picks bf16 where matrix units run it natively: CUDA devices that
-    support it, and CPUs with AMX (measured on one, Fashion-MNIST, batch 128,
-    one thread: the small CNN trains about 2x and ResNet18 about 1.4x as fast
-    as in fp32, to the same validation error after an epoch).
+    "auto" picks bf16 where the hardware runs bf16 matrix products natively: CUDA devices that
+    support it, and CPUs with AMX or avx512_bf16. Measured with one thread on Fashion-MNIST at
+    batch 128, to the same validation error after an epoch: on a Xeon with AMX the small CNN trains
+    about 2x and ResNet18 about 1.4x as fast as in fp32; on an AMD EPYC with avx512_bf16 and no
+    AMX, about 1.6x and 1.4x (``benchmarks/trainer.py``). CPUs without either emulate bf16 and
+    are slower in it, so they keep fp32.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
@@ -59,7 +71,7 @@ def use_bf16(precision: str, dev, torch) -> bool:
         return precision == "bf16"
     if dev.type == "cuda":
         return torch.cuda.is_bf16_supported()
-    return dev.type == "cpu" and _cpu_has_amx(torch)
+    return dev.type == "cpu" and cpu_bf16_units(torch) is not None
 
 
 def _batches(n: int, batch_size: int, generator, torch):
@@ -170,10 +182,13 @@ def train_and_evaluate(data: ImageData, hp: dict[str, Any], *, model_name: str, 
         torch.set_rng_state(state["torch_rng"])
         start_epoch, train_time = state["epoch"] + 1, state["train_time_s"]
 
+    validation = None
     for epoch in range(start_epoch, epochs):
         started = time.perf_counter()
         model.train()
-        for batch in _batches(len(tr), batch_size, generator, torch):
+        loss_sum = torch.zeros((), device=dev)  # summed on the device: no sync per step
+        batches = _batches(len(tr), batch_size, generator, torch)
+        for batch in batches:
             idx = tr[batch.to(dev)]
             opt.zero_grad(set_to_none=True)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
@@ -181,9 +196,11 @@ def train_and_evaluate(data: ImageData, hp: dict[str, Any], *, model_name: str, 
             loss.backward()
             opt.step()
             sched.step()
+            loss_sum += loss.detach().float()
         if cuda:
             torch.cuda.synchronize()
-        train_time += time.perf_counter() - started
+        epoch_time = time.perf_counter() - started
+        train_time += epoch_time
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
@@ -191,8 +208,15 @@ def train_and_evaluate(data: ImageData, hp: dict[str, Any], *, model_name: str, 
                         "scheduler": sched.state_dict(), "generator": generator.get_state(),
                         "torch_rng": torch.get_rng_state(), "train_time_s": train_time}, tmp)
             os.replace(tmp, path)  # a kill never leaves half a checkpoint
+        # Evaluation draws no random numbers and leaves the weights alone, so watching every
+        # epoch does not change the result; the last epoch's figures are the trial's own.
+        validation = _evaluate(model, images, labels, va, prepare, loss_fn, dev, bf16, torch)
+        report_progress(epoch=epoch + 1, epochs=epochs, loss=float(loss_sum) / len(batches),
+                        val_error=1.0 - validation[1], images_per_s=len(train_idx) / epoch_time)
 
-    val_loss, val_acc = _evaluate(model, images, labels, va, prepare, loss_fn, dev, bf16, torch)
+    if validation is None:  # resumed after its last epoch's checkpoint
+        validation = _evaluate(model, images, labels, va, prepare, loss_fn, dev, bf16, torch)
+    val_loss, val_acc = validation
     _, test_acc = _evaluate(model, test_images, test_labels, torch.from_numpy(test_idx).to(dev), prepare,
                             loss_fn, dev, bf16, torch)
     if path is not None and path.is_file() and not keep_checkpoint:
