@@ -80,6 +80,7 @@ def test_unknown_hyperparameter_and_missing_data(tmp_path):
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
+@pytest.mark.slow
 def test_quickstart_improves_on_the_initial_population(tmp_path):
     """The README's first command: DE on the MNIST CNN, 2 to 4 minutes on 2 cores."""
     run = subprocess.run([sys.executable, "-m", "autodehypo", "run", str(QUICKSTART),

@@ -14,6 +14,8 @@ import pytest
 
 from conftest import toy_config
 
+pytestmark = pytest.mark.slow  # rounds of SIGKILL and resume in real processes
+
 COMPARED = ("number", "generation", "idx", "status", "value", "told_value", "unit",
             "param_x0", "param_x1", "param_k")
 

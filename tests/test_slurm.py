@@ -20,6 +20,8 @@ from autodehypo.execution.slurm import SlurmExecutor
 from autodehypo.objectives import CommandObjective
 from conftest import export_rows, toy_config
 
+pytestmark = pytest.mark.slow  # real jobs through a real scheduler
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "slurm-local.sh"
 PM_COUNTERS = Path("/var/lib/slurm/pm_counters/energy")

@@ -157,7 +157,8 @@ def test_precision_is_chosen_by_hardware_or_forced(tmp_path, data_root):
 
 
 @pytest.mark.parametrize("dataset", DATASETS)
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", [pytest.param(m, marks=pytest.mark.slow) if m == "vgg11" else m
+                                   for m in MODELS])  # VGG11 takes 10 s a step here
 def test_every_model_on_every_dataset_trains_a_step(model, dataset, data_root):
     import torch
     torch.set_num_threads(2)
@@ -229,6 +230,7 @@ print(json.dumps({"ok": outcome.ok, "value": outcome.value, "error": outcome.err
 """
 
 
+@pytest.mark.slow
 def test_killed_trial_resumes_from_its_epoch_checkpoint(tmp_path, data_root):
     """SIGKILL the driver (and so, by PDEATHSIG, its trial) after an epoch; the rerun ends the same.
 
