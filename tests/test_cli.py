@@ -61,6 +61,21 @@ def test_run_status_report_export(tmp_path, subprocess_env):
     assert again.returncode == 0 and "trials:  12 run" in again.stdout
 
 
+def test_every_summary_names_the_study(tmp_path, subprocess_env):
+    # No study.name: the file's stem names it, even with a --dir of another name.
+    config = write(tmp_path, GOOD.replace('name = "toy"\n', ""), name="sphere_trial.toml")
+    directory = tmp_path / "elsewhere"
+    run = cli(["run", str(config), "--dir", str(directory)], subprocess_env)
+    status = cli(["status", str(directory)], subprocess_env)
+    report = cli(["report", str(directory)], subprocess_env)
+    for out in (run.stdout, status.stdout, report.stdout):
+        study_line = next(line for line in out.splitlines() if line.startswith("study:"))
+        assert "sphere_trial" in study_line and "?" not in study_line, out
+        assert str(directory) in out
+    # The table of the same report agrees with its summary.
+    assert any(line.startswith("sphere_trial ") for line in report.stdout.splitlines())
+
+
 def test_default_directory_and_overrides(tmp_path, subprocess_env):
     config = write(tmp_path, GOOD)
     run = cli(["run", str(config), "--workers", "1", "--seed", "9"], subprocess_env, cwd=tmp_path)

@@ -137,7 +137,7 @@ class ProgressView:
 
 def _summary(study: Study, p: Progress) -> str:
     best = best_trial(study.storage.trials(), study.config.direction)
-    lines = [f"study:   {study.directory}"]
+    lines = [f"study:   {study.config.name} ({study.directory})"]
     if best is None:
         lines.append("best:    no trial completed")
     else:
@@ -195,7 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         config, text = load_config(args.config)
-        raw = dict(config.raw)
+        # The name the file gave (its stem by default) is kept, whatever --dir says.
+        raw = {**config.raw, "study": {**config.raw.get("study", {}), "name": config.name}}
         if args.seed is not None:
             if args.seed < 0:
                 raise ConfigError(f"--seed: expected an integer >= 0, got {args.seed}")
@@ -254,7 +255,8 @@ def _slurm(args: argparse.Namespace) -> int:
     if args.slurm_command == "script":
         sys.stdout.write(script)
         return EXIT_OK
-    study = Study.create(directory, dict(config.raw), text)
+    raw = {**config.raw, "study": {**config.raw.get("study", {}), "name": config.name}}
+    study = Study.create(directory, raw, text)
     study.close()
     path = directory / "driver.sbatch"
     path.write_text(script)

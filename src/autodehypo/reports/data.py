@@ -19,7 +19,7 @@ class StudyData:
 
     @property
     def name(self) -> str:
-        return self.config.get("study", {}).get("name") or self.directory.name
+        return study_name(self.config, self.directory)
 
     @property
     def direction(self) -> str:
@@ -38,6 +38,11 @@ class StudyData:
 
     def fixed(self) -> dict[str, Any]:
         return dict(self.config.get("objective", {}).get("fixed", {}))
+
+
+def study_name(config: dict[str, Any], directory: str | Path) -> str:
+    """The configured name; a study made through the API without one is named after its directory."""
+    return config.get("study", {}).get("name") or Path(directory).name
 
 
 def load_study(directory: str | Path) -> StudyData:

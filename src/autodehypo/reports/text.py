@@ -9,6 +9,7 @@ from typing import IO, Any
 
 from ..storage import COMPLETE, FAILED, RUNNING, TRIAL_COLUMNS, Storage, TrialRecord
 from ..study import best_trial
+from .data import study_name
 
 
 def format_duration(seconds: float | None) -> str:
@@ -87,7 +88,9 @@ def status_text(storage: Storage, driver_alive: bool) -> str:
     if state in ("created", "running") and not driver_alive:
         state = "stopped (driver gone; continue with autodehypo resume)"
     running = counts[RUNNING] if driver_alive else 0
+    directory = storage.path.parent
     lines = [
+        f"study:        {study_name(config, directory)} ({directory})",
         f"state:        {state}",
         f"generation:   {generation} completed",
         f"evaluations:  {done}{of}",
@@ -108,9 +111,11 @@ def report_text(storage: Storage) -> str:
     direction = config.get("study", {}).get("direction", "minimize")
     best = best_trial(trials, direction)
     counts = Counter(t.status for t in trials)
-    lines = [f"study:        {config.get('study', {}).get('name', '?')} "
+    directory = storage.path.parent
+    lines = [f"study:        {study_name(config, directory)} "
              f"({config.get('study', {}).get('algorithm', 'de')}, seed "
-             f"{config.get('study', {}).get('seed', 0)}, {direction})"]
+             f"{config.get('study', {}).get('seed', 0)}, {direction})",
+             f"directory:    {directory}"]
     if best is None:
         lines.append("best:         no trial completed")
     else:
