@@ -1,5 +1,6 @@
 """The `autodehypo` command, run as a real subprocess."""
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -74,6 +75,31 @@ def test_every_summary_names_the_study(tmp_path, subprocess_env):
         assert str(directory) in out
     # The table of the same report agrees with its summary.
     assert any(line.startswith("sphere_trial ") for line in report.stdout.splitlines())
+
+
+def test_parameters_print_with_sensible_precision(tmp_path, subprocess_env):
+    config = write(tmp_path, GOOD.replace('function = "toy_objectives:slow_sphere"',
+                                          'function = "toy_objectives:sphere"') + """
+[space.n]
+type = "int"
+low = 1
+high = 9
+[space.opt]
+type = "categorical"
+choices = ["sgd", "adam"]
+""")
+    directory = tmp_path / "s"
+    run = cli(["run", str(config), "--dir", str(directory)], subprocess_env)
+    status = cli(["status", str(directory)], subprocess_env)
+    report = cli(["report", str(directory)], subprocess_env)
+    params = re.search(r"^params:  x0=(\S+), x1=(\S+), n=(\S+), opt=(\S+)$", run.stdout, re.M)
+    assert params, run.stdout
+    x0, x1, n, opt = params.groups()
+    for text in (x0, x1):  # 4 significant digits, not 17
+        assert f"{float(text):.4g}" == text and len(text.lstrip("-").replace(".", "")) <= 6, text
+    assert re.fullmatch(r"[1-9]", n) and opt in ("sgd", "adam")
+    assert f"x0={x0}, x1={x1}, n={n}, opt={opt}" in status.stdout
+    assert f"  x0 = {x0}\n  x1 = {x1}\n  n = {n}\n  opt = {opt}\n" in report.stdout
 
 
 def test_default_directory_and_overrides(tmp_path, subprocess_env):

@@ -15,8 +15,8 @@ from . import __version__
 from .config import ConfigError, load_config
 from .reports import plots as plot_kinds
 from .reports.tables import FORMATS
-from .reports.text import (export_csv, export_parquet, format_duration, format_energy, format_value,
-                           report_text, status_text)
+from .reports.text import (export_csv, export_parquet, format_duration, format_energy, format_params,
+                           format_value, report_text, status_text)
 from .storage import Storage, StorageError
 from .execution.slurm_driver import DriverJob, driver_script, requeue_self, submit
 from .study import Interrupted, Progress, Study, best_trial, driver_alive
@@ -142,7 +142,7 @@ def _summary(study: Study, p: Progress) -> str:
         lines.append("best:    no trial completed")
     else:
         lines.append(f"best:    {format_value(best.value)} (trial {best.number})")
-        lines.append("params:  " + ", ".join(f"{k}={v!r}" for k, v in best.params.items()))
+        lines.append("params:  " + format_params(best.params))
     lines.append(f"elapsed: {format_duration(p.elapsed_s)}")
     energy = study.config.energy
     sources = ", ".join(p.energy_sources) or "none"

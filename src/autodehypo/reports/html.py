@@ -14,7 +14,7 @@ from .. import __version__
 from . import plots
 from .data import StudyData
 from .tables import group_rows, render
-from .text import energy_by_source, format_energy
+from .text import energy_by_source, format_energy, format_param
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
@@ -64,7 +64,7 @@ def render_html(studies: list[StudyData], group_by: str | None) -> str:
             continue
         pick = min if s.direction == "minimize" else max
         best = pick(done, key=lambda t: t.value)
-        rows = "".join(f"<tr><td>{e(k)}</td><td>{e(repr(v))}</td></tr>" for k, v in best.params.items())
+        rows = "".join(f"<tr><td>{e(k)}</td><td>{e(format_param(v))}</td></tr>" for k, v in best.params.items())
         parts.append(f"<h3>{e(s.name)}: {best.value:.6g} (trial {best.number})</h3>"
                      f"<table><tr><th>parameter</th><th>value</th></tr>{rows}</table>")
 

@@ -32,6 +32,15 @@ def format_value(value: float | None) -> str:
     return "-" if value is None else f"{value:.6g}"
 
 
+def format_param(value: Any) -> str:
+    """A parameter as a reader wants it: floats to 4 significant digits, the rest as is."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def format_params(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={format_param(v)}" for k, v in params.items())
+
+
 def energy_by_source(trials: list[TrialRecord]) -> dict[str, dict[str, Any]]:
     """Total joules per source over finished trials, with how many trials each source measured."""
     totals: dict[str, dict[str, Any]] = {}
@@ -97,7 +106,7 @@ def status_text(storage: Storage, driver_alive: bool) -> str:
         f"running:      {running}",
         f"failed:       {counts[FAILED]}",
         f"best so far:  {format_value(best.value if best else None)}"
-        + (f" (trial {best.number}: {json.dumps(best.params)})" if best else ""),
+        + (f" (trial {best.number}: {format_params(best.params)})" if best else ""),
         f"energy:       {_energy_line(trials)}",
         f"driver time:  {format_duration(storage.meta('driver_elapsed_s', 0.0))}",
         "sources:      " + _sources_line(storage),
@@ -122,7 +131,7 @@ def report_text(storage: Storage) -> str:
         lines.append(f"best value:   {format_value(best.value)} (trial {best.number}, "
                      f"generation {best.generation})")
         for name, value in best.params.items():
-            lines.append(f"  {name} = {value!r}")
+            lines.append(f"  {name} = {format_param(value)}")
         if "test_error" in best.metrics:
             lines.append(f"test error:   {format_value(best.metrics['test_error'])} (of the best trial by "
                          "validation; the test set played no part in the search)")
