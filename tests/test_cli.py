@@ -198,3 +198,34 @@ def test_example_configs_are_valid(path):
     from autodehypo import load_config
     config, _ = load_config(path)
     assert config.budget.evaluations
+
+
+@pytest.fixture(scope="module")
+def finished_study(tmp_path_factory):
+    from autodehypo import Study
+    from conftest import toy_config
+    directory = tmp_path_factory.mktemp("cli") / "s"
+    Study.create(directory, toy_config(evaluations=8, population=4)).run()
+    return directory
+
+
+@pytest.mark.parametrize("args, command, message", [
+    (["run", "{cfg}", "--seed", "-1"], "run", "--seed: expected an integer >= 0, got -1"),
+    (["run", "{cfg}", "--workers", "0"], "run", "--workers: expected an integer >= 1, got 0"),
+    (["plot", "{study}", "--kind", "energy", "-o", "{tmp}/e.png"], "plot", "--kind energy needs --by PARAM"),
+    (["plot", "{study}", "--kind", "energy", "--by", "lr", "-o", "{tmp}/e.png"], "plot",
+     "--by: no parameter 'lr' in these studies"),
+    (["plot", "{study}", "-o", "{tmp}/e.jpg"], "plot", "-o: the plot file must end in .png or .svg, got 'e.jpg'"),
+    (["export", "{study}", "--format", "parquet"], "export", "--format parquet: give the file with -o FILE"),
+    (["report", "{study}", "--group-by", "lr"], "report", "--group-by: no parameter 'lr' in these studies"),
+    (["slurm", "script", "{cfg}", "--partition", "a b"], "slurm script",
+     "--partition: 'a b' has characters sbatch would not take safely"),
+])
+def test_command_line_mistakes_say_so(tmp_path, subprocess_env, finished_study, args, command, message):
+    cfg = write(tmp_path, GOOD)
+    args = [a.format(cfg=cfg, tmp=tmp_path, study=finished_study) for a in args]
+    run = cli(args, subprocess_env, cwd=tmp_path)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.startswith(f"autodehypo {command}: error: {message}"), run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and "config error" not in run.stderr
+    assert not (tmp_path / "studies").exists() and not list(tmp_path.glob("e.*"))

@@ -24,6 +24,10 @@ from .study import Interrupted, Progress, Study, best_trial, driver_alive
 EXIT_OK, EXIT_USAGE, EXIT_STORAGE, EXIT_INTERRUPTED = 0, 2, 3, 130
 
 
+class UsageError(Exception):
+    """A mistake on the command line, as opposed to one in the config file."""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, not usage + error
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
@@ -173,6 +177,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _dispatch(args)
+    except UsageError as exc:  # worded as argparse words its own errors
+        command = " ".join(filter(None, (args.command, getattr(args, "slurm_command", None))))
+        print(f"autodehypo {command}: error: {exc} (see --help)", file=sys.stderr)
+        return EXIT_USAGE
     except ConfigError as exc:
         print(f"autodehypo: config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -199,11 +207,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         raw = {**config.raw, "study": {**config.raw.get("study", {}), "name": config.name}}
         if args.seed is not None:
             if args.seed < 0:
-                raise ConfigError(f"--seed: expected an integer >= 0, got {args.seed}")
+                raise UsageError(f"--seed: expected an integer >= 0, got {args.seed}")
             raw["study"] = {**raw.get("study", {}), "seed": args.seed}
         if args.workers is not None:
             if args.workers < 1:
-                raise ConfigError(f"--workers: expected an integer >= 1, got {args.workers}")
+                raise UsageError(f"--workers: expected an integer >= 1, got {args.workers}")
             raw["executor"] = {**raw.get("executor", {}), "workers": args.workers}
         directory = Path(args.dir) if args.dir else Path("studies") / config.name
         return _run_study(Study.create(directory, raw, text))
@@ -214,20 +222,14 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "slurm":
         return _slurm(args)
     if args.command == "plot":
-        studies = _load_all(args.dirs)
-        try:
-            fig = plot_kinds.make(args.kind, studies, x=args.x, by=args.by)
-            plot_kinds.save(fig, args.output)
-        except (ValueError, RuntimeError) as exc:
-            raise ConfigError(str(exc)) from None
-        return EXIT_OK
+        return _plot(args)
     storage = Storage.open(Path(args.dir), readonly=True)
     try:
         if args.command == "status":
             print(status_text(storage, driver_alive(Path(args.dir))))
         elif args.format == "parquet":
             if not args.output:
-                raise ConfigError("export --format parquet: give the file with -o FILE")
+                raise UsageError("--format parquet: give the file with -o FILE")
             try:
                 export_parquet(storage, args.output)
             except RuntimeError as exc:
@@ -250,8 +252,8 @@ def _slurm(args: argparse.Namespace) -> int:
                     time=args.time, cpus=args.cpus, mem=args.mem)
     try:
         script = driver_script(job, config.name)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    except ValueError as exc:  # an option that sbatch would not take safely
+        raise UsageError(str(exc)) from None
     if args.slurm_command == "script":
         sys.stdout.write(script)
         return EXIT_OK
@@ -265,6 +267,23 @@ def _slurm(args: argparse.Namespace) -> int:
     except RuntimeError as exc:
         raise StorageError(str(exc)) from None
     print(f"submitted driver job {job_id} for {directory}; follow it with: autodehypo status {directory}")
+    return EXIT_OK
+
+
+def _plot(args: argparse.Namespace) -> int:
+    if args.kind == "energy" and not args.by:
+        raise UsageError("--kind energy needs --by PARAM")
+    if Path(args.output).suffix.lower() not in (".png", ".svg"):
+        raise UsageError(f"-o: the plot file must end in .png or .svg, got {Path(args.output).name!r}")
+    studies = _load_all(args.dirs)
+    try:
+        fig = plot_kinds.make(args.kind, studies, x=args.x, by=args.by)
+    except KeyError as exc:
+        raise UsageError(f"--by: no parameter {exc.args[0]!r} in these studies "
+                         "(neither searched nor fixed)") from None
+    except RuntimeError as exc:
+        raise ConfigError(str(exc)) from None
+    plot_kinds.save(fig, args.output)
     return EXIT_OK
 
 
@@ -287,7 +306,7 @@ def _report(args: argparse.Namespace) -> int:
                 text = report_text(storage) + "\n\n" + text
                 storage.close()
     except KeyError as exc:
-        raise ConfigError(f"--group-by: no parameter {exc.args[0]!r} in these studies "
+        raise UsageError(f"--group-by: no parameter {exc.args[0]!r} in these studies "
                           "(neither searched nor fixed)") from None
     except RuntimeError as exc:
         raise ConfigError(str(exc)) from None

@@ -108,6 +108,8 @@ def pareto(studies: list[StudyData]):
 
 
 def energy_by(studies: list[StudyData], param: str):
+    if not any(param in s.config.get("space", {}) or param in s.fixed() for s in studies):
+        raise KeyError(param)
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.2))
     pairs = []
