@@ -229,3 +229,35 @@ def test_command_line_mistakes_say_so(tmp_path, subprocess_env, finished_study, 
     assert run.stderr.startswith(f"autodehypo {command}: error: {message}"), run.stderr
     assert len(run.stderr.strip().splitlines()) == 1 and "config error" not in run.stderr
     assert not (tmp_path / "studies").exists() and not list(tmp_path.glob("e.*"))
+
+
+FAILING = """
+[study]
+seed = 1
+population = 4
+[study.budget]
+evaluations = 8
+[space.mode]
+type = "categorical"
+choices = ["raise"]
+[objective]
+type = "python"
+function = "toy_objectives:misbehave"
+[executor]
+workers = 2
+"""
+
+
+def test_a_study_without_a_completed_trial_exits_4(tmp_path, subprocess_env):
+    config = write(tmp_path, FAILING)
+    directory = tmp_path / "s"
+    for command in (["run", str(config), "--dir", str(directory)], ["resume", str(directory)]):
+        run = cli(command, subprocess_env)
+        assert run.returncode == 4, run.stderr
+        assert "best:    no trial completed" in run.stdout
+        last = run.stderr.strip().splitlines()[-1]
+        assert last.startswith("autodehypo: finished without a completed trial: all 8 trials failed"), last
+        log = re.search(r"\(log: (\S+/trials/(\d{6})\.log)\)$", last)
+        assert log and Path(log.group(1)).is_file(), last
+        assert f"trial {int(log.group(2))}: RuntimeError: boom" in last
+    assert "4 finished without a completed trial" in " ".join(cli(["--help"], subprocess_env).stdout.split())

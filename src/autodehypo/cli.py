@@ -1,7 +1,8 @@
 """The ``autodehypo`` command.
 
 Exit codes: 0 done, 2 bad config or arguments, 3 study file or lock problem,
-130 interrupted (resume with ``autodehypo resume DIR``).
+4 finished without a completed trial (every trial failed; stderr names one
+trial's log and reason), 130 interrupted (resume with ``autodehypo resume DIR``).
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ from .reports import plots as plot_kinds
 from .reports.tables import FORMATS
 from .reports.text import (export_csv, export_parquet, format_duration, format_energy, format_params,
                            format_value, report_text, status_text)
-from .storage import Storage, StorageError
+from .storage import FAILED, Storage, StorageError
 from .execution.slurm_driver import DriverJob, driver_script, requeue_self, submit
 from .study import Interrupted, Progress, Study, best_trial, driver_alive
 
-EXIT_OK, EXIT_USAGE, EXIT_STORAGE, EXIT_INTERRUPTED = 0, 2, 3, 130
+EXIT_OK, EXIT_USAGE, EXIT_STORAGE, EXIT_NO_TRIAL, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
+EXIT_CODES = ("exit codes: 0 done, 1 internal error, 2 bad config or arguments, 3 study file problem "
+              "(missing, locked by another driver, already exists), 4 finished without a completed "
+              "trial, 130 stopped by a signal (resume it)")
 
 
 class UsageError(Exception):
@@ -35,7 +39,8 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="autodehypo",
-                     description="Energy-aware hyperparameter optimization with Differential Evolution.")
+                     description="Energy-aware hyperparameter optimization with Differential Evolution.",
+                     epilog=EXIT_CODES)
     parser.add_argument("--version", action="version", version=f"autodehypo {__version__}")
     parser.add_argument("--verbose", action="store_true", help="show tracebacks of internal errors")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -157,10 +162,26 @@ def _summary(study: Study, p: Progress) -> str:
     return "\n".join(lines)
 
 
+def _no_trial_line(study: Study) -> str:
+    """Why a study ended with nothing to show, pointing at one failed trial's log."""
+    failed = [t for t in study.storage.trials() if t.status == FAILED]
+    if not failed:
+        return "autodehypo: finished without a completed trial: no trial ran within the budget"
+    first = failed[0]
+    log = study.directory / "trials" / f"{first.number:06d}.log"
+    reason = (first.error or "no reason recorded").strip().splitlines()[0]  # a Slurm reason holds its job log
+    return (f"autodehypo: finished without a completed trial: all {len(failed)} trials failed; "
+            f"trial {first.number}: {reason} (log: {log})")
+
+
 def _run_study(study: Study) -> int:
     try:
         progress = study.run(ProgressView())
         print(_summary(study, progress))
+        if best_trial(study.storage.trials(), study.config.direction) is None:
+            sys.stdout.flush()
+            print(_no_trial_line(study), file=sys.stderr)
+            return EXIT_NO_TRIAL
     except Interrupted as exc:
         if str(exc) == "SIGUSR1" and requeue_self():
             print("\nautodehypo: time limit near: checkpointed and requeued this driver job", file=sys.stderr)
