@@ -3,7 +3,10 @@
 import csv
 import io
 import os
+import platform
 import shutil
+import socket
+import sqlite3
 import subprocess
 import sys
 
@@ -191,3 +194,42 @@ def test_live_view_bar_on_a_terminal_lines_otherwise(tmp_path):
     assert "[########################]" in screen  # full at the end
     lines = log.getvalue().splitlines()
     assert "\r" not in log.getvalue() and len(lines) == 5  # one per generation + the final line
+
+
+class _Crash(Exception):
+    pass
+
+
+def test_reports_show_the_environment_each_run_session_recorded(tmp_path, subprocess_env):
+    directory = tmp_path / "s"
+
+    def crash_after_first_trials(p):
+        if p.evaluations >= 4 and not p.finished:
+            raise _Crash()
+    with pytest.raises(_Crash):
+        Study.create(directory, toy_config(evaluations=12, population=4)).run(crash_after_first_trials)
+    resumed = Study.open(directory)
+    resumed.run()
+    environments = resumed.storage.meta("environments")
+    assert len(environments) == 2  # the first run and the resumed one
+    assert all(env["python"] == platform.python_version() and env["host"] == socket.gethostname()
+               for env in environments)
+    # The first session ran with another numpy than the one making the report.
+    environments[0]["packages"]["numpy"] = "0.0.1+when-it-ran"
+    resumed.storage.set_meta(environments=environments)
+    resumed.close()
+    page = render_html([load_study(directory)], None).split("<h2>Environment</h2>")[1]
+    assert "run session 1</th><th>run session 2</th>" in page
+    assert "numpy 0.0.1+when-it-ran" in page and f"numpy {np.__version__}" in page
+    text = subprocess.run([sys.executable, "-m", "autodehypo", "report", str(directory)], env=subprocess_env,
+                          capture_output=True, text=True).stdout
+    assert "environment:  as recorded by the driver, run session 1" in text and "0.0.1+when-it-ran" in text
+    # A study from before environments were recorded says so instead of showing today's.
+    with sqlite3.connect(directory / "study.db") as db:
+        db.execute("DELETE FROM meta WHERE key = 'environments'")
+    db.close()
+    page = render_html([load_study(directory)], None).split("<h2>Environment</h2>")[1]
+    assert "not recorded (study made by an older autodehypo)" in page and "numpy" not in page
+    text = subprocess.run([sys.executable, "-m", "autodehypo", "report", str(directory)], env=subprocess_env,
+                          capture_output=True, text=True).stdout
+    assert "environment:  not recorded (study made by an older autodehypo)" in text

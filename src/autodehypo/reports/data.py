@@ -49,7 +49,7 @@ def load_study(directory: str | Path) -> StudyData:
     storage = Storage.open(Path(directory), readonly=True)
     try:
         meta = {k: storage.meta(k) for k in ("state", "driver_elapsed_s", "energy_sources",
-                                             "created_at", "config_toml")}
+                                             "created_at", "config_toml", "environments")}
         return StudyData(Path(directory), storage.meta("config"), meta, storage.trials(),
                          list(storage.iter_checkpoints()))
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from collections import Counter
 from typing import IO, Any
 
@@ -147,7 +148,57 @@ def report_text(storage: Storage) -> str:
         reasons = Counter(t.error or "?" for t in failed)
         lines.append("failures:")
         lines += [f"  {n} x {reason}" for reason, n in reasons.most_common(5)]
+    lines += _environment_lines(storage)
     return "\n".join(lines)
+
+
+NOT_RECORDED = "not recorded (study made by an older autodehypo)"
+
+
+def environment_rows(env: dict[str, Any]) -> list[tuple[str, str]]:
+    """One recorded environment as (what, value) rows; unknown figures say so."""
+    cuda = env.get("torch_cuda")
+    packages = ", ".join(
+        f"{name} {version}" + ((" (CPU build)" if cuda == "none" else f" (CUDA {cuda or 'unknown'})")
+                               if name == "torch" else "")
+        for name, version in (env.get("packages") or {}).items())
+    flags, gpus = env.get("cpu_flags"), env.get("gpus")
+    return [
+        ("recorded", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(env["recorded_at"]))
+         if env.get("recorded_at") else "unknown"),
+        ("host", env.get("host") or "unknown"),
+        ("os", env.get("os") or "unknown"),
+        ("python", env.get("python") or "unknown"),
+        ("autodehypo", env.get("autodehypo") or "unknown"),
+        ("packages", packages or "none found"),
+        ("cpu", f"{env.get('cpu') or 'unknown'}, {env.get('cores') or '?'} cores"),
+        ("cpu flags", "unknown" if flags is None else ", ".join(flags) or "none of avx512f, avx512_bf16, amx"),
+        ("gpus", "unknown (nvidia-smi failed)" if gpus is None else "; ".join(gpus) or "none (no nvidia-smi)"),
+    ]
+
+
+def environment_sections(environments: list[dict[str, Any]] | None) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(title, rows) per run session, sessions in an environment like the one before them merged."""
+    sections: list[tuple[list[int], list[tuple[str, str]]]] = []
+    for number, env in enumerate(environments or [], 1):
+        rows = environment_rows(env)
+        if sections and sections[-1][1][1:] == rows[1:]:  # the same but for when it was recorded
+            sections[-1][0].append(number)
+        else:
+            sections.append(([number], rows))
+    return [(f"run session {numbers[0]}" if len(numbers) == 1
+             else f"run sessions {numbers[0]}-{numbers[-1]}", rows) for numbers, rows in sections]
+
+
+def _environment_lines(storage: Storage) -> list[str]:
+    sections = environment_sections(storage.meta("environments"))
+    if not sections:
+        return [f"environment:  {NOT_RECORDED}"]
+    lines = []
+    for title, rows in sections:
+        lines.append(f"environment:  as recorded by the driver, {title}")
+        lines += [f"  {what:<11} {value}" for what, value in rows]
+    return lines
 
 
 def _sources_line(storage: Storage) -> str:
