@@ -26,6 +26,14 @@ class StudyData:
         return self.config.get("study", {}).get("direction", "minimize")
 
     @property
+    def value_name(self) -> str:
+        """What the objective's value is: the returned key, or what a built-in objective returns."""
+        objective = self.config.get("objective", {})
+        if objective.get("type") in ("mnist_cnn", "vision"):
+            return "validation error"
+        return objective.get("key", "objective")
+
+    @property
     def algorithm(self) -> str:
         return self.config.get("study", {}).get("algorithm", "de")
 
