@@ -224,8 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         config, text = load_config(args.config)
-        # The name the file gave (its stem by default) is kept, whatever --dir says.
-        raw = {**config.raw, "study": {**config.raw.get("study", {}), "name": config.name}}
+        raw = _named(config)
         if args.seed is not None:
             if args.seed < 0:
                 raise UsageError(f"--seed: expected an integer >= 0, got {args.seed}")
@@ -266,6 +265,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _named(config) -> dict:
+    """The config as read, with the name the file gave it (its stem by default), whatever --dir says."""
+    return {**config.raw, "study": {**config.raw.get("study", {}), "name": config.name}}
+
+
 def _slurm(args: argparse.Namespace) -> int:
     config, text = load_config(args.config)
     directory = Path(args.dir) if args.dir else Path("studies") / config.name
@@ -278,8 +282,7 @@ def _slurm(args: argparse.Namespace) -> int:
     if args.slurm_command == "script":
         sys.stdout.write(script)
         return EXIT_OK
-    raw = {**config.raw, "study": {**config.raw.get("study", {}), "name": config.name}}
-    study = Study.create(directory, raw, text)
+    study = Study.create(directory, _named(config), text)
     study.close()
     path = directory / "driver.sbatch"
     path.write_text(script)
@@ -328,7 +331,7 @@ def _report(args: argparse.Namespace) -> int:
                 storage.close()
     except KeyError as exc:
         raise UsageError(f"--group-by: no parameter {exc.args[0]!r} in these studies "
-                          "(neither searched nor fixed)") from None
+                         "(neither searched nor fixed)") from None
     except RuntimeError as exc:
         raise ConfigError(str(exc)) from None
     if args.output:

@@ -21,6 +21,7 @@ th { background: #f0f3f7; text-align: left; } td { text-align: right; } td:first
 img { max-width: 100%; border: 1px solid #eee; margin: 0.4em 0; }
 pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
 .note { color: #666; font-size: 0.9em; }
+table.environment td { text-align: left; }
 """
 
 
@@ -44,7 +45,7 @@ def _environment(study: StudyData) -> str:
     where = ("the driver's machine; Slurm trials ran on the nodes named in each trial's host"
              if study.config.get("executor", {}).get("type") == "slurm" else "the machine the study ran on")
     return (f'<h3>{e(study.name)}</h3><p class="note">as recorded when the study ran, on {e(where)}</p>'
-            f"<table><tr><th></th>{head}</tr>{body}</table>")
+            f'<table class="environment"><tr><th></th>{head}</tr>{body}</table>')
 
 
 def render_html(studies: list[StudyData], group_by: str | None) -> str:
