@@ -1,5 +1,6 @@
 """The `autodehypo` command, run as a real subprocess."""
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -59,6 +60,46 @@ def test_run_status_report_export(tmp_path, subprocess_env):
     assert len(lines) == 13 and "param_x0" in lines[0] and "metric_x_sum" in lines[0]
     again = cli(["resume", str(tmp_path / "s")], subprocess_env)
     assert again.returncode == 0 and "trials:  12 run" in again.stdout
+
+
+def test_every_summary_names_the_study(tmp_path, subprocess_env):
+    # No study.name: the file's stem names it, even with a --dir of another name.
+    config = write(tmp_path, GOOD.replace('name = "toy"\n', ""), name="sphere_trial.toml")
+    directory = tmp_path / "elsewhere"
+    run = cli(["run", str(config), "--dir", str(directory)], subprocess_env)
+    status = cli(["status", str(directory)], subprocess_env)
+    report = cli(["report", str(directory)], subprocess_env)
+    for out in (run.stdout, status.stdout, report.stdout):
+        study_line = next(line for line in out.splitlines() if line.startswith("study:"))
+        assert "sphere_trial" in study_line and "?" not in study_line, out
+        assert str(directory) in out
+    # The table of the same report agrees with its summary.
+    assert any(line.startswith("sphere_trial ") for line in report.stdout.splitlines())
+
+
+def test_parameters_print_with_sensible_precision(tmp_path, subprocess_env):
+    config = write(tmp_path, GOOD.replace('function = "toy_objectives:slow_sphere"',
+                                          'function = "toy_objectives:sphere"') + """
+[space.n]
+type = "int"
+low = 1
+high = 9
+[space.opt]
+type = "categorical"
+choices = ["sgd", "adam"]
+""")
+    directory = tmp_path / "s"
+    run = cli(["run", str(config), "--dir", str(directory)], subprocess_env)
+    status = cli(["status", str(directory)], subprocess_env)
+    report = cli(["report", str(directory)], subprocess_env)
+    params = re.search(r"^params:  x0=(\S+), x1=(\S+), n=(\S+), opt=(\S+)$", run.stdout, re.M)
+    assert params, run.stdout
+    x0, x1, n, opt = params.groups()
+    for text in (x0, x1):  # 4 significant digits, not 17
+        assert f"{float(text):.4g}" == text and len(text.lstrip("-").replace(".", "")) <= 6, text
+    assert re.fullmatch(r"[1-9]", n) and opt in ("sgd", "adam")
+    assert f"x0={x0}, x1={x1}, n={n}, opt={opt}" in status.stdout
+    assert f"  x0 = {x0}\n  x1 = {x1}\n  n = {n}\n  opt = {opt}\n" in report.stdout
 
 
 def test_default_directory_and_overrides(tmp_path, subprocess_env):
@@ -157,3 +198,66 @@ def test_example_configs_are_valid(path):
     from autodehypo import load_config
     config, _ = load_config(path)
     assert config.budget.evaluations
+
+
+@pytest.fixture(scope="module")
+def finished_study(tmp_path_factory):
+    from autodehypo import Study
+    from conftest import toy_config
+    directory = tmp_path_factory.mktemp("cli") / "s"
+    Study.create(directory, toy_config(evaluations=8, population=4)).run()
+    return directory
+
+
+@pytest.mark.parametrize("args, command, message", [
+    (["run", "{cfg}", "--seed", "-1"], "run", "--seed: expected an integer >= 0, got -1"),
+    (["run", "{cfg}", "--workers", "0"], "run", "--workers: expected an integer >= 1, got 0"),
+    (["plot", "{study}", "--kind", "energy", "-o", "{tmp}/e.png"], "plot", "--kind energy needs --by PARAM"),
+    (["plot", "{study}", "--kind", "energy", "--by", "lr", "-o", "{tmp}/e.png"], "plot",
+     "--by: no parameter 'lr' in these studies"),
+    (["plot", "{study}", "-o", "{tmp}/e.jpg"], "plot", "-o: the plot file must end in .png or .svg, got 'e.jpg'"),
+    (["export", "{study}", "--format", "parquet"], "export", "--format parquet: give the file with -o FILE"),
+    (["report", "{study}", "--group-by", "lr"], "report", "--group-by: no parameter 'lr' in these studies"),
+    (["slurm", "script", "{cfg}", "--partition", "a b"], "slurm script",
+     "--partition: 'a b' has characters sbatch would not take safely"),
+])
+def test_command_line_mistakes_say_so(tmp_path, subprocess_env, finished_study, args, command, message):
+    cfg = write(tmp_path, GOOD)
+    args = [a.format(cfg=cfg, tmp=tmp_path, study=finished_study) for a in args]
+    run = cli(args, subprocess_env, cwd=tmp_path)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.startswith(f"autodehypo {command}: error: {message}"), run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and "config error" not in run.stderr
+    assert not (tmp_path / "studies").exists() and not list(tmp_path.glob("e.*"))
+
+
+FAILING = """
+[study]
+seed = 1
+population = 4
+[study.budget]
+evaluations = 8
+[space.mode]
+type = "categorical"
+choices = ["raise"]
+[objective]
+type = "python"
+function = "toy_objectives:misbehave"
+[executor]
+workers = 2
+"""
+
+
+def test_a_study_without_a_completed_trial_exits_4(tmp_path, subprocess_env):
+    config = write(tmp_path, FAILING)
+    directory = tmp_path / "s"
+    for command in (["run", str(config), "--dir", str(directory)], ["resume", str(directory)]):
+        run = cli(command, subprocess_env)
+        assert run.returncode == 4, run.stderr
+        assert "best:    no trial completed" in run.stdout
+        last = run.stderr.strip().splitlines()[-1]
+        assert last.startswith("autodehypo: finished without a completed trial: all 8 trials failed"), last
+        log = re.search(r"\(log: (\S+/trials/(\d{6})\.log)\)$", last)
+        assert log and Path(log.group(1)).is_file(), last
+        assert f"trial {int(log.group(2))}: RuntimeError: boom" in last
+    assert "4 finished without a completed trial" in " ".join(cli(["--help"], subprocess_env).stdout.split())

@@ -1,9 +1,13 @@
 """Tables, plots, the HTML page (rendered in a real headless Chromium), exports and the live view."""
 
 import csv
+import dataclasses
 import io
 import os
+import platform
 import shutil
+import socket
+import sqlite3
 import subprocess
 import sys
 
@@ -191,3 +195,124 @@ def test_live_view_bar_on_a_terminal_lines_otherwise(tmp_path):
     assert "[########################]" in screen  # full at the end
     lines = log.getvalue().splitlines()
     assert "\r" not in log.getvalue() and len(lines) == 5  # one per generation + the final line
+
+
+class _Crash(Exception):
+    pass
+
+
+def test_reports_show_the_environment_each_run_session_recorded(tmp_path, subprocess_env):
+    directory = tmp_path / "s"
+
+    def crash_after_first_trials(p):
+        if p.evaluations >= 4 and not p.finished:
+            raise _Crash()
+    with pytest.raises(_Crash):
+        Study.create(directory, toy_config(evaluations=12, population=4)).run(crash_after_first_trials)
+    resumed = Study.open(directory)
+    resumed.run()
+    environments = resumed.storage.meta("environments")
+    assert len(environments) == 2  # the first run and the resumed one
+    assert all(env["python"] == platform.python_version() and env["host"] == socket.gethostname()
+               for env in environments)
+    # The first session ran with another numpy than the one making the report.
+    environments[0]["packages"]["numpy"] = "0.0.1+when-it-ran"
+    resumed.storage.set_meta(environments=environments)
+    resumed.close()
+    page = render_html([load_study(directory)], None).split("<h2>Environment</h2>")[1]
+    assert "run session 1</th><th>run session 2</th>" in page
+    assert "numpy 0.0.1+when-it-ran" in page and f"numpy {np.__version__}" in page
+    text = subprocess.run([sys.executable, "-m", "autodehypo", "report", str(directory)], env=subprocess_env,
+                          capture_output=True, text=True).stdout
+    assert "environment:  as recorded by the driver, run session 1" in text and "0.0.1+when-it-ran" in text
+    # A study from before environments were recorded says so instead of showing today's.
+    with sqlite3.connect(directory / "study.db") as db:
+        db.execute("DELETE FROM meta WHERE key = 'environments'")
+    db.close()
+    page = render_html([load_study(directory)], None).split("<h2>Environment</h2>")[1]
+    assert "not recorded (study made by an older autodehypo)" in page and "numpy" not in page
+    text = subprocess.run([sys.executable, "-m", "autodehypo", "report", str(directory)], env=subprocess_env,
+                          capture_output=True, text=True).stdout
+    assert "environment:  not recorded (study made by an older autodehypo)" in text
+
+
+def _texts(fig):
+    """Every text drawn in the figure, wrapped lines joined again."""
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts] + [t.get_text() for t in fig.texts]
+    return " | ".join(" ".join(t.split()) for t in texts)
+
+
+def test_axes_name_the_objective_its_direction_and_the_energy_source(tmp_path):
+    config = toy_config("toy_objectives:slow_sphere", evaluations=8, population=4,
+                        extra_study={"direction": "maximize"})
+    config["objective"]["key"] = "x_sum"
+    Study.create(tmp_path / "s", config).run()
+    study = load_study(tmp_path / "s")
+    ax = plots.convergence([study], "evaluations").axes[0]
+    assert ax.get_ylabel() == "best x_sum (maximize) so far" and ax.get_xlabel() == "evaluations"
+    assert plots.convergence([study], "energy").axes[0].get_xlabel() == "cumulative energy (J, estimate)"
+    ax = plots.pareto([study]).axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("energy per trial (J, estimate)", "x_sum (maximize)")
+    assert plots.energy_by([study], "x0").axes[0].get_ylabel() == "energy per trial (J, estimate)"
+    # The built-in objectives return a validation error under the default key.
+    vision = dataclasses.replace(study, config={**study.config, "objective": {"type": "vision"},
+                                                "study": {"direction": "minimize"}})
+    assert plots.value_label([vision]) == "validation error (minimize)"
+    assert plots.value_label([study, vision]) == "x_sum (maximize) / validation error (minimize)"
+    plt = plots._pyplot()
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def unfinished(tmp_path_factory):
+    """A study created but not run, and one whose every trial failed."""
+    root = tmp_path_factory.mktemp("unfinished")
+    Study.create(root / "new", toy_config(evaluations=8, population=4)).close()
+    config = toy_config("toy_objectives:misbehave", evaluations=8, population=4,
+                        space={"mode": {"type": "categorical", "choices": ["raise"]}})
+    Study.create(root / "failed", config).run()
+    return {"new": load_study(root / "new"), "failed": load_study(root / "failed")}
+
+
+@pytest.mark.parametrize("which, kind, message", [
+    ("new", "convergence", "no completed trial yet"), ("new", "pareto", "no completed trial yet"),
+    ("new", "energy", "no completed trial yet"), ("new", "adaptation", "no generation completed yet"),
+    ("failed", "convergence", "no completed trial yet"), ("failed", "pareto", "no completed trial yet"),
+])
+def test_plots_without_a_completed_trial_say_so_without_warnings(unfinished, tmp_path, which, kind, message):
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = plots.make(kind, [unfinished[which]], by="x0" if which == "new" else "mode")
+        assert message in _texts(fig)
+        plots.save(fig, tmp_path / "p.png")
+        render_html([unfinished[which]], None)
+
+
+def test_adaptation_shows_what_each_algorithm_adapts(studies, tmp_path):
+    jde = toy_config(evaluations=30, population=5, algorithm="jde",
+                     extra_study={"options": {"tau1": 0.5, "tau2": 0.5}})
+    Study.create(tmp_path / "jde", jde).run()
+    dither = toy_config(evaluations=12, population=4, extra_study={"options": {"dither": [0.5, 1.0]}})
+    dither["study"]["name"] = "dithered"
+    Study.create(tmp_path / "dither", dither).run()
+    jde, lshade = load_study(tmp_path / "jde"), load_study(studies["searched"])
+
+    fig = plots.adaptation([load_study(studies[32])])  # classic DE: nothing to draw, and it says so
+    assert len(fig.axes) == 1 and not fig.axes[0].lines
+    assert "bs32: de adapts nothing: F = 0.5, CR = 0.9, population 8, all fixed" in _texts(fig)
+
+    fig = plots.adaptation([jde, lshade, load_study(tmp_path / "dither")])
+    ax_pop, ax_mem = fig.axes
+    sizes = {line.get_label(): list(line.get_ydata()) for line in ax_pop.lines}
+    assert sizes["toy"] == [5] * len(jde.checkpoints)
+    assert sizes["searched"] == [len(c["state"]["population"]) for c in lshade.checkpoints]
+    assert sizes["searched"][-1] < sizes["searched"][0] < 10  # L-SHADE shrinks its population of 10
+    means = {line.get_label(): list(line.get_ydata()) for line in ax_mem.lines}
+    jde_F = [np.mean(c["state"]["F"]) for c in jde.checkpoints]
+    assert means["toy F (population mean)"] == pytest.approx(jde_F) and len(set(jde_F)) > 1
+    assert means["searched CR (memory mean)"] == pytest.approx(
+        [np.mean(np.maximum(c["state"]["M_CR"], 0)) for c in lshade.checkpoints])
+    assert ("dithered: de adapts nothing: F is drawn from [0.5, 1] each generation (dither; the draws "
+            "are not checkpointed), CR = 0.9") in _texts(fig)
+    plots._pyplot().close("all")

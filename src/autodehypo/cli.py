@@ -1,7 +1,8 @@
 """The ``autodehypo`` command.
 
 Exit codes: 0 done, 2 bad config or arguments, 3 study file or lock problem,
-130 interrupted (resume with ``autodehypo resume DIR``).
+4 finished without a completed trial (every trial failed; stderr names one
+trial's log and reason), 130 interrupted (resume with ``autodehypo resume DIR``).
 """
 
 from __future__ import annotations
@@ -15,14 +16,21 @@ from . import __version__
 from .config import ConfigError, load_config
 from .reports import plots as plot_kinds
 from .reports.tables import FORMATS
-from .reports.text import (export_csv, export_parquet, format_duration, format_energy, format_value,
-                           report_text, status_text)
-from .storage import Storage, StorageError
+from .reports.text import (export_csv, export_parquet, format_duration, format_energy, format_params,
+                           format_value, report_text, status_text)
+from .storage import FAILED, Storage, StorageError
 from .trial_progress import describe, read_live
 from .execution.slurm_driver import DriverJob, driver_script, requeue_self, submit
 from .study import Interrupted, Progress, Study, best_trial, driver_alive
 
-EXIT_OK, EXIT_USAGE, EXIT_STORAGE, EXIT_INTERRUPTED = 0, 2, 3, 130
+EXIT_OK, EXIT_USAGE, EXIT_STORAGE, EXIT_NO_TRIAL, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
+EXIT_CODES = ("exit codes: 0 done, 1 internal error, 2 bad config or arguments, 3 study file problem "
+              "(missing, locked by another driver, already exists), 4 finished without a completed "
+              "trial, 130 stopped by a signal (resume it)")
+
+
+class UsageError(Exception):
+    """A mistake on the command line, as opposed to one in the config file."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,7 +40,8 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="autodehypo",
-                     description="Energy-aware hyperparameter optimization with Differential Evolution.")
+                     description="Energy-aware hyperparameter optimization with Differential Evolution.",
+                     epilog=EXIT_CODES)
     parser.add_argument("--version", action="version", version=f"autodehypo {__version__}")
     parser.add_argument("--verbose", action="store_true", help="show tracebacks of internal errors")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -166,12 +175,12 @@ class ProgressView:
 
 def _summary(study: Study, p: Progress) -> str:
     best = best_trial(study.storage.trials(), study.config.direction)
-    lines = [f"study:   {study.directory}"]
+    lines = [f"study:   {study.config.name} ({study.directory})"]
     if best is None:
         lines.append("best:    no trial completed")
     else:
         lines.append(f"best:    {format_value(best.value)} (trial {best.number})")
-        lines.append("params:  " + ", ".join(f"{k}={v!r}" for k, v in best.params.items()))
+        lines.append("params:  " + format_params(best.params))
     lines.append(f"elapsed: {format_duration(p.elapsed_s)}")
     energy = study.config.energy
     sources = ", ".join(p.energy_sources) or "none"
@@ -182,10 +191,26 @@ def _summary(study: Study, p: Progress) -> str:
     return "\n".join(lines)
 
 
+def _no_trial_line(study: Study) -> str:
+    """Why a study ended with nothing to show, pointing at one failed trial's log."""
+    failed = [t for t in study.storage.trials() if t.status == FAILED]
+    if not failed:
+        return "autodehypo: finished without a completed trial: no trial ran within the budget"
+    first = failed[0]
+    log = study.directory / "trials" / f"{first.number:06d}.log"
+    reason = (first.error or "no reason recorded").strip().splitlines()[0]  # a Slurm reason holds its job log
+    return (f"autodehypo: finished without a completed trial: all {len(failed)} trials failed; "
+            f"trial {first.number}: {reason} (log: {log})")
+
+
 def _run_study(study: Study) -> int:
     try:
         progress = study.run(ProgressView())
         print(_summary(study, progress))
+        if best_trial(study.storage.trials(), study.config.direction) is None:
+            sys.stdout.flush()
+            print(_no_trial_line(study), file=sys.stderr)
+            return EXIT_NO_TRIAL
     except Interrupted as exc:
         if str(exc) == "SIGUSR1" and requeue_self():
             print("\nautodehypo: time limit near: checkpointed and requeued this driver job", file=sys.stderr)
@@ -202,6 +227,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _dispatch(args)
+    except UsageError as exc:  # worded as argparse words its own errors
+        command = " ".join(filter(None, (args.command, getattr(args, "slurm_command", None))))
+        print(f"autodehypo {command}: error: {exc} (see --help)", file=sys.stderr)
+        return EXIT_USAGE
     except ConfigError as exc:
         print(f"autodehypo: config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -224,14 +253,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         config, text = load_config(args.config)
-        raw = dict(config.raw)
+        raw = _named(config)
         if args.seed is not None:
             if args.seed < 0:
-                raise ConfigError(f"--seed: expected an integer >= 0, got {args.seed}")
+                raise UsageError(f"--seed: expected an integer >= 0, got {args.seed}")
             raw["study"] = {**raw.get("study", {}), "seed": args.seed}
         if args.workers is not None:
             if args.workers < 1:
-                raise ConfigError(f"--workers: expected an integer >= 1, got {args.workers}")
+                raise UsageError(f"--workers: expected an integer >= 1, got {args.workers}")
             raw["executor"] = {**raw.get("executor", {}), "workers": args.workers}
         directory = Path(args.dir) if args.dir else Path("studies") / config.name
         return _run_study(Study.create(directory, raw, text))
@@ -242,13 +271,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "slurm":
         return _slurm(args)
     if args.command == "plot":
-        studies = _load_all(args.dirs)
-        try:
-            fig = plot_kinds.make(args.kind, studies, x=args.x, by=args.by)
-            plot_kinds.save(fig, args.output)
-        except (ValueError, RuntimeError) as exc:
-            raise ConfigError(str(exc)) from None
-        return EXIT_OK
+        return _plot(args)
     storage = Storage.open(Path(args.dir), readonly=True)
     try:
         if args.command == "status":
@@ -256,7 +279,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(status_text(storage, alive, read_live(Path(args.dir)) if alive else None))
         elif args.format == "parquet":
             if not args.output:
-                raise ConfigError("export --format parquet: give the file with -o FILE")
+                raise UsageError("--format parquet: give the file with -o FILE")
             try:
                 export_parquet(storage, args.output)
             except RuntimeError as exc:
@@ -272,6 +295,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _named(config) -> dict:
+    """The config as read, with the name the file gave it (its stem by default), whatever --dir says."""
+    return {**config.raw, "study": {**config.raw.get("study", {}), "name": config.name}}
+
+
 def _slurm(args: argparse.Namespace) -> int:
     config, text = load_config(args.config)
     directory = Path(args.dir) if args.dir else Path("studies") / config.name
@@ -279,12 +307,12 @@ def _slurm(args: argparse.Namespace) -> int:
                     time=args.time, cpus=args.cpus, mem=args.mem)
     try:
         script = driver_script(job, config.name)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    except ValueError as exc:  # an option that sbatch would not take safely
+        raise UsageError(str(exc)) from None
     if args.slurm_command == "script":
         sys.stdout.write(script)
         return EXIT_OK
-    study = Study.create(directory, dict(config.raw), text)
+    study = Study.create(directory, _named(config), text)
     study.close()
     path = directory / "driver.sbatch"
     path.write_text(script)
@@ -293,6 +321,23 @@ def _slurm(args: argparse.Namespace) -> int:
     except RuntimeError as exc:
         raise StorageError(str(exc)) from None
     print(f"submitted driver job {job_id} for {directory}; follow it with: autodehypo status {directory}")
+    return EXIT_OK
+
+
+def _plot(args: argparse.Namespace) -> int:
+    if args.kind == "energy" and not args.by:
+        raise UsageError("--kind energy needs --by PARAM")
+    if Path(args.output).suffix.lower() not in (".png", ".svg"):
+        raise UsageError(f"-o: the plot file must end in .png or .svg, got {Path(args.output).name!r}")
+    studies = _load_all(args.dirs)
+    try:
+        fig = plot_kinds.make(args.kind, studies, x=args.x, by=args.by)
+    except KeyError as exc:
+        raise UsageError(f"--by: no parameter {exc.args[0]!r} in these studies "
+                         "(neither searched nor fixed)") from None
+    except RuntimeError as exc:
+        raise ConfigError(str(exc)) from None
+    plot_kinds.save(fig, args.output)
     return EXIT_OK
 
 
@@ -315,8 +360,8 @@ def _report(args: argparse.Namespace) -> int:
                 text = report_text(storage) + "\n\n" + text
                 storage.close()
     except KeyError as exc:
-        raise ConfigError(f"--group-by: no parameter {exc.args[0]!r} in these studies "
-                          "(neither searched nor fixed)") from None
+        raise UsageError(f"--group-by: no parameter {exc.args[0]!r} in these studies "
+                         "(neither searched nor fixed)") from None
     except RuntimeError as exc:
         raise ConfigError(str(exc)) from None
     if args.output:

@@ -24,6 +24,7 @@ import numpy as np
 from .algorithms import Optimizer, make_optimizer
 from .config import ConfigError, StudyConfig, parse_config
 from .energy import CpuTimeEstimate, EnergyReading, MeterUnavailable, choose, co2e_grams, open_meters
+from .environment import collect_environment
 from .execution import LocalExecutor, SlurmError, SlurmExecutor, TrialOutcome
 from .objectives import ObjectiveError, build_objective
 from .storage import (COMPLETE, DB_NAME, FAILED, PENDING, RUNNING, Storage, StorageError,
@@ -225,7 +226,9 @@ class Study:
         except ConfigError:
             lock.release()
             raise
-        self.storage.set_meta(energy_sources={**sources, "estimate": "ok"})
+        # One environment per run session: a resumed study may run on another node or software.
+        self.storage.set_meta(energy_sources={**sources, "estimate": "ok"},
+                              environments=[*self.storage.meta("environments", []), collect_environment()])
         old_handlers = {s: signal.signal(s, self._on_signal)
                         for s in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)}
         try:

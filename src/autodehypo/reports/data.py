@@ -19,11 +19,19 @@ class StudyData:
 
     @property
     def name(self) -> str:
-        return self.config.get("study", {}).get("name") or self.directory.name
+        return study_name(self.config, self.directory)
 
     @property
     def direction(self) -> str:
         return self.config.get("study", {}).get("direction", "minimize")
+
+    @property
+    def value_name(self) -> str:
+        """What the objective's value is: the returned key, or what a built-in objective returns."""
+        objective = self.config.get("objective", {})
+        if objective.get("type") in ("mnist_cnn", "vision"):
+            return "validation error"
+        return objective.get("key", "objective")
 
     @property
     def algorithm(self) -> str:
@@ -40,11 +48,16 @@ class StudyData:
         return dict(self.config.get("objective", {}).get("fixed", {}))
 
 
+def study_name(config: dict[str, Any], directory: str | Path) -> str:
+    """The configured name; a study made through the API without one is named after its directory."""
+    return config.get("study", {}).get("name") or Path(directory).name
+
+
 def load_study(directory: str | Path) -> StudyData:
     storage = Storage.open(Path(directory), readonly=True)
     try:
         meta = {k: storage.meta(k) for k in ("state", "driver_elapsed_s", "energy_sources",
-                                             "created_at", "config_toml")}
+                                             "created_at", "config_toml", "environments")}
         return StudyData(Path(directory), storage.meta("config"), meta, storage.trials(),
                          list(storage.iter_checkpoints()))
     finally:

@@ -5,16 +5,13 @@ from __future__ import annotations
 import base64
 import html
 import io
-import platform
-import sys
 import time
-from importlib import metadata
 
 from .. import __version__
 from . import plots
 from .data import StudyData
 from .tables import group_rows, render
-from .text import energy_by_source, format_energy
+from .text import NOT_RECORDED, energy_by_source, environment_sections, format_energy, format_param
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
@@ -24,6 +21,7 @@ th { background: #f0f3f7; text-align: left; } td { text-align: right; } td:first
 img { max-width: 100%; border: 1px solid #eee; margin: 0.4em 0; }
 pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
 .note { color: #666; font-size: 0.9em; }
+table.environment td { text-align: left; }
 """
 
 
@@ -35,14 +33,19 @@ def _png(fig) -> str:
     return f'<img alt="plot" src="data:image/png;base64,{data}">'
 
 
-def _versions() -> dict[str, str]:
-    out = {"autodehypo": __version__, "python": sys.version.split()[0], "platform": platform.platform()}
-    for dist in ("numpy", "torch", "torchvision", "matplotlib", "submitit", "nvidia-ml-py"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
+def _environment(study: StudyData) -> str:
+    """The environment each run session recorded, side by side where sessions differ."""
+    e = html.escape
+    sections = environment_sections(study.meta.get("environments"))
+    if not sections:
+        return f"<h3>{e(study.name)}</h3><p>{e(NOT_RECORDED)}</p>"
+    head = "".join(f"<th>{e(title)}</th>" for title, _ in sections)
+    body = "".join(f"<tr><td>{e(what)}</td>" + "".join(f"<td>{e(rows[i][1])}</td>" for _, rows in sections)
+                   + "</tr>" for i, (what, _) in enumerate(sections[0][1]))
+    where = ("the driver's machine; Slurm trials ran on the nodes named in each trial's host"
+             if study.config.get("executor", {}).get("type") == "slurm" else "the machine the study ran on")
+    return (f'<h3>{e(study.name)}</h3><p class="note">as recorded when the study ran, on {e(where)}</p>'
+            f'<table class="environment"><tr><th></th>{head}</tr>{body}</table>')
 
 
 def render_html(studies: list[StudyData], group_by: str | None) -> str:
@@ -52,7 +55,8 @@ def render_html(studies: list[StudyData], group_by: str | None) -> str:
              "<h1>autodehypo report</h1>",
              f'<p class="note">{len(studies)} stud{"y" if len(studies) == 1 else "ies"}: '
              + ", ".join(e(str(s.directory)) for s in studies)
-             + f" &middot; generated {e(time.strftime('%Y-%m-%d %H:%M:%S'))}</p>"]
+             + f" &middot; generated {e(time.strftime('%Y-%m-%d %H:%M:%S'))} by autodehypo "
+             + f"{e(__version__)}</p>"]
     label = group_by or "study"
     parts += [f"<h2>Results by {e(label)}</h2>", render(group_rows(studies, group_by), "html", label)]
 
@@ -64,7 +68,7 @@ def render_html(studies: list[StudyData], group_by: str | None) -> str:
             continue
         pick = min if s.direction == "minimize" else max
         best = pick(done, key=lambda t: t.value)
-        rows = "".join(f"<tr><td>{e(k)}</td><td>{e(repr(v))}</td></tr>" for k, v in best.params.items())
+        rows = "".join(f"<tr><td>{e(k)}</td><td>{e(format_param(v))}</td></tr>" for k, v in best.params.items())
         parts.append(f"<h3>{e(s.name)}: {best.value:.6g} (trial {best.number})</h3>"
                      f"<table><tr><th>parameter</th><th>value</th></tr>{rows}</table>")
 
@@ -91,6 +95,5 @@ def render_html(studies: list[StudyData], group_by: str | None) -> str:
     parts.append("<h2>Config</h2>")
     for s in studies:
         parts.append(f"<h3>{e(s.name)}</h3><pre>{e(s.meta.get('config_toml') or repr(s.config))}</pre>")
-    env = "".join(f"<tr><td>{e(k)}</td><td>{e(v)}</td></tr>" for k, v in _versions().items())
-    parts += ["<h2>Environment</h2>", f"<table>{env}</table>", "</body></html>"]
+    parts += ["<h2>Environment</h2>", *(_environment(s) for s in studies), "</body></html>"]
     return "\n".join(parts)

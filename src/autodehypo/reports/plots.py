@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from ..storage import COMPLETE
 from .data import StudyData, best_so_far
 
 KINDS = ("convergence", "pareto", "energy", "adaptation")
-X_AXES = {"evaluations": "evaluations", "time": "wall time (s)", "energy": "energy (J)"}
+X_AXES = {"evaluations": "evaluations", "time": "wall time (s)", "energy": "cumulative energy"}
 
 
 def _pyplot():
@@ -40,6 +41,31 @@ def _series(study: StudyData, x: str) -> tuple[np.ndarray, np.ndarray]:
     return xs[keep], np.array([y for y in ys if y is not None], dtype=float)
 
 
+def value_label(studies: list[StudyData]) -> str:
+    """The objective's name and direction, e.g. "validation error (minimize)"; each one if they differ."""
+    labels = [f"{s.value_name} ({s.direction})" for s in studies]
+    return " / ".join(dict.fromkeys(labels)) or "value"
+
+
+def energy_label(studies: list[StudyData], what: str) -> str:
+    """An energy axis with the sources its figures come from, e.g. "energy per trial (J, estimate)"."""
+    sources = sorted({t.energy_source for s in studies for t in s.finished_trials() if t.energy_source})
+    return f"{what} (J, {', '.join(sources) or 'no source'})"
+
+
+def _say(ax, text: str) -> None:
+    """An empty plot says why it is empty instead of drawing bare axes."""
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="0.35",
+            fontsize=12).set_in_layout(False)  # else tight_layout shrinks the axes around a long text
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _legend(ax, **options) -> None:
+    if ax.get_legend_handles_labels()[0]:  # matplotlib warns about a legend of nothing
+        ax.legend(**options)
+
+
 def _label(study: StudyData, studies: list[StudyData]) -> str:
     """Studies differing only in seed share a label, so that they are summarised together."""
     algos = {s.algorithm for s in studies}
@@ -65,11 +91,13 @@ def convergence(studies: list[StudyData], x: str = "evaluations"):
         q1, med, q3 = np.nanpercentile(stacked, [25, 50, 75], axis=0)
         line, = ax.plot(grid, med, label=f"{label} (median of {len(series)})")
         ax.fill_between(grid, q1, q3, alpha=0.25, color=line.get_color())
-    ax.set_xlabel(X_AXES[x])
-    ax.set_ylabel("best value so far")
+    ax.set_xlabel(energy_label(studies, X_AXES[x]) if x == "energy" else X_AXES[x])
+    ax.set_ylabel(f"best {value_label(studies)} so far")
     ax.set_title(f"convergence against {x}")
     ax.grid(alpha=0.3)
-    ax.legend()
+    if not ax.lines:
+        _say(ax, "no completed trial yet")
+    _legend(ax)
     fig.tight_layout()
     return fig
 
@@ -98,16 +126,22 @@ def pareto(studies: list[StudyData]):
         order = np.argsort(fe)
         ax.step(fe[order], fv[order], where="post", color="tab:red", label="Pareto front")
         ax.scatter(fe, fv, s=30, color="tab:red", zorder=3)
-    ax.set_xlabel("energy per trial (J)")
-    ax.set_ylabel("value")
+    elif any(t.status == COMPLETE for s in studies for t in s.trials):
+        _say(ax, "no completed trial with a known energy")
+    else:
+        _say(ax, "no completed trial yet")
+    ax.set_xlabel(energy_label(studies, "energy per trial"))
+    ax.set_ylabel(value_label(studies))
     ax.set_title("value against energy per trial")
     ax.grid(alpha=0.3)
-    ax.legend()
+    _legend(ax)
     fig.tight_layout()
     return fig
 
 
 def energy_by(studies: list[StudyData], param: str):
+    if not any(param in s.config.get("space", {}) or param in s.fixed() for s in studies):
+        raise KeyError(param)
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.2))
     pairs = []
@@ -125,8 +159,12 @@ def energy_by(studies: list[StudyData], param: str):
             labels = sorted({str(x) for x in xs})
             data = [[y for x, y in pairs if str(x) == lab] for lab in labels]
             ax.boxplot(data, tick_labels=labels)
+    elif any(s.finished_trials() for s in studies):
+        _say(ax, "no trial with a known energy")
+    else:
+        _say(ax, "no completed trial yet")
     ax.set_xlabel(param)
-    ax.set_ylabel("energy per trial (J)")
+    ax.set_ylabel(energy_label(studies, "energy per trial"))
     ax.set_title(f"energy per trial by {param}")
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -134,41 +172,63 @@ def energy_by(studies: list[StudyData], param: str):
 
 
 def adaptation(studies: list[StudyData]):
-    """Population size and the mean of the F and CR memories (or per-individual values) by generation."""
+    """What each algorithm adapts, by generation, from its checkpoints.
+
+    Population size, and F and CR: the means of the SHADE family's memories (JADE's single
+    memory is its mu_F, mu_CR) or the mean of jDE's per-individual values. Classic DE adapts
+    nothing, which the figure says instead of drawing flat lines.
+    """
     plt = _pyplot()
-    fig, (ax_pop, ax_mem) = plt.subplots(1, 2, figsize=(9, 3.8))
-    for s in studies:
-        gens, sizes, mean_f, mean_cr = [], [], [], []
-        for c in s.checkpoints:
-            state = c["state"]
-            gens.append(c["generation"])
-            population = state.get("population")
-            sizes.append(len(population) if population else state.get("population_size"))
-            mean_f.append(_mean_of(state, ("M_F", "F")))
-            mean_cr.append(_mean_of(state, ("M_CR", "CR")))
-        ax_pop.plot(gens, sizes, marker=".", label=s.name)
-        if any(v is not None for v in mean_f):
-            ax_mem.plot(gens, mean_f, label=f"{s.name} F")
-            ax_mem.plot(gens, mean_cr, linestyle="--", label=f"{s.name} CR")
+    adaptive = [s for s in studies if s.algorithm != "de" and s.checkpoints]
+    notes = [f"{s.name}: {_fixed_note(s)}" for s in studies if s not in adaptive]
+    if not adaptive:
+        fig, ax = plt.subplots(figsize=(7, 4.2))
+        _say(ax, "\n".join(textwrap.fill(n, 64, subsequent_indent="    ") for n in notes))
+        ax.set_title("adaptation")
+        fig.tight_layout()
+        return fig
+    fig, (ax_pop, ax_mem) = plt.subplots(1, 2, figsize=(9, 3.8 + 0.25 * len(notes)))
+    for s in adaptive:
+        gens = [c["generation"] for c in s.checkpoints]
+        states = [c["state"] for c in s.checkpoints]
+        ax_pop.plot(gens, [len(st["population"]) for st in states], marker=".", label=s.name)
+        of = "population mean" if s.algorithm == "jde" else "memory mean"
+        line, = ax_mem.plot(gens, [_mean_of(st, ("M_F", "F")) for st in states], label=f"{s.name} F ({of})")
+        ax_mem.plot(gens, [_mean_of(st, ("M_CR", "CR")) for st in states], linestyle="--",
+                    color=line.get_color(), label=f"{s.name} CR ({of})")
     ax_pop.set_xlabel("generation")
     ax_pop.set_ylabel("population size")
+    ax_pop.yaxis.get_major_locator().set_params(integer=True)
     ax_mem.set_xlabel("generation")
-    ax_mem.set_ylabel("memory mean")
+    ax_mem.set_ylabel("F and CR")
     for ax in (ax_pop, ax_mem):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
+        _legend(ax, fontsize=7)
+    for i, note in enumerate(notes):
+        fig.text(0.01, 0.01 + 0.05 * i, textwrap.shorten(note, 150), fontsize=8, color="0.35")
+    fig.tight_layout(rect=(0, 0.05 * len(notes), 1, 1))
     return fig
+
+
+def _fixed_note(study: StudyData) -> str:
+    """Why a study has no adaptation to draw."""
+    if not study.checkpoints:
+        return "no generation completed yet"
+    state = study.checkpoints[-1]["state"]
+    population = len(state["population"])
+    if state.get("dither"):
+        low, high = state["dither"]
+        return (f"de adapts nothing: F is drawn from [{low:g}, {high:g}] each generation (dither; the "
+                f"draws are not checkpointed), CR = {state['CR']:g}, population {population}")
+    return f"de adapts nothing: F = {state['F']:g}, CR = {state['CR']:g}, population {population}, all fixed"
 
 
 def _mean_of(state: dict[str, Any], keys: tuple[str, ...]) -> float | None:
     for key in keys:
         values = state.get(key)
         if isinstance(values, list) and values:
-            arr = np.array([v for v in values if isinstance(v, (int, float)) and v >= 0], dtype=float)
-            return float(arr.mean()) if arr.size else None
-        if isinstance(values, (int, float)):
-            return float(values)
+            # L-SHADE's terminal CR slot (-1) makes every CR drawn from it 0: it counts as 0.
+            return float(np.mean([max(float(v), 0.0) for v in values]))
     return None
 
 

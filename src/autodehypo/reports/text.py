@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from collections import Counter
 from typing import IO, Any
 
 from ..storage import COMPLETE, FAILED, RUNNING, TRIAL_COLUMNS, Storage, TrialRecord
 from ..study import best_trial
 from ..trial_progress import describe
+from .data import study_name
 
 
 def format_duration(seconds: float | None) -> str:
@@ -30,6 +32,15 @@ def format_energy(joules: float | None) -> str:
 
 def format_value(value: float | None) -> str:
     return "-" if value is None else f"{value:.6g}"
+
+
+def format_param(value: Any) -> str:
+    """A parameter as a reader wants it: floats to 4 significant digits, the rest as is."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def format_params(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={format_param(v)}" for k, v in params.items())
 
 
 def energy_by_source(trials: list[TrialRecord]) -> dict[str, dict[str, Any]]:
@@ -92,14 +103,16 @@ def status_text(storage: Storage, driver_alive: bool, live: dict | None = None) 
     live = live if driver_alive and live else {}
     live_trials = [t for t in live.get("trials", []) if isinstance(t, dict) and "number" in t]
     driver_time = live.get("driver_elapsed_s", storage.meta("driver_elapsed_s", 0.0))
+    directory = storage.path.parent
     lines = [
+        f"study:        {study_name(config, directory)} ({directory})",
         f"state:        {state}",
         f"generation:   {generation} completed",
         f"evaluations:  {done}{of}",
         f"running:      {running}",
         f"failed:       {counts[FAILED]}",
         f"best so far:  {format_value(best.value if best else None)}"
-        + (f" (trial {best.number}: {json.dumps(best.params)})" if best else ""),
+        + (f" (trial {best.number}: {format_params(best.params)})" if best else ""),
         f"energy:       {_energy_line(trials)}",
         f"driver time:  {format_duration(driver_time)}",
         "sources:      " + _sources_line(storage),
@@ -118,16 +131,18 @@ def report_text(storage: Storage) -> str:
     direction = config.get("study", {}).get("direction", "minimize")
     best = best_trial(trials, direction)
     counts = Counter(t.status for t in trials)
-    lines = [f"study:        {config.get('study', {}).get('name', '?')} "
+    directory = storage.path.parent
+    lines = [f"study:        {study_name(config, directory)} "
              f"({config.get('study', {}).get('algorithm', 'de')}, seed "
-             f"{config.get('study', {}).get('seed', 0)}, {direction})"]
+             f"{config.get('study', {}).get('seed', 0)}, {direction})",
+             f"directory:    {directory}"]
     if best is None:
         lines.append("best:         no trial completed")
     else:
         lines.append(f"best value:   {format_value(best.value)} (trial {best.number}, "
                      f"generation {best.generation})")
         for name, value in best.params.items():
-            lines.append(f"  {name} = {value!r}")
+            lines.append(f"  {name} = {format_param(value)}")
         if "test_error" in best.metrics:
             lines.append(f"test error:   {format_value(best.metrics['test_error'])} (of the best trial by "
                          "validation; the test set played no part in the search)")
@@ -143,7 +158,57 @@ def report_text(storage: Storage) -> str:
         reasons = Counter(t.error or "?" for t in failed)
         lines.append("failures:")
         lines += [f"  {n} x {reason}" for reason, n in reasons.most_common(5)]
+    lines += _environment_lines(storage)
     return "\n".join(lines)
+
+
+NOT_RECORDED = "not recorded (study made by an older autodehypo)"
+
+
+def environment_rows(env: dict[str, Any]) -> list[tuple[str, str]]:
+    """One recorded environment as (what, value) rows; unknown figures say so."""
+    cuda = env.get("torch_cuda")
+    packages = ", ".join(
+        f"{name} {version}" + ((" (CPU build)" if cuda == "none" else f" (CUDA {cuda or 'unknown'})")
+                               if name == "torch" else "")
+        for name, version in (env.get("packages") or {}).items())
+    flags, gpus = env.get("cpu_flags"), env.get("gpus")
+    return [
+        ("recorded", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(env["recorded_at"]))
+         if env.get("recorded_at") else "unknown"),
+        ("host", env.get("host") or "unknown"),
+        ("os", env.get("os") or "unknown"),
+        ("python", env.get("python") or "unknown"),
+        ("autodehypo", env.get("autodehypo") or "unknown"),
+        ("packages", packages or "none found"),
+        ("cpu", f"{env.get('cpu') or 'unknown'}, {env.get('cores') or '?'} cores"),
+        ("cpu flags", "unknown" if flags is None else ", ".join(flags) or "none of avx512f, avx512_bf16, amx"),
+        ("gpus", "unknown (nvidia-smi failed)" if gpus is None else "; ".join(gpus) or "none (no nvidia-smi)"),
+    ]
+
+
+def environment_sections(environments: list[dict[str, Any]] | None) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(title, rows) per run session, sessions in an environment like the one before them merged."""
+    sections: list[tuple[list[int], list[tuple[str, str]]]] = []
+    for number, env in enumerate(environments or [], 1):
+        rows = environment_rows(env)
+        if sections and sections[-1][1][1:] == rows[1:]:  # the same but for when it was recorded
+            sections[-1][0].append(number)
+        else:
+            sections.append(([number], rows))
+    return [(f"run session {numbers[0]}" if len(numbers) == 1
+             else f"run sessions {numbers[0]}-{numbers[-1]}", rows) for numbers, rows in sections]
+
+
+def _environment_lines(storage: Storage) -> list[str]:
+    sections = environment_sections(storage.meta("environments"))
+    if not sections:
+        return [f"environment:  {NOT_RECORDED}"]
+    lines = []
+    for title, rows in sections:
+        lines.append(f"environment:  as recorded by the driver, {title}")
+        lines += [f"  {what:<11} {value}" for what, value in rows]
+    return lines
 
 
 def _sources_line(storage: Storage) -> str:
