@@ -78,3 +78,25 @@ def test_progress_reaches_the_callback_while_a_trial_runs(tmp_path, monkeypatch)
     energies = [t.energy_j for t in live if t.energy_j is not None]
     assert energies and energies[-1] > energies[0] >= 0
     assert final.finished and not final.live
+
+
+def test_terminal_bar_shows_running_epochs_and_energy_so_far(tmp_path):
+    import io
+
+    from autodehypo.cli import ProgressView
+    from autodehypo.study import LiveTrial, Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    config = toy_config(evaluations=10, population=4)
+    study = Study.create(tmp_path / "s", config)
+    live = tuple(LiveTrial(n, 65.0, 4.0, 40.0, {"epoch": 2, "epochs": 3}) for n in (4, 5, 6))
+    view = ProgressView(Terminal())
+    view(Progress(generation=1, evaluations=4, failed=0, running=3, best_value=0.5, energy_j=100.0,
+                  elapsed_s=70.0, config=study.config, energy_sources=("estimate",), live=live))
+    study.close()
+    line = view.stream.getvalue()
+    assert "running 3 [#4 ep 2/3, #5 ep 2/3 +1]" in line
+    assert "energy 100 J (estimate) +~120 J running" in line and "0:01:10" in line

@@ -116,8 +116,8 @@ class ProgressView:
         line = (f"gen {p.generation}  evals {p.evaluations}{of}  running {p.running}"
                 f"{self.running_epochs(p)}  "
                 f"failed {p.failed}  best {format_value(p.best_value)}  "
-                f"energy {format_energy(p.energy_j)} ({'+'.join(p.energy_sources) or '-'})  "
-                f"{format_duration(p.elapsed_s)}" + (f"  ETA {format_duration(eta)}" if eta is not None else ""))
+                f"energy {format_energy(p.energy_j)} ({'+'.join(p.energy_sources) or '-'})"
+                f"{self.running_energy(p)}  {format_duration(p.elapsed_s)}" + (f"  ETA {format_duration(eta)}" if eta is not None else ""))
         if self.tty:
             filled = int(round(self.WIDTH * (fraction or 0.0)))
             bar = "[" + "#" * filled + "." * (self.WIDTH - filled) + "] "
@@ -138,6 +138,12 @@ class ProgressView:
             return ""
         more = f" +{len(marks) - shown}" if len(marks) > shown else ""
         return " [" + ", ".join(marks[:shown]) + more + "]"
+
+    @staticmethod
+    def running_energy(p: Progress) -> str:
+        """`` +~40 J running``: the running trials' energy so far, an estimate until they end."""
+        so_far = [t.energy_j for t in p.live if t.energy_j is not None]
+        return f" +~{format_energy(sum(so_far))} running" if so_far else ""
 
     def log_epochs(self, p: Progress) -> None:
         """Without a terminal (a batch job's log), one line per epoch a running trial finishes,

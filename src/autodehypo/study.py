@@ -303,6 +303,7 @@ class Study:
                         meter.poll()
                     for number, outcome in ended:
                         self._record(running.pop(number), outcome)
+                        self._live = tuple(t for t in self._live if t.number != number)
                         report()
                     if self._watch(executor, running, elapsed()):
                         report()
