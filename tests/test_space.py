@@ -58,3 +58,44 @@ def test_bad_definitions_are_named(table, message):
 def test_duplicate_names():
     with pytest.raises(SpaceError, match="duplicate"):
         SearchSpace([Float("a", 0, 1), Int("a", 0, 3)])
+
+
+def test_unordered_choices_do_not_depend_on_their_listed_order():
+    """Property: listing the choices in another order permutes the coordinates, nothing else."""
+    rng = np.random.default_rng(7)
+    choices = ("relu", "tanh", "gelu", "silu", "elu")
+    base = SearchSpace([Float("lr", 1e-4, 1.0, log=True), Categorical("act", choices)])
+    assert base.dim == 1 + len(choices)
+    for _ in range(50):
+        order = rng.permutation(len(choices))
+        shuffled = SearchSpace([Float("lr", 1e-4, 1.0, log=True),
+                                Categorical("act", tuple(choices[k] for k in order))])
+        for u in rng.random((20, base.dim)):
+            permuted = np.concatenate([u[:1], u[1:][order]])  # coordinate j of shuffled = choice order[j]
+            assert shuffled.decode(permuted) == base.decode(u)
+    # Every choice is equally likely under a uniform initial population.
+    counts = {c: 0 for c in choices}
+    for u in rng.random((5000, base.dim)):
+        counts[base.decode(u)["act"]] += 1
+    assert min(counts.values()) > 900 and max(counts.values()) < 1100
+
+
+def test_numeric_choices_are_ordered_by_value_whatever_their_listed_order():
+    listed = SearchSpace([Categorical("bs", (256, 16, 1024, 64))])
+    assert listed.dim == 1
+    assert [listed.decode([u])["bs"] for u in (0.1, 0.3, 0.6, 0.9)] == [16, 64, 256, 1024]
+    for value in (16, 64, 256, 1024):
+        assert listed.decode(listed.encode({"bs": value}))["bs"] == value
+    # Two unordered choices need no more than one coordinate: a cut in half orders nothing.
+    assert SearchSpace([Categorical("flag", (True, False))]).dim == 1
+
+
+def test_studies_made_with_the_first_encoding_keep_it():
+    table = {"opt": {"type": "categorical", "choices": ["sgd", "adam", "adamw"]},
+             "bs": {"type": "categorical", "choices": [128, 32]}}
+    old = SearchSpace.from_config(table, encoding=1)
+    assert old.dim == 2
+    assert old.decode([0.1, 0.1]) == {"opt": "sgd", "bs": 128}  # slices in the listed order
+    assert SearchSpace.from_config(table).dim == 4
+    with pytest.raises(SpaceError, match="unknown encoding version 3"):
+        SearchSpace.from_config(table, encoding=3)

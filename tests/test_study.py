@@ -136,3 +136,26 @@ def test_python_api_with_a_callable(tmp_path):
     assert final.best_value < 0.5
     text = status_text(Storage.open(tmp_path / "s", readonly=True), driver_alive=False)
     assert "generation:   10 completed" in text and "state:        finished" in text
+
+
+def test_a_study_keeps_the_encoding_it_was_made_with(tmp_path, monkeypatch):
+    import autodehypo.study as study_module
+    space = {"x": {"type": "float", "low": 0.0, "high": 1.0},
+             "act": {"type": "categorical", "choices": ["relu", "tanh", "gelu"]}}
+    config = toy_config(evaluations=8, population=4, space=space)
+    fresh = Study.create(tmp_path / "new", config)
+    assert fresh.config.space.dim == 4 and fresh.storage.meta("space_encoding") == 2
+    fresh.close()
+    # A study file from before the encoding was recorded: no space_encoding, one coordinate.
+    monkeypatch.setattr(study_module, "ENCODING_VERSION", 1)
+    old = Study.create(tmp_path / "old", config)
+    old.run()
+    old.close()
+    with sqlite3.connect(tmp_path / "old" / "study.db") as db:
+        db.execute("DELETE FROM meta WHERE key = 'space_encoding'")
+    monkeypatch.undo()
+    reopened = Study.open(tmp_path / "old")
+    assert reopened.config.space.dim == 2
+    for trial in reopened.storage.trials():
+        assert reopened.config.space.decode(trial.unit) == trial.params
+    reopened.close()

@@ -19,7 +19,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 from .algorithms import ALGORITHMS, algorithm_options, make_optimizer
 from .energy import BUDGET_SOURCES, DEFAULT_GPU_WATTS, DEFAULT_WATTS_PER_CORE, METERS
-from .space import SearchSpace, SpaceError
+from .space import ENCODING_VERSION, SearchSpace, SpaceError
 
 
 class ConfigError(ValueError):
@@ -141,7 +141,9 @@ def load_config(path: str | Path) -> tuple[StudyConfig, str]:
     return parse_config(data, default_name=path.stem), text
 
 
-def parse_config(data: Mapping[str, Any], *, default_name: str = "study") -> StudyConfig:
+def parse_config(data: Mapping[str, Any], *, default_name: str = "study",
+                 encoding: int = ENCODING_VERSION) -> StudyConfig:
+    """Check a config; ``encoding`` is the study's map to the cube (older studies keep theirs)."""
     _check_keys(data, set(_SECTIONS), "config")
     for section, allowed in _SECTIONS.items():
         if allowed is not None:
@@ -182,7 +184,7 @@ def parse_config(data: Mapping[str, Any], *, default_name: str = "study") -> Stu
                   if "energy" in budget_table else None))
 
     try:
-        space = SearchSpace.from_config(_table(data, "space", "space"))
+        space = SearchSpace.from_config(_table(data, "space", "space"), encoding)
     except SpaceError as exc:
         raise ConfigError(str(exc)) from None
 

@@ -90,8 +90,19 @@ class Int:
 
 @dataclass(frozen=True)
 class Categorical:
+    """A choice among listed values, encoded so that the search sees no order that is not there.
+
+    Numbers (ints and floats) are ordered by value: one coordinate, an equal slice per choice
+    from the smallest to the largest, as for an int. Other choices (strings, booleans, mixed)
+    have no order: with three or more of them, each choice gets a coordinate of its own and the
+    largest coordinate wins (with two, one coordinate cut in half orders nothing). So a search
+    does not depend on the order in which the choices are listed. ``listed = True`` keeps the
+    encoding of studies made before this one (one coordinate, slices in the listed order).
+    """
+
     name: str
     choices: tuple
+    listed: bool = False
 
     def __post_init__(self) -> None:
         if len(self.choices) == 0:
@@ -99,14 +110,41 @@ class Categorical:
         if len(set(map(repr, self.choices))) != len(self.choices):
             raise SpaceError(f"space.{self.name}.choices: choices must be distinct, got {list(self.choices)!r}")
 
-    def decode(self, u: float) -> Any:
-        k = min(len(self.choices) - 1, int(math.floor(u * len(self.choices))))
-        return self.choices[max(0, k)]
+    @property
+    def numeric(self) -> bool:
+        return all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in self.choices)
 
-    def encode(self, value: Any) -> float:
+    @property
+    def one_hot(self) -> bool:
+        return not self.listed and not self.numeric and len(self.choices) >= 3
+
+    @property
+    def width(self) -> int:
+        """Coordinates of the unit cube this parameter takes."""
+        return len(self.choices) if self.one_hot else 1
+
+    @property
+    def _slice_order(self) -> list[int]:
+        """Indices of the choices from the first slice of [0, 1] to the last."""
+        if self.numeric and not self.listed:
+            return sorted(range(len(self.choices)), key=lambda k: self.choices[k])
+        return list(range(len(self.choices)))
+
+    def decode(self, u: Any) -> Any:
+        if self.one_hot:
+            return self.choices[int(np.argmax(np.asarray(u, dtype=float)))]
+        k = min(len(self.choices) - 1, int(math.floor(float(u) * len(self.choices))))
+        return self.choices[self._slice_order[max(0, k)]]
+
+    def encode(self, value: Any) -> Any:
+        """A point that decodes to ``value``, inside its region rather than on an edge."""
         for k, choice in enumerate(self.choices):
             if type(choice) is type(value) and choice == value:
-                return (k + 0.5) / len(self.choices)
+                if self.one_hot:
+                    point = np.full(len(self.choices), 0.25)
+                    point[k] = 0.75
+                    return point
+                return (self._slice_order.index(k) + 0.5) / len(self.choices)
         raise SpaceError(f"space.{self.name}: {value!r} is not one of {list(self.choices)!r}")
 
     def contains(self, value: Any) -> bool:
@@ -126,8 +164,14 @@ def _check_bounds(name: str, low: float, high: float, log: bool) -> None:
         raise SpaceError(f"space.{name}: a log scale needs low > 0, got low={low!r}")
 
 
+# How studies map hyperparameters to the cube. 1: categorical choices as slices in the listed
+# order; 2: numbers ordered by value, unordered choices one coordinate each (see Categorical).
+# A study records the version it was made with, so that it resumes with the same one.
+ENCODING_VERSION = 2
+
+
 class SearchSpace:
-    """An ordered set of hyperparameters; dimension i of the cube is parameter i."""
+    """An ordered set of hyperparameters, each on its own coordinates of the cube, in order."""
 
     def __init__(self, params: Sequence[Param]):
         names = [p.name for p in params]
@@ -144,26 +188,39 @@ class SearchSpace:
 
     @property
     def dim(self) -> int:
-        return len(self.params)
+        return sum(getattr(p, "width", 1) for p in self.params)
+
+    def _slices(self) -> list[tuple[Param, slice]]:
+        start, out = 0, []
+        for p in self.params:
+            width = getattr(p, "width", 1)
+            out.append((p, slice(start, start + width)))
+            start += width
+        return out
 
     def decode(self, u: Sequence[float]) -> dict[str, Any]:
         u = np.clip(np.asarray(u, dtype=float), 0.0, 1.0)
         if u.shape != (self.dim,):
             raise ValueError(f"expected a point of dimension {self.dim}, got shape {u.shape}")
-        return {p.name: p.decode(float(x)) for p, x in zip(self.params, u)}
+        return {p.name: p.decode(u[s] if s.stop - s.start > 1 else float(u[s.start]))
+                for p, s in self._slices()}
 
     def encode(self, values: Mapping[str, Any]) -> np.ndarray:
         missing = [n for n in self.names if n not in values]
         if missing:
             raise SpaceError(f"missing value(s) for {missing}")
-        return np.array([p.encode(values[p.name]) for p in self.params], dtype=float)
+        return np.concatenate([np.atleast_1d(np.asarray(p.encode(values[p.name]), dtype=float))
+                               for p in self.params])
 
     @classmethod
-    def from_config(cls, table: Mapping[str, Any]) -> "SearchSpace":
+    def from_config(cls, table: Mapping[str, Any], encoding: int = ENCODING_VERSION) -> "SearchSpace":
         """Build a space from the ``[space]`` table of a config.
 
-        Each entry is ``name = {type = "float"|"int"|"categorical", ...}``.
+        Each entry is ``name = {type = "float"|"int"|"categorical", ...}``. ``encoding`` is
+        the version of the map to the cube (see ENCODING_VERSION), the study's own.
         """
+        if encoding not in (1, 2):
+            raise SpaceError(f"space: unknown encoding version {encoding!r}; this autodehypo knows 1 and 2")
         params: list[Param] = []
         for name, spec in table.items():
             if not isinstance(spec, Mapping):
@@ -184,7 +241,7 @@ class SearchSpace:
                 choices = spec.get("choices")
                 if not isinstance(choices, list):
                     raise SpaceError(f"space.{name}.choices: expected a list, got {choices!r}")
-                params.append(Categorical(name, tuple(choices)))
+                params.append(Categorical(name, tuple(choices), listed=encoding == 1))
                 continue
             for key in ("low", "high"):
                 if key not in spec:

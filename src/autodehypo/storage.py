@@ -131,7 +131,8 @@ class Storage:
         self.conn.row_factory = sqlite3.Row
 
     @classmethod
-    def create(cls, directory: Path, config: dict[str, Any], config_text: str) -> "Storage":
+    def create(cls, directory: Path, config: dict[str, Any], config_text: str,
+               space_encoding: int = 1) -> "Storage":
         """Write a new study file; it appears complete or not at all."""
         final = Path(directory) / DB_NAME
         partial = final.with_name(DB_NAME + ".partial")
@@ -143,7 +144,7 @@ class Storage:
                     storage.conn.execute(statement)
             storage._set_meta_many({"schema_version": SCHEMA_VERSION, "config": config,
                                     "config_toml": config_text, "created_at": time.time(),
-                                    "state": "created"})
+                                    "state": "created", "space_encoding": space_encoding})
         storage.close()
         # Reopen under the final name: SQLite names its journal after the path it opened.
         partial.rename(final)

@@ -27,6 +27,7 @@ from .energy import CpuTimeEstimate, EnergyReading, MeterUnavailable, choose, co
 from .environment import collect_environment
 from .execution import LocalExecutor, SlurmError, SlurmExecutor, TrialOutcome
 from .objectives import ObjectiveError, build_objective
+from .space import ENCODING_VERSION
 from .storage import (COMPLETE, DB_NAME, FAILED, PENDING, RUNNING, Storage, StorageError,
                       TrialRecord)
 from .trial_progress import PROGRESS_FILE, read_progress, remove_live, write_live
@@ -182,7 +183,7 @@ class Study:
         if objective is not None:
             raw = {**raw, "objective": {**raw.get("objective", {}), "type": "python",
                                         "function": _import_path(objective)}}
-        cfg = parse_config(raw, default_name=directory.name)
+        cfg = parse_config(raw, default_name=directory.name, encoding=ENCODING_VERSION)
         obj = _build(cfg, objective)
         _open_meters(cfg)  # an explicitly named meter that does not work here is a config error
         if (directory / DB_NAME).exists():
@@ -191,7 +192,7 @@ class Study:
         created = not directory.exists()
         directory.mkdir(parents=True, exist_ok=True)
         try:
-            storage = Storage.create(directory, raw, config_text)
+            storage = Storage.create(directory, raw, config_text, space_encoding=ENCODING_VERSION)
         except BaseException:
             if created:
                 _remove_tree(directory)
@@ -204,7 +205,9 @@ class Study:
         directory = Path(directory)
         storage = Storage.open(directory)
         try:
-            cfg = parse_config(storage.meta("config"), default_name=directory.name)
+            # A study made before the encoding was recorded used the first one.
+            cfg = parse_config(storage.meta("config"), default_name=directory.name,
+                               encoding=storage.meta("space_encoding", 1))
             obj = _build(cfg, objective)
         except BaseException:
             storage.close()
