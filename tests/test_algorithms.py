@@ -130,3 +130,13 @@ def test_last_generation_is_cut_at_the_budget():
         sizes.append(len(x))
         opt.tell(sphere(x))
     assert sizes == [10, 10, 5] and opt.evaluations == 25
+
+
+@pytest.mark.parametrize("name", sorted(ALGORITHMS))
+def test_without_a_population_the_search_default_applies_as_in_a_study(name):
+    from autodehypo.config import parse_config
+    opt = make_optimizer(name, 3, seed=0, max_evaluations=200)
+    config = parse_config({"study": {"algorithm": name, "budget": {"evaluations": 200}},
+                           "space": {f"x{i}": {"type": "float", "low": 0, "high": 1} for i in range(3)},
+                           "objective": {"type": "python", "function": "math:fabs"}})
+    assert len(opt.ask()) == config.population == ALGORITHMS[name].default_population(3)

@@ -28,14 +28,18 @@ def algorithm_options(name: str) -> dict[str, Any]:
             if k != "self" and k not in _STUDY_ARGS}
 
 
-def make_optimizer(name: str, dim: int, *, population: int, seed: int | None,
+def make_optimizer(name: str, dim: int, *, population: int | None = None, seed: int | None = None,
                    max_evaluations: int | None = None, **options: Any) -> Optimizer:
+    """Build an optimizer by name. ``population=None`` takes the algorithm's default for
+    hyperparameter search (tens to hundreds of trials), the same one a study takes."""
     if name not in ALGORITHMS:
         raise ValueError(f"unknown algorithm {name!r}; choose one of {sorted(ALGORITHMS)}")
     unknown = sorted(set(options) - set(algorithm_options(name)))
     if unknown:
         raise ValueError(f"unknown option(s) {unknown} for algorithm {name!r}; "
                          f"allowed: {sorted(algorithm_options(name))}")
+    if population is None:
+        population = ALGORITHMS[name].default_population(dim)
     return ALGORITHMS[name](dim, population=population, seed=seed,
                             max_evaluations=max_evaluations, **options)
 
