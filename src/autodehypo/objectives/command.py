@@ -96,29 +96,46 @@ class CommandObjective:
 
 
 def _follow(proc: subprocess.Popen) -> tuple[bytes, bytes]:
-    """Read the command's stdout (its end kept) and stderr (copied to ours, its end kept) until both close."""
+    """Read the command's stdout (its end kept) and stderr (copied to ours, its end kept).
+
+    Until the command exits, not until its pipes close: a process it started in the
+    background may hold them open for as long as it runs (it ends with the trial).
+    """
     out, err = bytearray(), bytearray()
+    streams = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
+    for fd in streams:
+        os.set_blocking(fd, False)
     with selectors.DefaultSelector() as selector:
-        selector.register(proc.stdout, selectors.EVENT_READ, out)
-        selector.register(proc.stderr, selectors.EVENT_READ, err)
-        open_streams = 2
-        while open_streams:
-            for key, _ in selector.select():
-                chunk = os.read(key.fd, 1 << 16)
-                if not chunk:
-                    selector.unregister(key.fileobj)
-                    open_streams -= 1
-                    continue
-                buffer = key.data
-                buffer.extend(chunk)
-                if buffer is err:
-                    _write_all(2, chunk)
-                    del buffer[:-_STDERR_KEPT]
-                else:
-                    del buffer[:-_STDOUT_KEPT]
+        for fd, buffer in streams.items():
+            selector.register(fd, selectors.EVENT_READ, buffer)
+        while selector.get_map():
+            exited = proc.poll() is not None
+            ready = [key for key, _ in selector.select(timeout=0 if exited else 0.1)]
+            for key in ready:
+                if not _read(key.fd, key.data, err):
+                    selector.unregister(key.fd)
+            if exited and not ready:
+                break  # what it wrote before exiting has been read
     proc.stdout.close()
     proc.stderr.close()
     return bytes(out), bytes(err)
+
+
+def _read(fd: int, buffer: bytearray, err: bytearray) -> bool:
+    """Read what is there now; False at end of file."""
+    while True:
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            return True
+        if not chunk:
+            return False
+        buffer.extend(chunk)
+        if buffer is err:
+            _write_all(2, chunk)
+            del buffer[:-_STDERR_KEPT]
+        else:
+            del buffer[:-_STDOUT_KEPT]
 
 
 def _write_all(fd: int, data: bytes) -> None:
