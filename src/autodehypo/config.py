@@ -234,7 +234,7 @@ def parse_config(data: Mapping[str, Any], *, default_name: str = "study") -> Stu
         raise ConfigError(f"study.name: expected 1 to {MAX_NAME_CHARS} letters, digits, '_', '.', '+' or "
                           f"'-', not starting with '.', '+' or '-', got {shown}{origin}")
     algorithm = study.get("algorithm", "de")
-    if algorithm not in ALGORITHMS:
+    if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
         raise ConfigError(f"study.algorithm: unknown algorithm {algorithm!r}; "
                           f"choose one of {sorted(ALGORITHMS)}")
     seed = study.get("seed", 0)
@@ -316,7 +316,7 @@ _EXECUTOR_KEYS = {
 
 def _parse_executor(table: dict[str, Any]) -> dict[str, Any]:
     kind = table.get("type", "local")
-    if kind not in _EXECUTOR_KEYS:
+    if not isinstance(kind, str) or kind not in _EXECUTOR_KEYS:
         raise ConfigError(f"executor.type: unknown executor {kind!r}; choose one of {sorted(_EXECUTOR_KEYS)}")
     _check_keys(table, _EXECUTOR_KEYS[kind], f"executor (type {kind})")
     out: dict[str, Any] = {"type": kind}
