@@ -28,9 +28,18 @@ def die_with_parent() -> None:
     """
     if sys.platform.startswith("linux"):
         try:
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         except (OSError, AttributeError):
             pass
+
+
+@lru_cache(maxsize=1)
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+if sys.platform.startswith("linux"):
+    _libc()  # loaded once in the driver, not once in every forked trial
 
 
 @lru_cache(maxsize=1)
@@ -45,10 +54,15 @@ def _boot_id() -> str | None:
 def _stat(pid: int) -> tuple[str, int, int] | None:
     """(state, process group, start time in clock ticks since boot) from /proc/<pid>/stat."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
     except OSError:
         return None
+    try:
+        data = os.read(fd, 4096)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
     # The command name (field 2) is in parentheses and may hold spaces and parentheses itself.
     fields = data[data.rfind(b")") + 2:].split()
     try:
