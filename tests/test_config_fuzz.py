@@ -157,7 +157,7 @@ def test_what_is_not_a_regular_file_is_refused_at_once(tmp_path, subprocess_env)
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"study": {"name": "n" * 300}}, "study.name: expected 1 to 100 letters"),
+    ({"study": {"name": "n" * 300}}, "study.name: expected 1 to 100 letters, digits, spaces"),
     ({"study": {"population": 10 ** 12}}, "study.population: at most 1,000,000 candidates"),
     ({"study": {"options": {"strategy": 1}}}, "strategy must be one of"),
     ({"study": {"budget": {"wall_time": math.inf}}}, "study.budget.wall_time: must be a finite duration"),

@@ -44,7 +44,7 @@ MAX_NAME_CHARS = 100  # study, hyperparameter and other key names
 MAX_STRING_CHARS = 8192
 MAX_DEPTH = 16
 MAX_POPULATION = 10 ** 6
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
+_NAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.+ -]*[A-Za-z0-9_.+-])?")
 _TIME_UNITS = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 _ENERGY_UNITS = {"j": 1.0, "kj": 1e3, "mj": 1e6, "wh": 3600.0, "kwh": 3.6e6, "mwh": 3.6e9}
 
@@ -231,8 +231,9 @@ def parse_config(data: Mapping[str, Any], *, default_name: str = "study") -> Stu
         shown = f"{name[:40]!r}... ({len(name)} characters)" if isinstance(name, str) and len(name) > 40 \
             else repr(name)
         origin = "" if "name" in study else " (taken from the file name; set study.name)"
-        raise ConfigError(f"study.name: expected 1 to {MAX_NAME_CHARS} letters, digits, '_', '.', '+' or "
-                          f"'-', not starting with '.', '+' or '-', got {shown}{origin}")
+        raise ConfigError(f"study.name: expected 1 to {MAX_NAME_CHARS} letters, digits, spaces, '_', '.', "
+                          f"'+' or '-', starting with a letter, digit or '_', not ending with a space, "
+                          f"got {shown}{origin}")
     algorithm = study.get("algorithm", "de")
     if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
         raise ConfigError(f"study.algorithm: unknown algorithm {algorithm!r}; "
