@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dir", help="study directory (default: studies/<study name>)")
     run.add_argument("--workers", type=int, help="trials run at once (default: number of cores)")
     run.add_argument("--seed", type=int, help="override study.seed")
+    run.add_argument("--check", action="store_true",
+                     help="check the config and the study directory as run does, create nothing")
 
     resume = sub.add_parser("resume", help="continue a study from its last checkpoint")
     resume.add_argument("dir", help="study directory")
@@ -230,7 +232,11 @@ def _run_study(study: Study) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except KeyboardInterrupt:
+        print("autodehypo: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     try:
         return _dispatch(args)
     except UsageError as exc:  # worded as argparse words its own errors
@@ -269,6 +275,10 @@ def _dispatch(args: argparse.Namespace) -> int:
                 raise UsageError(f"--workers: expected an integer >= 1, got {args.workers}")
             raw["executor"] = {**raw.get("executor", {}), "workers": args.workers}
         directory = Path(args.dir) if args.dir else Path("studies") / config.name
+        if args.check:
+            Study.check(directory, raw)
+            print(f"config ok: {args.config} would create {directory}")
+            return EXIT_OK
         return _run_study(Study.create(directory, raw, text))
     if args.command == "resume":
         return _run_study(Study.open(args.dir))

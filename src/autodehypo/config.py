@@ -1,13 +1,17 @@
 """The study config: a TOML file with [study], [space], [objective], [executor] and [energy].
 
 Every key is checked here, before anything is created on disk; an unknown key
-or a bad value raises :class:`ConfigError` with one line naming it.
+or a bad value raises :class:`ConfigError` with one line naming it. Any input
+gives a config or that error: the file must be a regular file of at most
+``MAX_FILE_BYTES`` of UTF-8, and names, strings and nesting are bounded.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -35,6 +39,12 @@ _SECTIONS = {
     "energy": {"watts_per_core", "gpu_watts", "meters", "budget_source", "grid_intensity"},
 }
 _BUDGET_KEYS = {"evaluations", "wall_time", "energy"}
+MAX_FILE_BYTES = 1 << 20
+MAX_NAME_CHARS = 100  # study, hyperparameter and other key names
+MAX_STRING_CHARS = 8192
+MAX_DEPTH = 16
+MAX_POPULATION = 10 ** 6
+_NAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.+ -]*[A-Za-z0-9_.+-])?")
 _TIME_UNITS = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 _ENERGY_UNITS = {"j": 1.0, "kj": 1e3, "mj": 1e6, "wh": 3600.0, "kwh": 3.6e6, "mwh": 3.6e9}
 
@@ -87,7 +97,9 @@ def parse_duration(value: Any, key: str) -> float:
         seconds = sum(float(n) * _TIME_UNITS[u] for n, u in parts)
     else:
         raise ConfigError(f"{key}: expected seconds or a duration such as \"10m\", got {value!r}")
-    if not seconds > 0 or not math.isfinite(seconds):
+    if not math.isfinite(seconds):
+        raise ConfigError(f"{key}: must be a finite duration, got {value!r}")
+    if not seconds > 0:
         raise ConfigError(f"{key}: must be > 0, got {value!r}")
     return seconds
 
@@ -103,7 +115,9 @@ def parse_energy(value: Any, key: str) -> float:
         joules = float(m.group(1)) * _ENERGY_UNITS[m.group(2)]
     else:
         raise ConfigError(f"{key}: expected joules or an amount such as \"0.5 kWh\", got {value!r}")
-    if not joules > 0 or not math.isfinite(joules):
+    if not math.isfinite(joules):
+        raise ConfigError(f"{key}: must be a finite amount, got {value!r}")
+    if not joules > 0:
         raise ConfigError(f"{key}: must be > 0, got {value!r}")
     return joules
 
@@ -130,20 +144,84 @@ def _positive_int(value: Any, key: str, minimum: int = 1) -> int:
 def load_config(path: str | Path) -> tuple[StudyConfig, str]:
     """Read and check a TOML config file; return it with its text."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read config {str(path)!r}: {exc.strerror or exc}") from None
+    text = read_config_text(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply (at most {MAX_DEPTH} levels)") from None
     return parse_config(data, default_name=path.stem), text
+
+
+def read_config_text(path: Path) -> str:
+    """The text of a config file: a regular file, at most MAX_FILE_BYTES, UTF-8."""
+    shown = repr(str(path))
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; then only regular files are read.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {shown}: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = ("a directory" if stat.S_ISDIR(info.st_mode) else "a FIFO" if stat.S_ISFIFO(info.st_mode)
+                    else "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
+                    else "a socket" if stat.S_ISSOCK(info.st_mode) else "not a regular file")
+            raise ConfigError(f"cannot read config {shown}: {kind}, not a regular file")
+        if info.st_size > MAX_FILE_BYTES:
+            raise ConfigError(f"cannot read config {shown}: {info.st_size} bytes, at most {MAX_FILE_BYTES}")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {shown}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(f"cannot read config {shown}: more than {MAX_FILE_BYTES} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line})") from None
+
+
+def _check_values(data: Any, path: str = "config", depth: int = 0) -> None:
+    """Bound what any config may hold: nesting, key and string lengths, NUL bytes, numbers."""
+    if depth > MAX_DEPTH:
+        raise ConfigError(f"{path}: nested too deeply (at most {MAX_DEPTH} levels)")
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            if not isinstance(key, str):
+                raise ConfigError(f"{path}: keys must be strings, got {key!r:.60}")
+            where = f"{path}.{key}" if path != "config" else key
+            if len(key) > MAX_NAME_CHARS or "\0" in key or not key:
+                shown = f"{key[:40]!r}..." if len(key) > 40 else repr(key)
+                raise ConfigError(f"{path}: key {shown}: a key must have 1 to {MAX_NAME_CHARS} "
+                                  "characters and no NUL")
+            _check_values(value, where, depth + 1)
+    elif isinstance(data, (list, tuple)):
+        for i, value in enumerate(data):
+            _check_values(value, f"{path}[{i}]", depth + 1)
+    elif isinstance(data, str):
+        if "\0" in data:
+            raise ConfigError(f"{path}: a NUL character in the string")
+        if len(data) > MAX_STRING_CHARS:
+            raise ConfigError(f"{path}: {len(data)} characters, at most {MAX_STRING_CHARS}")
+    elif isinstance(data, float) and math.isnan(data):
+        raise ConfigError(f"{path}: nan is not a usable value")
+    elif isinstance(data, int) and not isinstance(data, bool) and abs(data) >= 2 ** 63:
+        raise ConfigError(f"{path}: {data} is out of the 64-bit integer range")
+    elif not isinstance(data, (bool, int, float, str)):  # TOML dates and times, objects from the API
+        raise ConfigError(f"{path}: unsupported value {str(data)[:60]!r} ({type(data).__name__})")
 
 
 def parse_config(data: Mapping[str, Any], *, default_name: str = "study",
                  encoding: int = ENCODING_VERSION) -> StudyConfig:
     """Check a config; ``encoding`` is the study's map to the cube (older studies keep theirs)."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"config: expected a table, got {type(data).__name__}")
+    _check_values(data)
     _check_keys(data, set(_SECTIONS), "config")
     for section, allowed in _SECTIONS.items():
         if allowed is not None:
@@ -151,10 +229,15 @@ def parse_config(data: Mapping[str, Any], *, default_name: str = "study",
 
     study = _table(data, "study", "study")
     name = study.get("name", default_name)
-    if not isinstance(name, str) or not name.strip() or "/" in name or name in (".", ".."):
-        raise ConfigError(f"study.name: expected a non-empty name without '/', got {name!r}")
+    if not isinstance(name, str) or len(name) > MAX_NAME_CHARS or not _NAME.fullmatch(name):
+        shown = f"{name[:40]!r}... ({len(name)} characters)" if isinstance(name, str) and len(name) > 40 \
+            else repr(name)
+        origin = "" if "name" in study else " (taken from the file name; set study.name)"
+        raise ConfigError(f"study.name: expected 1 to {MAX_NAME_CHARS} letters, digits, spaces, '_', '.', "
+                          f"'+' or '-', starting with a letter, digit or '_', not ending with a space, "
+                          f"got {shown}{origin}")
     algorithm = study.get("algorithm", "de")
-    if algorithm not in ALGORITHMS:
+    if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
         raise ConfigError(f"study.algorithm: unknown algorithm {algorithm!r}; "
                           f"choose one of {sorted(ALGORITHMS)}")
     seed = study.get("seed", 0)
@@ -190,6 +273,9 @@ def parse_config(data: Mapping[str, Any], *, default_name: str = "study",
 
     population = _positive_int(study.get("population", ALGORITHMS[algorithm].default_population(space.dim)),
                                "study.population")
+    if population > MAX_POPULATION:
+        raise ConfigError(f"study.population: at most {MAX_POPULATION:,} candidates per generation, "
+                          f"got {population:,}")
     options = _table(study, "options", "study.options")
     _check_keys(options, set(algorithm_options(algorithm)), f"study.options (for {algorithm})")
     try:
@@ -200,6 +286,8 @@ def parse_config(data: Mapping[str, Any], *, default_name: str = "study",
         key = ("study.population" if message.startswith("population")
                else "study.budget.evaluations" if "evaluation budget" in message else "study.options")
         raise ConfigError(f"{key}: {message}") from None
+    except (AttributeError, OverflowError, ArithmeticError) as exc:  # a value of the wrong type or size
+        raise ConfigError(f"study.options: cannot use {options!r:.200}: {exc}") from None
 
     objective = _table(data, "objective", "objective")
     if "type" not in objective:
@@ -231,7 +319,7 @@ _EXECUTOR_KEYS = {
 
 def _parse_executor(table: dict[str, Any]) -> dict[str, Any]:
     kind = table.get("type", "local")
-    if kind not in _EXECUTOR_KEYS:
+    if not isinstance(kind, str) or kind not in _EXECUTOR_KEYS:
         raise ConfigError(f"executor.type: unknown executor {kind!r}; choose one of {sorted(_EXECUTOR_KEYS)}")
     _check_keys(table, _EXECUTOR_KEYS[kind], f"executor (type {kind})")
     out: dict[str, Any] = {"type": kind}

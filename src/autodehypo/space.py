@@ -162,6 +162,9 @@ def _check_bounds(name: str, low: float, high: float, log: bool) -> None:
         raise SpaceError(f"space.{name}: low must be below high, got low={low!r} high={high!r}")
     if log and low <= 0:
         raise SpaceError(f"space.{name}: a log scale needs low > 0, got low={low!r}")
+    if not log and not math.isfinite(float(high) - float(low)):
+        raise SpaceError(f"space.{name}: the range from low={low!r} to high={high!r} is wider than the "
+                         "largest float; narrow it or use a log scale")
 
 
 # How studies map hyperparameters to the cube. 1: categorical choices as slices in the listed
@@ -230,7 +233,7 @@ class SearchSpace:
             kind = spec.pop("type", None)
             allowed = {"float": {"low", "high", "log"}, "int": {"low", "high", "log"},
                        "categorical": {"choices"}}
-            if kind not in allowed:
+            if not isinstance(kind, str) or kind not in allowed:
                 raise SpaceError(f"space.{name}.type: unknown type {kind!r}; "
                                  f"choose one of {sorted(allowed)}")
             unknown = sorted(set(spec) - allowed[kind])

@@ -4,13 +4,29 @@ Only the driver writes; readers (``status``, ``report``, ``export``) open the
 file read-only. A finished trial is committed at once, so a resumed study
 reuses it; the told values of a generation and the optimizer state after it
 are committed in one transaction, so a crash leaves the last whole generation.
+
+On a local file system the file is in WAL mode with ``synchronous=NORMAL``: a
+commit appends to the write-ahead log without waiting for the disk, readers
+never write and never wait for the driver, and a killed driver leaves nothing a
+reader must repair. That is durable against any crash of a process (the log is
+in the kernel's page cache the moment the commit returns); a power loss or a
+kernel crash may lose the last transactions before a checkpoint, never corrupt
+the file, and a resume reruns what was lost. WAL needs shared memory between
+all users of the file, which network file systems do not give, so there the
+file keeps SQLite's rollback journal with a synchronous commit, and a reader
+that meets a crashed driver's journal reads a private copy instead.
 """
 
 from __future__ import annotations
 
+import errno
+import functools
 import json
 import math
+import os
+import shutil
 import sqlite3
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +59,8 @@ CREATE TABLE trials (
     host TEXT,
     attempt INTEGER NOT NULL DEFAULT 0,
     job_id TEXT,
+    pgid INTEGER,
+    pgid_start TEXT,
     UNIQUE (generation, idx)
 );
 CREATE TABLE checkpoints (
@@ -57,15 +75,91 @@ CREATE TABLE checkpoints (
 # Trial states. PENDING: asked, not started; RUNNING: started by the driver now
 # (or when it died); COMPLETE and FAILED are final.
 PENDING, RUNNING, COMPLETE, FAILED = "pending", "running", "complete", "failed"
+STATUSES = (PENDING, RUNNING, COMPLETE, FAILED)
 
 TRIAL_COLUMNS = ("number", "generation", "idx", "params", "unit", "status", "value", "told_value",
                  "metrics", "error", "started_at", "ended_at", "elapsed_s", "cpu_time_s",
-                 "peak_rss_mb", "energy_j", "energy_source", "energy_detail", "host", "attempt", "job_id")
+                 "peak_rss_mb", "energy_j", "energy_source", "energy_detail", "host", "attempt", "job_id",
+                 "pgid", "pgid_start")
 _JSON_COLUMNS = {"params", "unit", "metrics", "energy_detail"}
+_JSON_TYPES = {"params": dict, "unit": list, "metrics": dict, "energy_detail": dict}
+# Columns added to schema version 1 without a new version: an older autodehypo reads a file that
+# has them (it selects the columns it knows), and this one adds them to an older file it writes.
+_ADDED_COLUMNS = {"pgid": "INTEGER", "pgid_start": "TEXT"}
+# File systems whose users may sit on other hosts: no shared memory, so no WAL there.
+_NETWORK_FS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "lustre", "gpfs", "beegfs", "ceph", "glusterfs",
+               "fuse.glusterfs", "fuse.sshfs", "9p", "afs", "ocfs2", "gfs2", "pvfs2", "orangefs")
 
 
 class StorageError(RuntimeError):
-    """The study file is missing, from another version, or cannot be written."""
+    """The study file is missing, from another version, damaged, or cannot be written."""
+
+
+class _BadValue(Exception):
+    """A stored value this autodehypo did not write: the file was edited or damaged."""
+
+
+def diagnose(path: Path, exc: BaseException) -> str:
+    """One line saying what is wrong with the study file ``path`` and what can be done."""
+    directory, text = Path(path).parent, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    lower = text.lower()
+    if isinstance(exc, _BadValue):
+        return f"{path}: {text}; the file was changed by something other than autodehypo: restore it from a backup"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT) or "full" in lower:
+        return (f"{directory}: disk full ({text}); finished trials are kept: free space there, then "
+                f"`autodehypo resume {directory}` continues the study")
+    if "malformed" in lower or "not a database" in lower:
+        return (f"{path}: sqlite: {text}; restore it from a backup, or salvage what is readable with "
+                f"`sqlite3 {path} .recover`")
+    if "no such table" in lower or "no such column" in lower:
+        return f"{path}: sqlite: {text}: the file is damaged or not a study; restore it from a backup"
+    if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) \
+            or "readonly" in lower or "read-only" in lower or "unable to open" in lower:
+        return (f"{directory}: cannot write the study ({text}); make the directory and its files "
+                "writable by this user, or copy the study somewhere writable")
+    if "i/o error" in lower:
+        return f"{path}: sqlite: {text}; check the disk (dmesg) and free space, then resume"
+    if "locked" in lower or "busy" in lower:
+        return f"{path}: sqlite: {text}; another program holds the file; close it and try again"
+    return f"{path}: sqlite: {text}"
+
+
+def _guarded(method):
+    """Turn SQLite's errors inside a storage method into a StorageError that says what to do."""
+    @functools.wraps(method)
+    def wrapper(self: "Storage", *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.Error, _BadValue) as exc:
+            raise StorageError(diagnose(self.path, exc)) from exc
+    return wrapper
+
+
+def _loads(text: Any, what: str) -> Any:
+    if not isinstance(text, str):
+        raise _BadValue(f"{what} holds {type(text).__name__} {text!r:.60}, not JSON text")
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise _BadValue(f"{what} holds bad JSON ({exc})") from None
+
+
+def network_file_system(directory: Path) -> bool:
+    """Whether ``directory`` lies on a file system other hosts may use (NFS, Lustre, ...)."""
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f:
+            mounts = [line.split() for line in f]
+    except OSError:
+        return False  # not Linux: assume local
+    real, best, fstype = os.path.realpath(directory), "", ""
+    for fields in mounts:
+        if "-" not in fields:
+            continue
+        point = fields[4].replace("\\040", " ")
+        inside = real == point or real.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, fstype = point, fields[fields.index("-") + 1]
+    return fstype in _NETWORK_FS or fstype.startswith("fuse.")
 
 
 @dataclass
@@ -91,6 +185,8 @@ class TrialRecord:
     host: str | None = None
     attempt: int = 0
     job_id: str | None = None  # the Slurm job (array task) running the trial
+    pgid: int | None = None  # the local trial's process group, to end what a dead driver left running
+    pgid_start: str | None = None  # its leader's "boot_id start_ticks", so a reused pid is never hit
 
 
 def _encode(column: str, value: Any) -> Any:
@@ -110,9 +206,18 @@ def _json_default(obj: Any) -> Any:
 
 def _decode_row(row: sqlite3.Row) -> TrialRecord:
     values = {}
+    present = row.keys()
     for column in TRIAL_COLUMNS:
-        v = row[column]
-        values[column] = json.loads(v) if column in _JSON_COLUMNS and v is not None else v
+        v = row[column] if column in present else None  # an older file lacks the added columns
+        if column in _JSON_COLUMNS and v is not None:
+            v = _loads(v, f"trial {row['number']}: {column}")
+            if not isinstance(v, _JSON_TYPES[column]):
+                raise _BadValue(f"trial {row['number']}: {column} holds {type(v).__name__}, "
+                                f"expected a JSON {'object' if _JSON_TYPES[column] is dict else 'array'}")
+        values[column] = v
+    if values["status"] not in STATUSES:
+        raise _BadValue(f"trial {values['number']} has unknown status {values['status']!r} "
+                        f"(expected one of {', '.join(STATUSES)})")
     if values["metrics"] is None:
         values["metrics"] = {}
     return TrialRecord(**values)
@@ -121,52 +226,144 @@ def _decode_row(row: sqlite3.Row) -> TrialRecord:
 class Storage:
     def __init__(self, path: Path, *, readonly: bool = False):
         self.path = Path(path)
+        self.readonly = readonly
+        self._copy_dir: str | None = None  # a reader's private copy, after a crashed driver's journal
+        self.conn = self._connect(self.path)
+
+    def _connect(self, path: Path) -> sqlite3.Connection:
         try:
-            if readonly:
-                self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
+            if self.readonly:
+                conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
             else:
-                self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+                conn = sqlite3.connect(path, timeout=30, isolation_level=None)
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open {self.path}: {exc}") from None
-        self.conn.row_factory = sqlite3.Row
+        conn.row_factory = sqlite3.Row
+        return conn
 
     @classmethod
     def create(cls, directory: Path, config: dict[str, Any], config_text: str,
                space_encoding: int = 1) -> "Storage":
-        """Write a new study file; it appears complete or not at all."""
-        final = Path(directory) / DB_NAME
-        partial = final.with_name(DB_NAME + ".partial")
-        partial.unlink(missing_ok=True)
-        storage = cls(partial)
-        with storage.transaction():
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    storage.conn.execute(statement)
-            storage._set_meta_many({"schema_version": SCHEMA_VERSION, "config": config,
-                                    "config_toml": config_text, "created_at": time.time(),
-                                    "state": "created", "space_encoding": space_encoding})
-        storage.close()
+        """Write a new study file; it appears complete or not at all, and only once.
+
+        The file is written under a name of its own, then hard-linked to its final name. A link
+        fails if that name exists, so of two drivers creating one study at the same moment one
+        wins and the other is told, and nobody ever sees a half-written or empty study.db.
+        """
+        directory = Path(directory)
+        final = directory / DB_NAME
+        partial = directory / f"{DB_NAME}.{os.getpid()}-{os.urandom(4).hex()}.partial"
+        try:
+            storage = cls(partial)
+            try:
+                with storage.transaction():
+                    for statement in _SCHEMA.split(";"):
+                        if statement.strip():
+                            storage.conn.execute(statement)
+                    storage._set_meta_many({"schema_version": SCHEMA_VERSION, "config": config,
+                                            "config_toml": config_text, "created_at": time.time(),
+                                            "state": "created", "space_encoding": space_encoding})
+            finally:
+                storage.close()  # in rollback-journal mode: nothing is left beside the file
+            try:
+                os.link(partial, final)
+            except FileExistsError:
+                raise StorageError(f"{directory} already holds a study; continue it with "
+                                   f"`autodehypo resume {directory}` or choose another --dir") from None
+            except OSError as exc:
+                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+                    raise
+                # A file system without hard links: check, then rename (a race stays possible there).
+                if final.exists():
+                    raise StorageError(f"{directory} already holds a study; continue it with "
+                                       f"`autodehypo resume {directory}` or choose another --dir") from None
+                os.rename(partial, final)
+        except sqlite3.Error as exc:
+            raise StorageError(diagnose(final, exc)) from None
+        except OSError as exc:
+            raise StorageError(diagnose(final, exc)) from None
+        finally:
+            for leftover in (partial, partial.with_name(partial.name + "-journal")):
+                try:
+                    leftover.unlink()
+                except OSError:
+                    pass
         # Reopen under the final name: SQLite names its journal after the path it opened.
-        partial.rename(final)
-        return cls(final)
+        return cls.open(directory)
 
     @classmethod
     def open(cls, directory: Path, *, readonly: bool = False) -> "Storage":
         path = Path(directory) / DB_NAME
+        if path.is_dir() or (path.exists() and not path.is_file()):
+            raise StorageError(f"{path}: not a regular file; move it away, it cannot hold a study")
         if not path.is_file():
             raise StorageError(f"{directory}: no study here (no {DB_NAME})")
         storage = cls(path, readonly=readonly)
         try:
-            version = storage.meta("schema_version")
-        except sqlite3.Error as exc:
-            raise StorageError(f"{path}: not a study database ({exc})") from None
-        if version != SCHEMA_VERSION:
-            raise StorageError(f"{path}: schema version {version}, this autodehypo reads "
-                               f"{SCHEMA_VERSION}; use the autodehypo version that wrote it")
+            try:
+                version = storage._schema_version()
+            except sqlite3.OperationalError as exc:
+                if not readonly or not _reader_must_copy(exc):
+                    raise
+                storage._read_a_copy()
+                version = storage._schema_version()
+            if version != SCHEMA_VERSION:
+                raise StorageError(f"{path}: schema version {version}, this autodehypo reads "
+                                   f"{SCHEMA_VERSION}; use the autodehypo version that wrote it")
+            if not readonly:
+                storage._prepare_writer()
+        except sqlite3.DatabaseError as exc:
+            storage.close()
+            if "no such table" in str(exc) or "file is not a database" in str(exc):
+                raise StorageError(f"{path}: not a study database ({exc}); restore it from a backup "
+                                   "or choose another --dir") from None
+            raise StorageError(diagnose(path, exc)) from None
+        except BaseException:
+            storage.close()
+            raise
         return storage
+
+    def _schema_version(self) -> Any:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None:
+            raise sqlite3.DatabaseError("no schema_version in table meta")
+        return _loads(row[0], "meta schema_version")
+
+    def _read_a_copy(self) -> None:
+        """Read a private copy: SQLite lets its first writer repair what a crashed driver left.
+
+        A reader cannot roll back a hot rollback journal (nor create the WAL index in a
+        directory it may not write); in a copy of its own it may, and the study is untouched.
+        """
+        self.conn.close()
+        self._copy_dir = tempfile.mkdtemp(prefix="autodehypo-read-")
+        copy = Path(self._copy_dir) / DB_NAME
+        for suffix in ("", "-journal", "-wal"):
+            source = self.path.with_name(self.path.name + suffix)
+            try:
+                shutil.copyfile(source, copy.with_name(copy.name + suffix))
+            except FileNotFoundError:
+                pass
+        self.readonly = False
+        self.conn = self._connect(copy)
+        self.readonly = True
+
+    def _prepare_writer(self) -> None:
+        mode = "delete" if network_file_system(self.path.parent) else "wal"
+        self.conn.execute(f"PRAGMA journal_mode={mode}")
+        # WAL with synchronous=NORMAL: a commit survives any process crash (the module docstring
+        # says what a power loss may cost); rollback-journal mode keeps the full, synchronous commit.
+        self.conn.execute("PRAGMA synchronous=" + ("NORMAL" if mode == "wal" else "FULL"))
+        present = {r["name"] for r in self.conn.execute("PRAGMA table_info(trials)")}
+        for column, kind in _ADDED_COLUMNS.items():
+            if column not in present:
+                self.conn.execute(f"ALTER TABLE trials ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         self.conn.close()
+        if self._copy_dir is not None:
+            shutil.rmtree(self._copy_dir, ignore_errors=True)
+            self._copy_dir = None
 
     # -- transactions -------------------------------------------------------
     class _Tx:
@@ -177,26 +374,43 @@ class Storage:
             self.conn.execute("BEGIN IMMEDIATE")
 
         def __exit__(self, exc_type, exc, tb):
-            self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+            if exc_type is None:
+                try:
+                    self.conn.execute("COMMIT")
+                    return False
+                except sqlite3.Error:
+                    self._rollback()
+                    raise
+            self._rollback()
             return False
+
+        def _rollback(self) -> None:
+            if self.conn.in_transaction:
+                try:
+                    self.conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # SQLite already rolled back (disk full); the first error says why
 
     def transaction(self) -> "_Tx":
         return Storage._Tx(self.conn)
 
     # -- meta ---------------------------------------------------------------
+    @_guarded
     def meta(self, key: str, default: Any = None) -> Any:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return default if row is None else json.loads(row[0])
+        return default if row is None else _loads(row[0], f"meta {key}")
 
     def _set_meta_many(self, items: dict[str, Any]) -> None:
         self.conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                               [(k, json.dumps(v)) for k, v in items.items()])
 
+    @_guarded
     def set_meta(self, **items: Any) -> None:
         with self.transaction():
             self._set_meta_many(items)
 
     # -- trials -------------------------------------------------------------
+    @_guarded
     def add_trials(self, trials: list[TrialRecord]) -> None:
         with self.transaction():
             self.conn.executemany(
@@ -212,16 +426,19 @@ class Storage:
     def update_trial(self, trial: TrialRecord) -> None:
         self.update_trials([trial])
 
+    @_guarded
     def update_trials(self, trials: list[TrialRecord], columns: tuple[str, ...] = TRIAL_COLUMNS[5:]) -> None:
         """Write the given columns of several trials in one transaction."""
         with self.transaction():
             for trial in trials:
                 self._update(trial, columns)
 
+    @_guarded
     def delete_trials(self, numbers: list[int]) -> None:
         with self.transaction():
             self.conn.executemany("DELETE FROM trials WHERE number = ?", [(n,) for n in numbers])
 
+    @_guarded
     def trials(self, generation: int | None = None) -> list[TrialRecord]:
         if generation is None:
             rows = self.conn.execute("SELECT * FROM trials ORDER BY number")
@@ -230,11 +447,20 @@ class Storage:
                                      (generation,))
         return [_decode_row(r) for r in rows]
 
+    @_guarded
+    def unfinished_with_processes(self) -> list[TrialRecord]:
+        """Trials not known to have ended whose process group was recorded."""
+        rows = self.conn.execute("SELECT * FROM trials WHERE status IN (?, ?) AND pgid IS NOT NULL "
+                                 "ORDER BY number", (PENDING, RUNNING))
+        return [_decode_row(r) for r in rows]
+
+    @_guarded
     def next_trial_number(self) -> int:
         row = self.conn.execute("SELECT COALESCE(MAX(number) + 1, 0) FROM trials").fetchone()
         return int(row[0])
 
     # -- checkpoints --------------------------------------------------------
+    @_guarded
     def commit_generation(self, trials: list[TrialRecord], state: dict[str, Any],
                           evaluations: int, driver_elapsed_s: float) -> None:
         """Store the told values of a generation and the optimizer state after it, atomically."""
@@ -246,15 +472,24 @@ class Storage:
                 (state["generation"], json.dumps(state), evaluations, driver_elapsed_s, time.time()))
             self._set_meta_many({"driver_elapsed_s": driver_elapsed_s})
 
+    @_guarded
     def last_checkpoint(self) -> dict[str, Any] | None:
         row = self.conn.execute(
             "SELECT * FROM checkpoints ORDER BY generation DESC LIMIT 1").fetchone()
         if row is None:
             return None
-        return {"state": json.loads(row["state"]), "evaluations": row["evaluations"],
-                "driver_elapsed_s": row["driver_elapsed_s"]}
+        return {"state": _loads(row["state"], f"checkpoint {row['generation']}"),
+                "evaluations": row["evaluations"], "driver_elapsed_s": row["driver_elapsed_s"]}
 
+    @_guarded
     def iter_checkpoints(self) -> Iterator[dict[str, Any]]:
-        for row in self.conn.execute("SELECT * FROM checkpoints ORDER BY generation"):
-            yield {"generation": row["generation"], "state": json.loads(row["state"]),
-                   "evaluations": row["evaluations"]}
+        rows = [{"generation": row["generation"], "state": _loads(row["state"], f"checkpoint {row['generation']}"),
+                 "evaluations": row["evaluations"]}
+                for row in self.conn.execute("SELECT * FROM checkpoints ORDER BY generation")]
+        return iter(rows)
+
+
+def _reader_must_copy(exc: sqlite3.OperationalError) -> bool:
+    """A read-only connection refused by what a crashed writer left (hot journal, no WAL index)."""
+    text = str(exc).lower()
+    return "readonly" in text or "read-only" in text or "unable to open" in text

@@ -4,12 +4,16 @@ The driver is the only writer of the study's SQLite file. A finished trial is
 committed as soon as it ends; the told values of a generation and the optimizer
 state after it are committed together. Resuming rebuilds the optimizer from the
 last checkpoint, asks again (the saved RNG state makes that the same batch),
-reuses the trials of that batch that had finished and runs the others.
+reuses the trials of that batch that had finished and runs the others, after
+ending whatever the dead driver's trials left running.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import importlib.util
+import json
 import math
 import os
 import signal
@@ -27,9 +31,10 @@ from .energy import CpuTimeEstimate, EnergyReading, MeterUnavailable, choose, co
 from .environment import collect_environment
 from .execution import LocalExecutor, SlurmError, SlurmExecutor, TrialOutcome
 from .objectives import ObjectiveError, build_objective
+from .processes import end_group
 from .space import ENCODING_VERSION
 from .storage import (COMPLETE, DB_NAME, FAILED, PENDING, RUNNING, Storage, StorageError,
-                      TrialRecord)
+                      TrialRecord, diagnose)
 from .trial_progress import PROGRESS_FILE, read_progress, remove_live, write_live
 
 LOCK_NAME = "driver.lock"
@@ -84,6 +89,7 @@ class _Tally:
     failed: int = 0
     energy_j: float = 0.0
     best_value: float | None = None
+    worst_value: float | None = None
     energy_sources: set[str] = field(default_factory=set)
 
     def add(self, trial: TrialRecord) -> None:
@@ -94,9 +100,13 @@ class _Tally:
             self.energy_sources.add(trial.energy_source)
         if trial.status != COMPLETE or trial.value is None:
             return
-        if self.best_value is None or (trial.value < self.best_value if self.direction == "minimize"
+        minimize = self.direction == "minimize"
+        if self.best_value is None or (trial.value < self.best_value if minimize
                                        else trial.value > self.best_value):
             self.best_value = trial.value
+        if self.worst_value is None or (trial.value > self.worst_value if minimize
+                                        else trial.value < self.worst_value):
+            self.worst_value = trial.value
 
     @classmethod
     def of(cls, trials: list[TrialRecord], direction: str) -> "_Tally":
@@ -120,7 +130,13 @@ class _DriverLock:
 
     def __init__(self, directory: Path):
         self.path = directory / LOCK_NAME
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        if self.path.is_dir() and not self.path.is_symlink():
+            raise StorageError(f"{self.path}: a directory where the driver's lock file belongs; "
+                               "remove it (it holds nothing autodehypo wrote) and try again")
+        try:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StorageError(diagnose(directory / DB_NAME, exc)) from None
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -128,8 +144,12 @@ class _DriverLock:
             os.close(self.fd)
             raise StudyLockedError(f"{directory}: another driver is running this study ({holder}); "
                                    "wait for it to finish or stop it first") from None
-        os.ftruncate(self.fd, 0)
-        os.write(self.fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
+        try:
+            os.ftruncate(self.fd, 0)
+            os.write(self.fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
+        except OSError as exc:
+            self.release()
+            raise StorageError(diagnose(directory / DB_NAME, exc)) from None
 
     def release(self) -> None:
         os.ftruncate(self.fd, 0)
@@ -179,25 +199,50 @@ class Study:
         Nothing is written when the config or the objective is at fault.
         """
         directory = Path(directory)
+        raw, cfg, obj = cls._prepare(directory, config, objective)
+        try:
+            created = _make_directory(directory)
+        except OSError as exc:
+            raise StorageError(f"{directory}: cannot create the study directory: "
+                               f"{exc.strerror or exc}") from None
+        try:
+            storage = Storage.create(directory, raw, config_text, space_encoding=ENCODING_VERSION)
+        except BaseException:
+            if created:  # empty unless another driver created its study here meanwhile: then keep it
+                try:
+                    directory.rmdir()
+                except OSError:
+                    pass
+            raise
+        return cls(directory, cfg, storage, obj)
+
+    @classmethod
+    def check(cls, directory: str | Path, config: dict[str, Any] | StudyConfig,
+              objective: Callable[[dict[str, Any]], Any] | None = None) -> StudyConfig:
+        """Everything :meth:`create` checks, creating nothing."""
+        return cls._prepare(Path(directory), config, objective)[1]
+
+    @classmethod
+    def _prepare(cls, directory: Path, config: dict[str, Any] | StudyConfig,
+                 objective: Callable[[dict[str, Any]], Any] | None) -> tuple[dict[str, Any], StudyConfig, Any]:
         raw = config.raw if isinstance(config, StudyConfig) else dict(config)
         if objective is not None:
             raw = {**raw, "objective": {**raw.get("objective", {}), "type": "python",
                                         "function": _import_path(objective)}}
         cfg = parse_config(raw, default_name=directory.name, encoding=ENCODING_VERSION)
+        _check_runnable(cfg, raw)
         obj = _build(cfg, objective)
         _open_meters(cfg)  # an explicitly named meter that does not work here is a config error
-        if (directory / DB_NAME).exists():
+        if (directory / DB_NAME).exists() or (directory / DB_NAME).is_symlink():
             raise StorageError(f"{directory} already holds a study; continue it with "
                                f"`autodehypo resume {directory}` or choose another --dir")
-        created = not directory.exists()
-        directory.mkdir(parents=True, exist_ok=True)
-        try:
-            storage = Storage.create(directory, raw, config_text, space_encoding=ENCODING_VERSION)
-        except BaseException:
-            if created:
-                _remove_tree(directory)
-            raise
-        return cls(directory, cfg, storage, obj)
+        lock = directory / LOCK_NAME
+        if lock.is_dir() or lock.exists() and not lock.is_file():
+            raise StorageError(f"{lock}: not a regular file where the driver's lock file belongs; "
+                               "remove it and try again")
+        if directory.exists() and not directory.is_dir():
+            raise StorageError(f"{directory}: not a directory; choose another --dir")
+        return raw, cfg, obj
 
     @classmethod
     def open(cls, directory: str | Path,
@@ -205,8 +250,13 @@ class Study:
         directory = Path(directory)
         storage = Storage.open(directory)
         try:
+            stored = storage.meta("config")
+            if not isinstance(stored, dict):
+                raise StorageError(f"{directory / DB_NAME}: the stored config is "
+                                   f"{type(stored).__name__}, not a table; the file was changed by "
+                                   "something other than autodehypo: restore it from a backup")
             # A study made before the encoding was recorded used the first one.
-            cfg = parse_config(storage.meta("config"), default_name=directory.name,
+            cfg = parse_config(stored, default_name=directory.name,
                                encoding=storage.meta("space_encoding", 1))
             obj = _build(cfg, objective)
         except BaseException:
@@ -226,12 +276,14 @@ class Study:
         lock = self._lock = _DriverLock(self.directory)
         try:
             self.meters, sources = _open_meters(self.config)
-        except ConfigError:
+            # One environment per run session: a resumed study may run on another node or software.
+            self.storage.set_meta(energy_sources={**sources, "estimate": "ok"},
+                                  environments=[*self.storage.meta("environments", []),
+                                                collect_environment()])
+            self._end_leftovers()
+        except BaseException:
             lock.release()
             raise
-        # One environment per run session: a resumed study may run on another node or software.
-        self.storage.set_meta(energy_sources={**sources, "estimate": "ok"},
-                              environments=[*self.storage.meta("environments", []), collect_environment()])
         old_handlers = {s: signal.signal(s, self._on_signal)
                         for s in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)}
         try:
@@ -242,6 +294,10 @@ class Study:
         except Interrupted:
             self.storage.set_meta(state="interrupted")
             raise
+        except OSError as exc:  # the study's own files: disk full, permissions
+            if exc.errno not in _STORAGE_ERRNOS:
+                raise
+            raise StorageError(diagnose(self.directory / DB_NAME, exc)) from None
         finally:
             for s, h in old_handlers.items():
                 signal.signal(s, h)
@@ -249,6 +305,20 @@ class Study:
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         self._stop_signal = signum
+
+    def _end_leftovers(self) -> None:
+        """End what the trials of a driver that died (SIGKILL, node crash) left running.
+
+        Before any trial runs again: otherwise a trial's old processes (a command's children,
+        which the kernel does not kill with their parent) would run beside its rerun.
+        """
+        leftovers = self.storage.unfinished_with_processes()
+        for trial in leftovers:
+            if trial.pgid_start:
+                end_group(trial.pgid, trial.pgid_start)
+            trial.pgid = trial.pgid_start = None
+        if leftovers:
+            self.storage.update_trials(leftovers, ("pgid", "pgid_start"))
 
     def _optimizer(self) -> Optimizer:
         cfg = self.config
@@ -304,11 +374,15 @@ class Study:
                     ended = executor.wait(timeout=1.0)
                     for meter in self.meters:  # often enough to catch counter wrap-arounds
                         meter.poll()
-                    for number, outcome in ended:
-                        self._record(running.pop(number), outcome)
-                        self._live = tuple(t for t in self._live if t.number != number)
-                        report()
-                    if self._watch(executor, running, elapsed()):
+                    if ended:
+                        done = [self._record(running.pop(number), outcome) for number, outcome in ended]
+                        self.storage.update_trials(done)
+                        for trial in done:  # counted once stored: the tally never runs ahead of the file
+                            self._tally.add(trial)
+                        finished = {t.number for t in done}
+                        self._live = tuple(t for t in self._live if t.number not in finished)
+                    watched = self._watch(executor, running, elapsed())
+                    if ended or watched:
                         report()
             finally:
                 if running and self._stop_signal == signal.SIGUSR1 and hasattr(executor, "detach"):
@@ -316,8 +390,9 @@ class Study:
                 elif running:  # stopped: these run again on resume
                     executor.kill_all()
                     for trial in running.values():
-                        trial.status, trial.job_id = PENDING, None
-                    self.storage.update_trials(list(running.values()), ("status", "job_id"))
+                        trial.status, trial.job_id, trial.pgid, trial.pgid_start = PENDING, None, None, None
+                    self.storage.update_trials(list(running.values()),
+                                               ("status", "job_id", "pgid", "pgid_start"))
             if queue:
                 self._discard_unstarted(trials)
                 break
@@ -375,17 +450,19 @@ class Study:
     def _start(self, executor, trials: list[TrialRecord]) -> None:
         now = time.time()
         for trial in trials:
-            trial.status, trial.attempt, trial.started_at = RUNNING, trial.attempt + 1, now
-        self.storage.update_trials(trials, ("status", "attempt", "started_at"))
-        for trial in trials:
             # What an earlier, killed attempt reported is not this attempt's progress.
             (self._trial_dir(trial) / PROGRESS_FILE).unlink(missing_ok=True)
             self._meter_tokens[trial.number] = [(m, m.start()) for m in self.meters]
         executor.submit_many([(t.number, dict(t.params), self.directory / "trials" / f"{t.number:06d}.log",
                                self._trial_dir(t)) for t in trials])
+        # One transaction per batch, once the processes or jobs exist and can be named in it.
         for trial in trials:
+            trial.status, trial.attempt, trial.started_at = RUNNING, trial.attempt + 1, now
             trial.job_id = executor.job_id(trial.number)
-        self.storage.update_trials(trials, ("job_id",))
+            if hasattr(executor, "process_group"):
+                trial.pgid, trial.pgid_start = executor.process_group(trial.number)
+        self.storage.update_trials(trials, ("status", "attempt", "started_at", "job_id", "pgid",
+                                            "pgid_start"))
 
     def _check_signal(self) -> None:
         if self._stop_signal is not None:
@@ -418,7 +495,8 @@ class Study:
                 readings.append(EnergyReading(None, meter.source, detail={"error": str(exc)}))
         return readings + list(outcome.energy) + [self.estimate.reading(outcome.cpu_time_s)]
 
-    def _record(self, trial: TrialRecord, outcome: TrialOutcome) -> None:
+    def _record(self, trial: TrialRecord, outcome: TrialOutcome) -> TrialRecord:
+        """Fill in a finished trial (the caller stores it)."""
         readings = self._readings(trial.number, outcome)
         reading = choose(readings, self.config.energy.budget_source)
         trial.status = COMPLETE if outcome.ok else FAILED
@@ -432,19 +510,17 @@ class Study:
         trial.energy_detail = {"readings": [r.as_dict() for r in readings],
                                "node_level": reading.node_level,
                                "co2e_g": co2e_grams(reading.joules, self.config.energy.grid_intensity)}
-        self.storage.update_trial(trial)
-        self._tally.add(trial)
+        return trial
 
     def _tell(self, opt: Optimizer, trials: list[TrialRecord], elapsed: float) -> None:
         sign = 1.0 if self.config.direction == "minimize" else -1.0
         if self.config.failure_value is not None:
             penalty = sign * self.config.failure_value
         else:
-            # The worst value seen so far, this generation included; +inf before any.
-            seen = [sign * t.value for t in self.storage.trials() if t.status == COMPLETE
-                    and t.value is not None]
-            seen += [sign * t.value for t in trials if t.status == COMPLETE and t.value is not None]
-            penalty = max(seen) if seen else math.inf
+            # The worst value seen so far, this generation included (the tally has counted every
+            # stored trial); +inf before any.
+            worst = self._tally.worst_value
+            penalty = math.inf if worst is None else sign * worst
         for t in trials:
             t.told_value = sign * t.value if t.status == COMPLETE else penalty
         opt.tell([t.told_value for t in trials])
@@ -492,11 +568,47 @@ def _open_meters(cfg: StudyConfig) -> tuple[list, dict[str, str]]:
         raise ConfigError(f"energy.meters: {exc}") from None
 
 
+_STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)
+MAX_CELLS = 10 ** 7  # population x dimensions: the size of the arrays the algorithms hold
+
+
+def _check_runnable(cfg: StudyConfig, raw: dict[str, Any]) -> None:
+    """What a config can pass and a study still fail on, checked before anything is created."""
+    if cfg.population * cfg.space.dim > MAX_CELLS:
+        raise ConfigError(f"study.population: {cfg.population} candidates of {cfg.space.dim} "
+                          f"dimensions is more than {MAX_CELLS:,} numbers per generation")
+    if cfg.executor.get("type") == "slurm" and importlib.util.find_spec("submitit") is None:
+        raise ConfigError("executor.type: \"slurm\" needs submitit, which is not installed here: "
+                          "pip install 'autodehypo[slurm]'")
+    try:
+        json.dumps(raw, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"config: cannot be stored ({exc})") from None
+    try:  # the first generation as the driver will make it: asked, decoded, stored as JSON
+        opt = make_optimizer(cfg.algorithm, cfg.space.dim, population=cfg.population, seed=cfg.seed,
+                             max_evaluations=cfg.budget.evaluations, **cfg.options)
+        first = opt.ask()
+        json.dumps([cfg.space.decode(u) for u in first[:2]], allow_nan=False)
+        json.dumps(opt.state_dict(), allow_nan=False)
+    except MemoryError:
+        raise ConfigError(f"study.population: {cfg.population} candidates of {cfg.space.dim} "
+                          "dimensions do not fit in memory") from None
+    except (TypeError, ValueError, OverflowError, ArithmeticError) as exc:
+        raise ConfigError(f"config: the first generation cannot be made: {exc}") from None
+
+
+def _make_directory(directory: Path) -> bool:
+    """Create the study directory; True if this call created it (so that a failure may remove it)."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir()
+    except FileExistsError:
+        if not directory.is_dir():
+            raise
+        return False
+    return True
+
+
 def _import_path(function: Callable) -> str:
     return f"{getattr(function, '__module__', '?')}:{getattr(function, '__qualname__', '?')}"
 
-
-def _remove_tree(directory: Path) -> None:
-    for path in sorted(directory.rglob("*"), reverse=True):
-        path.rmdir() if path.is_dir() else path.unlink()
-    directory.rmdir()

@@ -127,7 +127,7 @@ class DE(Optimizer):
                  max_evaluations: int | None = None, strategy: str = "rand/1/bin",
                  F: float = 0.5, CR: float = 0.9, dither: list[float] | None = None,
                  p: float = 0.1):
-        mutation, _, crossover = strategy.rpartition("/")
+        mutation, _, crossover = strategy.rpartition("/") if isinstance(strategy, str) else ("", "", "")
         if mutation not in MUTATIONS or crossover not in CROSSOVERS:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
         self._min_population = _NEEDS[mutation] + 1

@@ -3,7 +3,8 @@
 A trial that raises, returns NaN, segfaults, calls ``os._exit`` or outlives its
 timeout only ever takes its own process down: the driver reaps it with
 ``wait4`` (which also yields the child's CPU time and peak memory, even after a
-crash) and records why it failed.
+crash) and records why it failed. Each trial leads its own process group, and
+when it ends, whatever it started and left running ends with it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Hashable
 
-from ..processes import die_with_parent
+from ..processes import die_with_parent, process_start
 from .outcome import TrialOutcome, interpret_result, jsonable, one_line
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
@@ -47,6 +48,7 @@ class _Running:
     started_mono: float
     deadline: float | None
     buffer: bytearray
+    start: str | None = None  # the leader's identity across pid reuse (processes.process_start)
     timed_out: bool = False
 
 
@@ -103,7 +105,8 @@ class LocalExecutor:
             pass
         os.set_blocking(read_fd, False)
         deadline = started_mono + self.timeout if self.timeout else None
-        self._running[key] = _Running(pid, read_fd, started_at, started_mono, deadline, bytearray())
+        self._running[key] = _Running(pid, read_fd, started_at, started_mono, deadline, bytearray(),
+                                      process_start(pid))
 
     def submit_many(self, items: list[tuple[Hashable, dict[str, Any], Path | None, Path | None]]) -> None:
         for key, params, log_path, workdir in items:
@@ -111,6 +114,11 @@ class LocalExecutor:
 
     def job_id(self, key: Hashable) -> str | None:
         return None  # local trials are not jobs: a resumed driver runs them again
+
+    def process_group(self, key: Hashable) -> tuple[int, str | None]:
+        """The trial's process group and its leader's start, for a resumed driver to end it."""
+        run = self._running[key]
+        return run.pid, run.start
 
     def wait(self, timeout: float | None = None) -> list[tuple[Hashable, TrialOutcome]]:
         """Wait up to ``timeout`` seconds for trials to end; return those that ended."""
@@ -216,6 +224,11 @@ class LocalExecutor:
 
     def _reap(self, key: Hashable) -> TrialOutcome:
         run = self._running.pop(key)
+        try:  # wait for the exit but keep the zombie: its pid, the group's id, cannot be reused yet
+            os.waitid(os.P_PID, run.pid, os.WEXITED | os.WNOWAIT)
+        except ChildProcessError:
+            pass
+        _kill_group(run.pid)  # what the trial started and left running (a command's children)
         _, status, usage = os.wait4(run.pid, 0)
         self._drain(run)
         os.close(run.fd)

@@ -44,7 +44,7 @@ def build_objective(table: Mapping[str, Any], param_names: list[str]) -> Any:
     """
     table = dict(table)
     kind = table.pop("type", None)
-    if kind not in BUILDERS:
+    if not isinstance(kind, str) or kind not in BUILDERS:
         raise ObjectiveError(f"objective.type: unknown type {kind!r}; choose one of {sorted(BUILDERS)}")
     try:
         return BUILDERS[kind](param_names=param_names, **table)

@@ -1,13 +1,21 @@
 from __future__ import annotations
 
 import json
+import os
+import selectors
 import shlex
+import signal
 import string
 import subprocess
 from typing import Any, Mapping, Sequence
 
 from ..processes import die_with_parent
 from .python import _check_fixed
+
+MAX_COMMAND_CHARS = 8192  # a longer command line belongs in a script; shlex needs ~30 us a character
+_STDOUT_KEPT = 1 << 20  # the result is on the last line: keep that much of the end of stdout
+_STDERR_KEPT = 4096
+_REASON_LINES, _REASON_CHARS = 3, 300
 
 
 class CommandObjective:
@@ -26,6 +34,13 @@ class CommandObjective:
         self.key = key
         self.cwd = cwd
         self.fixed = _check_fixed(fixed, param_names)
+        if isinstance(command, str) and len(command) > MAX_COMMAND_CHARS:
+            raise ObjectiveError(f"objective.command: {len(command)} characters, at most "
+                                 f"{MAX_COMMAND_CHARS}; put a longer command line in a script")
+        if isinstance(command, (list, tuple)) and sum(len(a) for a in command if isinstance(a, str)) \
+                > MAX_COMMAND_CHARS:
+            raise ObjectiveError(f"objective.command: more than {MAX_COMMAND_CHARS} characters in all; "
+                                 "put a longer command line in a script")
         if isinstance(command, str):
             try:
                 self.argv = shlex.split(command)
@@ -55,14 +70,85 @@ class CommandObjective:
 
     def __call__(self, params: dict[str, Any]) -> Any:
         argv = self.arguments(params)
-        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=None, text=True,
-                              cwd=self.cwd, preexec_fn=die_with_parent)
-        if proc.returncode != 0:
-            raise RuntimeError(f"command exited with code {proc.returncode}")
-        lines = [line for line in proc.stdout.splitlines() if line.strip()]
+        # The command stays in the trial's process group (no new session), so that whatever it
+        # starts ends with the trial; its stderr goes to the trial's log and its end to the reason.
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                cwd=self.cwd, preexec_fn=die_with_parent)
+        stdout, stderr = _follow(proc)
+        returncode = proc.wait()
+        if returncode != 0:
+            if returncode < 0:
+                try:
+                    how = f"killed by signal {signal.Signals(-returncode).name}"
+                except ValueError:
+                    how = f"killed by signal {-returncode}"
+            else:
+                how = f"exited with code {returncode}"
+            tail = _last_lines(stderr)
+            raise RuntimeError(f"command {how}" + (f"; stderr ends: {tail}" if tail else ""))
+        lines = [line for line in stdout.decode(errors="replace").splitlines() if line.strip()]
         if not lines:
             raise RuntimeError("command printed nothing; its last line must be a JSON result")
         try:
             return json.loads(lines[-1])
         except json.JSONDecodeError:
             raise RuntimeError(f"last line of output is not JSON: {lines[-1][:200]!r}") from None
+
+
+def _follow(proc: subprocess.Popen) -> tuple[bytes, bytes]:
+    """Read the command's stdout (its end kept) and stderr (copied to ours, its end kept).
+
+    Until the command exits, not until its pipes close: a process it started in the
+    background may hold them open for as long as it runs (it ends with the trial).
+    """
+    out, err = bytearray(), bytearray()
+    streams = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
+    for fd in streams:
+        os.set_blocking(fd, False)
+    with selectors.DefaultSelector() as selector:
+        for fd, buffer in streams.items():
+            selector.register(fd, selectors.EVENT_READ, buffer)
+        while selector.get_map():
+            exited = proc.poll() is not None
+            ready = [key for key, _ in selector.select(timeout=0 if exited else 0.1)]
+            for key in ready:
+                if not _read(key.fd, key.data, err):
+                    selector.unregister(key.fd)
+            if exited and not ready:
+                break  # what it wrote before exiting has been read
+    proc.stdout.close()
+    proc.stderr.close()
+    return bytes(out), bytes(err)
+
+
+def _read(fd: int, buffer: bytearray, err: bytearray) -> bool:
+    """Read what is there now; False at end of file."""
+    while True:
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            return True
+        if not chunk:
+            return False
+        buffer.extend(chunk)
+        if buffer is err:
+            _write_all(2, chunk)
+            del buffer[:-_STDERR_KEPT]
+        else:
+            del buffer[:-_STDOUT_KEPT]
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+        except OSError:
+            return  # a log that cannot be written must not fail the trial
+
+
+def _last_lines(stderr: bytes) -> str:
+    """The last few non-empty lines of stderr as one line, capped."""
+    lines = [line.strip() for line in stderr.decode(errors="replace").splitlines() if line.strip()]
+    text = " | ".join(lines[-_REASON_LINES:])
+    return text if len(text) <= _REASON_CHARS else "..." + text[-(_REASON_CHARS - 3):]

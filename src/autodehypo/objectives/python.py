@@ -39,6 +39,8 @@ class PythonObjective:
 
 def _check_fixed(fixed: Mapping[str, Any] | None, param_names: list[str] | None) -> dict[str, Any]:
     from . import ObjectiveError
+    if fixed is not None and not isinstance(fixed, Mapping):
+        raise ObjectiveError(f"objective.fixed: expected a table of values, got {fixed!r:.100}")
     fixed = dict(fixed or {})
     both = sorted(set(fixed) & set(param_names or []))
     if both:

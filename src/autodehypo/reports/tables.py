@@ -113,8 +113,8 @@ def render(rows: list[Row], fmt: str, group_label: str) -> str:
         lines.insert(1, "  ".join("-" * w for w in widths))
         return "\n".join(lines) + "\n"
     if fmt == "md":
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in line) + " |" for line in body]
+        lines = ["| " + " | ".join(_md_cell(c) for c in header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(_md_cell(c) for c in line) + " |" for line in body]
         return "\n".join(lines) + "\n"
     if fmt == "latex":
         esc = _latex_escape
@@ -128,6 +128,11 @@ def render(rows: list[Row], fmt: str, group_label: str) -> str:
         trs = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in line) + "</tr>" for line in body)
         return f'<table class="results"><thead><tr>{head}</tr></thead><tbody>{trs}</tbody></table>'
     raise ValueError(f"format must be one of {list(FORMATS)}, got {fmt!r}")
+
+
+def _md_cell(text: str) -> str:
+    """A Markdown table cell stays one cell on one line: a pipe is escaped, a line break is <br>."""
+    return "<br>".join(text.replace("\\", "\\\\").replace("|", "\\|").splitlines())
 
 
 def _blank(value: Any) -> Any:

@@ -1,0 +1,237 @@
+"""The study file under concurrent creation, crashes, damage, a read-only directory and a full disk."""
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+
+from autodehypo.cli import main
+from conftest import export_rows
+
+CONFIG = """
+[study]
+name = "toy"
+seed = 5
+population = 6
+[study.budget]
+evaluations = {evaluations}
+[space.x0]
+type = "float"
+low = 0.0
+high = 1.0
+[space.x1]
+type = "float"
+low = -1.0
+high = 1.0
+[objective]
+type = "python"
+function = "toy_objectives:slow_sphere"
+[executor]
+workers = 2
+"""
+
+
+def config(tmp_path, evaluations):
+    path = tmp_path / f"c{evaluations}.toml"
+    path.write_text(CONFIG.format(evaluations=evaluations))
+    return path
+
+
+def autodehypo(args, env, **kwargs):
+    return subprocess.Popen([sys.executable, "-m", "autodehypo", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def one_line(text):
+    return len(text.strip().splitlines()) == 1 and "Traceback" not in text
+
+
+def test_two_runs_creating_one_study_at_once(tmp_path, subprocess_env):
+    path = config(tmp_path, 6)
+    env = {**subprocess_env, "TOY_SLEEP": "0"}
+    for attempt in range(10):
+        study = tmp_path / f"s{attempt}"
+        procs = [autodehypo(["run", str(path), "--dir", str(study)], env) for _ in range(2)]
+        results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
+        codes = sorted(code for code, _ in results)
+        assert codes == [0, 3], results
+        loser = next(err for code, err in results if code == 3)
+        assert one_line(loser) and ("already holds a study" in loser or "another driver" in loser), loser
+        assert sorted(p.name for p in study.iterdir()) == ["driver.lock", "study.db", "trials"]
+        assert len(export_rows(study)) == 6
+
+
+def finished_count(db):
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+            return conn.execute("SELECT COUNT(*) FROM trials WHERE status IN ('complete', 'failed')").fetchone()[0]
+    except sqlite3.Error:
+        return -1
+
+
+def test_readers_work_right_after_a_sigkill(tmp_path, subprocess_env, capsys):
+    env = {**subprocess_env, "TOY_SLEEP": "0.01"}
+    study = tmp_path / "s"
+    proc = autodehypo(["run", str(config(tmp_path, 240)), "--dir", str(study)], env)
+    deadline = time.monotonic() + 60
+    while finished_count(study / "study.db") < 1:
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.02)
+    rng = np.random.default_rng(int(os.environ.get("KILL_SEED", "12")))
+    kills = 0
+    for delay in rng.uniform(0.02, 0.5, size=15):
+        time.sleep(delay)
+        if proc.poll() is not None:
+            break
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kills += 1
+        outputs = []
+        for command in (["status", str(study)], ["export", str(study)], ["report", str(study)]):
+            code = main(command)
+            out, err = capsys.readouterr()
+            assert code == 0 and err == "", (kills, command, err)
+            outputs.append(out)
+        assert "driver gone" in outputs[0] and outputs[1].startswith("number,generation")
+        proc = autodehypo(["resume", str(study)], env)
+    assert kills >= 5
+    assert proc.wait(timeout=300) == 0, proc.stderr.read()
+    assert len(export_rows(study)) == 240
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """A finished study, made once; tests damage copies of it."""
+    base = tmp_path_factory.mktemp("finished")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.dirname(__file__),
+                                                         os.environ.get("PYTHONPATH", "")]),
+           "TOY_SLEEP": "0"}
+    run = subprocess.run([sys.executable, "-m", "autodehypo", "run", str(config(base, 60)), "--dir",
+                          str(base / "s")], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert not (base / "s" / "study.db-wal").exists()  # checkpointed when the driver closed it
+    return base / "s"
+
+
+def copy_of(finished, tmp_path):
+    study = tmp_path / "s"
+    shutil.copytree(finished, study)
+    return study
+
+
+def sql(study, statement):
+    with sqlite3.connect(study / "study.db") as conn:
+        conn.execute(statement)
+    conn.close()
+
+
+def overwrite_middle_page(study):
+    db = study / "study.db"
+    pages = db.stat().st_size // 4096
+    with open(db, "r+b") as f:
+        f.seek(pages // 2 * 4096)
+        f.write(bytes(range(256)) * 16)
+
+
+DAMAGE = {
+    "corrupted page": (overwrite_middle_page, "sqlite: database disk image is malformed; restore it from a backup"),
+    "dropped table": (lambda s: sql(s, "DROP TABLE trials"), "no such table: trials"),
+    "bad JSON": (lambda s: sql(s, "UPDATE trials SET params = '{\"x0\": ' WHERE number = 7"),
+                 "trial 7: params holds bad JSON"),
+    "bogus status": (lambda s: sql(s, "UPDATE trials SET status = 'exploded' WHERE number = 3"),
+                     "trial 3 has unknown status 'exploded'"),
+    "study.db a directory": (lambda s: ((s / "study.db").unlink(), (s / "study.db").mkdir()),
+                             "study.db: not a regular file"),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+@pytest.mark.parametrize("command", ["status", "export", "report", "resume"])
+def test_a_damaged_file_gets_a_one_line_diagnosis(finished, tmp_path, capsys, damage, command):
+    study = copy_of(finished, tmp_path)
+    make, message = DAMAGE[damage]
+    make(study)
+    assert main([command, str(study)]) == 3
+    err = capsys.readouterr().err
+    assert one_line(err) and message in err, err
+
+
+def unfinish(study):
+    sql(study, "UPDATE meta SET value = '\"running\"' WHERE key = 'state'")
+
+
+def test_driver_lock_as_a_directory(finished, tmp_path, capsys):
+    study = copy_of(finished, tmp_path)
+    unfinish(study)
+    (study / "driver.lock").unlink()
+    (study / "driver.lock").mkdir()
+    assert main(["resume", str(study)]) == 3
+    err = capsys.readouterr().err
+    assert one_line(err) and "driver.lock: a directory where the driver's lock file belongs" in err
+    assert main(["status", str(study)]) == 0
+
+
+@contextmanager
+def tmpfs(path, size):
+    """A real small file system of its own (root only)."""
+    path.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()}): a real read-only or full "
+                    "file system is needed")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def remount(path, options):
+    subprocess.run(["mount", "-o", f"remount,{options}", str(path)], check=True)
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
+
+
+@needs_root
+def test_a_read_only_directory(finished, tmp_path, capsys):
+    with tmpfs(tmp_path / "mnt", "16m") as mnt:
+        study = mnt / "s"
+        shutil.copytree(finished, study)
+        unfinish(study)
+        remount(mnt, "ro")
+        assert main(["resume", str(study)]) == 3
+        err = capsys.readouterr().err
+        assert one_line(err) and "cannot write the study" in err, err
+        assert main(["status", str(study)]) == 0 and main(["export", str(study)]) == 0
+        out, err = capsys.readouterr()
+        assert err == "" and "evaluations:  60 of 60" in out
+
+
+@needs_root
+def test_disk_full_stops_with_exit_3_and_resume_is_exact(tmp_path, subprocess_env):
+    env = {**subprocess_env, "TOY_SLEEP": "0"}
+    path = config(tmp_path, 600)
+    reference = tmp_path / "reference"
+    assert autodehypo(["run", str(path), "--dir", str(reference)], env).wait(timeout=300) == 0
+    with tmpfs(tmp_path / "mnt", "1m") as mnt:
+        study = mnt / "s"
+        run = autodehypo(["run", str(path), "--dir", str(study)], env)
+        code, err = run.wait(timeout=300), run.stderr.read()
+        assert code == 3, err
+        last = err.strip().splitlines()[-1]
+        assert "Traceback" not in err and f"{study}: disk full" in last and "autodehypo resume" in last, err
+        assert 0 < finished_count(study / "study.db") < 600
+        remount(mnt, "size=64m")
+        resume = autodehypo(["resume", str(study)], env)
+        assert resume.wait(timeout=300) == 0, resume.stderr.read()
+        compared = ("number", "generation", "idx", "status", "value", "told_value", "param_x0", "param_x1")
+        assert [{k: r[k] for k in compared} for r in export_rows(study)] == \
+            [{k: r[k] for k in compared} for r in export_rows(reference)]
