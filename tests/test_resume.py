@@ -127,3 +127,29 @@ def test_random_kill_times(tmp_path, subprocess_env):
                      ["run", str(config), "--dir", str(killed)], env)
     assert proc.wait() == 0, proc.stderr.read()
     assert export(killed, env) == export(reference, env)
+
+
+def test_resume_with_repeated_configurations_equals_uninterrupted(tmp_path, subprocess_env):
+    """On a small grid most trials repeat earlier ones and are answered from the record."""
+    env = {**subprocess_env, "TOY_SLEEP": "0.1", "TOY_RUNS_FILE": str(tmp_path / "runs.txt")}
+    config = tmp_path / "c.toml"
+    config.write_text('[study]\nalgorithm = "jde"\nseed = 5\npopulation = 6\n[study.budget]\nevaluations = 36\n'
+                      '[space.a]\ntype = "categorical"\nchoices = [0, 1, 2, 3]\n'
+                      '[space.b]\ntype = "categorical"\nchoices = ["x", "y", "z"]\n'
+                      '[objective]\ntype = "python"\nfunction = "toy_objectives:counted_grid_str"\n'
+                      '[executor]\nworkers = 2\n')
+    reference = tmp_path / "reference"
+    assert start(["run", str(config), "--dir", str(reference)], env).wait() == 0
+    killed = tmp_path / "killed"
+    proc = start(["run", str(config), "--dir", str(killed)], env)
+    for point in (2, 9, 20):
+        kill_when(proc, killed, point)
+        proc = start(["resume", str(killed)], env)
+    assert proc.wait() == 0, proc.stderr.read()
+    compared = ("number", "generation", "idx", "status", "value", "told_value", "param_a", "param_b")
+    def table(directory):
+        out = subprocess.run([sys.executable, "-m", "autodehypo", "export", str(directory)],
+                             capture_output=True, text=True, env=env, check=True).stdout
+        return [{k: r[k] for k in compared} for r in csv.DictReader(io.StringIO(out))]
+    assert table(killed) == table(reference)
+    assert len({(r["param_a"], r["param_b"]) for r in table(reference)}) < 36

@@ -1,6 +1,7 @@
 """The driver on real trial processes and a real SQLite file."""
 
 import csv
+import json
 import io
 import math
 import sqlite3
@@ -159,3 +160,35 @@ def test_a_study_keeps_the_encoding_it_was_made_with(tmp_path, monkeypatch):
     for trial in reopened.storage.trials():
         assert reopened.config.space.decode(trial.unit) == trial.params
     reopened.close()
+
+
+@pytest.mark.parametrize("noisy", [False, True])
+def test_a_configuration_asked_again_is_not_trained_again(tmp_path, monkeypatch, noisy):
+    runs = tmp_path / "runs.txt"
+    monkeypatch.setenv("TOY_RUNS_FILE", str(runs))
+    grid = {"a": {"type": "categorical", "choices": [0, 1, 2, 3]},
+            "b": {"type": "categorical", "choices": [0, 1, 2]}}
+    config = toy_config("toy_objectives:counted_grid", evaluations=40, population=8, space=grid,
+                        extra_study={"noisy": noisy})
+    study = Study.create(tmp_path / "s", config)
+    final = study.run()
+    study.close()
+    table = rows(tmp_path / "s")
+    trained = runs.read_text().splitlines()
+    assert final.evaluations == len(table) == 40
+    configs = [(r["param_a"], r["param_b"]) for r in table]
+    if noisy:  # every asked configuration trains, repeated or not
+        assert len(trained) == 40
+        return
+    # Twelve configurations exist, so forty trials must repeat some; each trains once.
+    assert len(trained) == len(set(trained)) == len(set(configs)) < 40
+    first = {}
+    for r in table:
+        key = (r["param_a"], r["param_b"])
+        if key not in first:
+            first[key] = r
+            assert r["metric_repeat_of"] == ""
+            continue
+        assert int(r["metric_repeat_of"]) == int(first[key]["number"])
+        assert r["value"] == first[key]["value"] and float(r["energy_j"]) == 0.0
+        assert r["status"] == "complete" and float(r["elapsed_s"]) == 0.0

@@ -97,3 +97,16 @@ def epochs_with_progress(params):
         report_progress(epoch=epoch, epochs=epochs, loss=1.0 / epoch, val_error=params["x"] / epoch,
                         images_per_s=1000.0, note="kept", bad=float("nan"))
     return params["x"] / epochs
+
+
+def counted_grid(params):
+    """A deterministic objective on a small grid that writes down every time it really runs."""
+    time.sleep(float(os.environ.get("TOY_SLEEP", "0")))
+    with open(os.environ["TOY_RUNS_FILE"], "a") as f:
+        f.write(f"{params['a']} {params['b']}\n")
+    return (params["a"] - 2) ** 2 + (params["b"] - 1) ** 2
+
+
+def counted_grid_str(params):
+    """counted_grid with an unordered second parameter."""
+    return counted_grid({"a": params["a"], "b": {"x": 0, "y": 1, "z": 2}[params["b"]]})

@@ -31,7 +31,7 @@ class ConfigError(ValueError):
 
 
 _SECTIONS = {
-    "study": {"name", "algorithm", "seed", "population", "direction", "failure_value", "budget",
+    "study": {"name", "algorithm", "seed", "population", "direction", "failure_value", "noisy", "budget",
               "options"},
     "space": None,  # any hyperparameter names
     "objective": None,  # checked by the objective's builder
@@ -82,6 +82,7 @@ class StudyConfig:
     executor: dict[str, Any]
     energy: "EnergyConfig"
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
+    noisy: bool = False  # False: a configuration asked again is answered from its first result
 
 
 def parse_duration(value: Any, key: str) -> float:
@@ -253,6 +254,9 @@ def parse_config(data: Mapping[str, Any], *, default_name: str = "study",
         failure_value = float(failure)
     else:
         raise ConfigError(f"study.failure_value: expected \"worst\" or a finite number, got {failure!r}")
+    noisy = study.get("noisy", False)
+    if not isinstance(noisy, bool):
+        raise ConfigError(f"study.noisy: expected true or false, got {noisy!r}")
 
     budget_table = _table(study, "budget", "study.budget")
     _check_keys(budget_table, _BUDGET_KEYS, "study.budget")
@@ -300,7 +304,7 @@ def parse_config(data: Mapping[str, Any], *, default_name: str = "study",
     return StudyConfig(name=name, algorithm=algorithm, seed=seed, population=population,
                        direction=direction, failure_value=failure_value, budget=budget,
                        options=options, space=space, objective=objective, executor=executor,
-                       energy=energy, raw=dict(data))
+                       energy=energy, raw=dict(data), noisy=noisy)
 
 
 def _positive_number(value: Any, key: str) -> float:

@@ -188,6 +188,7 @@ class Study:
         self._lock: _DriverLock | None = None
         self._live: tuple[LiveTrial, ...] = ()
         self._live_at = 0.0
+        self._answers: dict[str, TrialRecord] = {}
 
     # -- construction -------------------------------------------------------
     @classmethod
@@ -337,7 +338,11 @@ class Study:
         session_start = time.monotonic()
         executor = self._executor()
         (self.directory / "trials").mkdir(exist_ok=True)
-        self._tally = _Tally.of(self.storage.trials(), cfg.direction)
+        stored = self.storage.trials()
+        self._tally = _Tally.of(stored, cfg.direction)
+        self._answers = {}
+        for trial in stored:
+            self._remember(trial)
 
         def elapsed() -> float:
             return elapsed_before + time.monotonic() - session_start
@@ -362,9 +367,28 @@ class Study:
                 while queue or running:
                     self._check_signal()
                     starting: list[TrialRecord] = []
+                    repeats: list[TrialRecord] = []
+                    waiting: list[TrialRecord] = []
+                    busy = {_params_key(t.params) for t in running.values()}
                     while (queue and executor.free_slots > len(starting)
-                           and not self._spent(elapsed(), len(running) + len(starting))):
-                        starting.append(queue.pop(0))
+                           and not self._spent(elapsed(), len(running) + len(starting) + len(repeats))):
+                        trial = queue.pop(0)
+                        if not cfg.noisy:  # never pay twice for one configuration
+                            key = _params_key(trial.params)
+                            if key in self._answers:
+                                repeats.append(self._repeat(trial, self._answers[key]))
+                                continue
+                            if key in busy:  # the same configuration is training: wait for its result
+                                waiting.append(trial)
+                                continue
+                            busy.add(key)
+                        starting.append(trial)
+                    queue[:0] = waiting
+                    if repeats:
+                        self.storage.update_trials(repeats)
+                        for trial in repeats:
+                            self._tally.add(trial)
+                        report()
                     if starting:
                         self._start(executor, starting)
                         running.update((t.number, t) for t in starting)
@@ -379,6 +403,7 @@ class Study:
                         self.storage.update_trials(done)
                         for trial in done:  # counted once stored: the tally never runs ahead of the file
                             self._tally.add(trial)
+                            self._remember(trial)
                         finished = {t.number for t in done}
                         self._live = tuple(t for t in self._live if t.number not in finished)
                     watched = self._watch(executor, running, elapsed())
@@ -429,6 +454,30 @@ class Study:
         write_live(self.directory, {"updated_at": wall, "driver_elapsed_s": elapsed,
                                     "trials": [t.as_dict() for t in live]})
         return True
+
+    def _remember(self, trial: TrialRecord) -> None:
+        """Keep the first completed result of each configuration, to answer it if asked again.
+
+        A failed configuration is tried again: its failure may have been the node's, not its own.
+        """
+        if trial.status == COMPLETE:
+            self._answers.setdefault(_params_key(trial.params), trial)
+
+    def _repeat(self, trial: TrialRecord, earlier: TrialRecord) -> TrialRecord:
+        """Answer a configuration asked again with its recorded result, at no cost.
+
+        It still counts as an evaluation (the optimizer is told a value), with no time and no
+        energy: a study of a deterministic objective pays once for each configuration it tries.
+        """
+        now = time.time()
+        trial.status, trial.value, trial.error = COMPLETE, earlier.value, None
+        trial.metrics = {**earlier.metrics, "repeat_of": earlier.number}
+        trial.started_at = trial.ended_at = now
+        trial.elapsed_s = trial.cpu_time_s = trial.energy_j = 0.0
+        trial.energy_source = earlier.energy_source
+        trial.energy_detail = {"repeat_of": earlier.number, "readings": [], "node_level": False,
+                               "co2e_g": 0.0}
+        return trial
 
     def _trial_dir(self, trial: TrialRecord) -> Path:
         return self.directory / "trials" / f"{trial.number:06d}"
@@ -546,6 +595,11 @@ class Study:
                         energy_j=tally.energy_j, elapsed_s=elapsed, config=self.config,
                         energy_sources=tuple(sorted(tally.energy_sources)), finished=finished,
                         live=live)
+
+
+def _params_key(params: dict[str, Any]) -> str:
+    """One configuration's identity: its decoded values, which is what a trial trains."""
+    return json.dumps(params, sort_keys=True, default=str)
 
 
 def _build(cfg: StudyConfig, objective: Callable | None) -> Any:
