@@ -116,6 +116,7 @@ def test_grouped_and_large_map_convolutions_are_left_alone():
     assert convert_tiny_convs(nn.Sequential(nn.Conv2d(4, 4, 3, padding=1)), torch.zeros(1, 4, 4, 4)) == 0
 
 
+@pytest.mark.slow
 def test_training_through_converted_layers_resumes_from_a_checkpoint_identically(tmp_path):
     """ResNet18 at 28x28 (its last stages converted) trains 2 epochs straight, and 1 + 1 from a checkpoint."""
     from autodehypo.objectives.vision.data import ImageData
