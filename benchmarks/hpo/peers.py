@@ -30,7 +30,7 @@ from typing import Callable
 import numpy as np
 
 from .tasks import Task
-from .trace import Recorder, Trace
+from .trace import Recorder, Trace, repeat_flags
 
 
 @dataclass(frozen=True)
@@ -209,8 +209,7 @@ def run_dehb_de(task: Task, seeds: list[int], evaluations: int, python: str) -> 
         keys = [tuple(k) for k in r["keys"]]
         t = Trace(task.name, "dehb-de", int(r["seed"]), evaluations,
                   np.array([np.nan if x is None else x for x in r["losses"]], dtype=float),
-                  np.array(r["costs"], dtype=float), len(keys) - len(set(keys)), float(r["wall_s"]),
+                  np.array(r["costs"], dtype=float), repeat_flags(keys), float(r["wall_s"]),
                   "population 20, F 0.5, CR 0.5, rand1_bin")
-        t._keys = keys
         traces.append(t)
     return traces

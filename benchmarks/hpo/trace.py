@@ -19,38 +19,46 @@ class Trace:
     budget: int
     losses: np.ndarray           # sign-adjusted value per evaluation, in order; NaN = failed
     costs: np.ndarray            # cost per evaluation, in order
-    repeats: int                 # evaluations whose configuration an earlier one of the run had
+    repeated: np.ndarray         # per evaluation: its configuration was evaluated before in the run
     wall_s: float = 0.0          # the optimizer's own time plus the table look-ups
     note: str = ""
+
+    @property
+    def repeats(self) -> int:
+        return int(self.repeated.sum())
 
     def as_dict(self) -> dict[str, Any]:
         return {"task": self.task, "optimizer": self.optimizer, "seed": self.seed,
                 "budget": self.budget, "losses": [None if math.isnan(x) else x for x in self.losses.tolist()],
-                "costs": self.costs.tolist(), "repeats": self.repeats, "wall_s": self.wall_s,
+                "costs": self.costs.tolist(), "repeated": np.flatnonzero(self.repeated).tolist(),
+                "wall_s": self.wall_s,
                 "note": self.note}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Trace":
-        return cls(d["task"], d["optimizer"], int(d["seed"]), int(d["budget"]),
-                   np.array([np.nan if x is None else x for x in d["losses"]], dtype=float),
-                   np.array(d["costs"], dtype=float), int(d["repeats"]), float(d.get("wall_s", 0.0)),
+        losses = np.array([np.nan if x is None else x for x in d["losses"]], dtype=float)
+        repeated = np.zeros(len(losses), dtype=bool)
+        repeated[np.asarray(d["repeated"], dtype=int)] = True
+        return cls(d["task"], d["optimizer"], int(d["seed"]), int(d["budget"]), losses,
+                   np.array(d["costs"], dtype=float), repeated, float(d.get("wall_s", 0.0)),
                    d.get("note", ""))
 
     def prefix(self, n: int) -> "Trace":
         """The first n evaluations, as a run of budget n (for optimizers never told the budget)."""
-        keys = self._keys[:n] if hasattr(self, "_keys") else None
-        t = Trace(self.task, self.optimizer, self.seed, n, self.losses[:n].copy(), self.costs[:n].copy(),
-                  _count_repeats(keys) if keys is not None else self.repeats, self.wall_s, self.note)
-        return t
+        if n > len(self.losses):
+            raise ValueError(f"a run of {len(self.losses)} evaluations has no prefix of {n}")
+        return Trace(self.task, self.optimizer, self.seed, n, self.losses[:n].copy(), self.costs[:n].copy(),
+                     self.repeated[:n].copy(), self.wall_s, self.note + f" (first {n} of {self.budget})")
 
 
-def _count_repeats(keys: list) -> int:
+def repeat_flags(keys: list) -> np.ndarray:
+    """For each key, whether an earlier one equals it."""
     seen: set = set()
-    repeats = 0
-    for k in keys:
-        repeats += k in seen
+    flags = np.zeros(len(keys), dtype=bool)
+    for i, k in enumerate(keys):
+        flags[i] = k in seen
         seen.add(k)
-    return repeats
+    return flags
 
 
 class Recorder:
@@ -92,7 +100,5 @@ class Recorder:
         return self.worst() if math.isnan(loss) else loss
 
     def trace(self, wall_s: float = 0.0, note: str = "") -> Trace:
-        t = Trace(self.task.name, self.optimizer, self.seed, self.budget, np.array(self.losses, dtype=float),
-                  np.array(self.costs, dtype=float), _count_repeats(self.keys), wall_s, note)
-        t._keys = list(self.keys)
-        return t
+        return Trace(self.task.name, self.optimizer, self.seed, self.budget, np.array(self.losses, dtype=float),
+                     np.array(self.costs, dtype=float), repeat_flags(self.keys), wall_s, note)
