@@ -297,7 +297,8 @@ def report(results: list[dict], args_line: str, settings: dict, env: dict, skipp
            f"{'mean over the recorded seeds' if settings['value'] == 'mean' else 'one recorded seed drawn per evaluation'}.  ",
            f"CPU: {env['cpu']} ({env['cores']} cores), load average at start {env['load_average']}.  ",
            "Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()) + ".  ",
-           f"autodehypo: {env['autodehypo']}.",
+           f"autodehypo: {env['autodehypo']}.  ",
+           f"TPE: {env.get('tpe', 'unknown')}.",
            ""]
     if skipped:
         out += ["Not run:", ""] + [f"- {k}: {v}" for k, v in skipped.items()] + [""]
@@ -438,6 +439,23 @@ def plot(data: dict, result: dict, budget: int, path: Path) -> None:
 
 
 # -- environment ------------------------------------------------------------------
+def tpe_default() -> str:
+    """What TPESampler(seed=s) is in the installed Optuna: multivariate or not, for one objective."""
+    try:
+        import optuna
+        from optuna.samplers import TPESampler
+    except ImportError:
+        return "optuna not installed"
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = TPESampler(seed=0)
+    study = optuna.create_study(sampler=sampler)
+    resolve = getattr(sampler, "_is_multivariate", None)
+    multivariate = resolve(study) if resolve else getattr(sampler, "_multivariate", None)
+    return (f"optuna {optuna.__version__}: TPESampler(seed=s) with its defaults is "
+            f"multivariate={multivariate} for one objective (optuna-tpe); optuna-tpe-univariate sets "
+            "multivariate=False")
+
+
 def environment(dehb_versions: dict | None) -> dict:
     versions = {"python": platform.python_version()}
     for dist in VERSIONED:
@@ -462,7 +480,7 @@ def environment(dehb_versions: dict | None) -> dict:
     except OSError:
         pass
     return {"versions": versions, "cpu": cpu or platform.processor() or "unknown", "cores": os.cpu_count(),
-            "load_average": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+            "load_average": " ".join(f"{x:.2f}" for x in os.getloadavg()), "tpe": tpe_default(),
             "autodehypo": f"{autodehypo.__version__} from {Path(autodehypo.__file__).parent}, commit "
                           f"{commit or 'unknown'}{' (uncommitted changes)' if dirty else ''}",
             "host": platform.node()}
