@@ -342,14 +342,18 @@ def report(results: list[dict], args_line: str, settings: dict, env: dict, skipp
             out.append(f"| geometric mean | " + " | ".join(geomean_cell(comp[(a, p)]) for p in peers) + " |")
             out.append("")
         names = peers + ours
-        out += [f"### Median cost to target (share of runs reaching it), {b} evaluations", "",
+        out += [f"### Median cost to target [quartiles] (share of runs reaching it), {b} evaluations", "",
                 "| task | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
         for r in results:
             cells = []
             for n in names:
                 rows = r["runs"].get((n, b))
-                cells.append("—" if not rows else f"{fmt(measures.median(column(rows, 'cost_to_target')))} "
-                             f"({np.mean(column(rows, 'reached')) * 100:.0f}%)")
+                if not rows:
+                    cells.append("—")
+                    continue
+                q1, _, q3 = measures.quartiles(np.array(column(rows, "cost_to_target")))
+                cells.append(f"{fmt(measures.median(column(rows, 'cost_to_target')))} "
+                             f"[{fmt(float(q1))}, {fmt(float(q3))}] ({np.mean(column(rows, 'reached')) * 100:.0f}%)")
             out.append(f"| {r['meta']['name']} | " + " | ".join(cells) + " |")
         out += ["", f"### Median final regret [quartiles], {b} evaluations", "",
                 "| task | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
