@@ -149,6 +149,9 @@ def test_cost_to_target_regret_and_anytime_on_a_known_run():
     # censored runs in the median: finite only when at least half reached the target
     assert measures.median([1.0, 2.0, 3.0, math.inf]) == 2.5
     assert measures.median([1.0, 2.0, math.inf, math.inf]) == math.inf
+    # ERT: all cost spent (to the target, or the whole run when censored) per run that reached it
+    assert measures.expected_running_time([6.0, math.inf, 3.0], [10.0, 20.0, 5.0]) == 14.5
+    assert measures.expected_running_time([math.inf, math.inf], [10.0, 20.0]) == math.inf
     assert measures.ratio(2.0, 4.0) == 0.5
     assert measures.ratio(math.inf, 4.0) == math.inf and measures.ratio(2.0, math.inf) == 0.0
     assert math.isnan(measures.ratio(math.inf, math.inf))

@@ -8,7 +8,11 @@ Cost to target: the cost so far at the first evaluation whose best so far is
 at or below the target; +inf when the run never gets there within its budget
 (censored). Medians are taken with those +inf included, so a median is
 finite only when at least half the runs reached the target; the share that
-did is reported beside it. The Mann-Whitney U test ranks +inf above every
+did is reported beside it. Beside the median the report gives the expected
+running time (ERT, as in the COCO/BBOB benchmarks): the cost spent by all runs
+(up to the target, or their whole budget when they never reached it) divided
+by the number of runs that reached it; it is finite as soon as one run did.
+The Mann-Whitney U test ranks +inf above every
 finite cost and ties the +inf runs, which a rank test handles as it should.
 """
 
@@ -29,6 +33,16 @@ def cost_to_target(losses: np.ndarray, costs: np.ndarray, target: float) -> floa
     if not hit.size:
         return math.inf
     return float(np.cumsum(costs)[hit[0]])
+
+
+def expected_running_time(to_target: Sequence[float], totals: Sequence[float]) -> float:
+    """Sum over runs of the cost spent until the target (or the whole run when it never got there),
+    over the number of runs that got there; +inf when none did."""
+    reached = [math.isfinite(c) for c in to_target]
+    if not any(reached):
+        return math.inf
+    spent = sum(c if ok else t for c, t, ok in zip(to_target, totals, reached))
+    return spent / sum(reached)
 
 
 def final_regret(losses: np.ndarray, best_loss: float) -> float:

@@ -259,17 +259,24 @@ def comparisons(results: list[dict], ours: list[str], peers: list[str], budget: 
                     continue
                 ca, cp = column(A, "cost_to_target"), column(P, "cost_to_target")
                 cells.append({"ratio": measures.ratio(measures.median(ca), measures.median(cp)),
+                              "ert_ratio": measures.ratio(
+                                  measures.expected_running_time(ca, column(A, "cost_total")),
+                                  measures.expected_running_time(cp, column(P, "cost_total"))),
                               "reach_ours": float(np.mean(column(A, "reached"))),
                               "reach_peer": float(np.mean(column(P, "reached"))),
                               "p_cost": measures.mann_whitney(ca, cp),
                               "p_regret": measures.mann_whitney(column(A, "regret"), column(P, "regret"))})
-            ratios = [c["ratio"] for c in cells if c is not None]
-            gm, n = measures.geometric_mean(ratios)
-            table[(a, p)] = {"cells": cells, "geomean": gm, "finite": n, "tasks": len(ratios),
-                             "ours_inf": sum(1 for x in ratios if math.isinf(x)),
-                             "peer_inf": sum(1 for x in ratios if x == 0.0),
-                             "undecided": sum(1 for x in ratios if math.isnan(x))}
+            table[(a, p)] = {"cells": cells, "median": _geomean_summary([c["ratio"] for c in cells if c]),
+                             "ert": _geomean_summary([c["ert_ratio"] for c in cells if c])}
     return table
+
+
+def _geomean_summary(ratios: list[float]) -> dict:
+    gm, n = measures.geometric_mean(ratios)
+    return {"geomean": gm, "finite": n, "tasks": len(ratios),
+            "ours_inf": sum(1 for x in ratios if math.isinf(x)),
+            "peer_inf": sum(1 for x in ratios if x == 0.0),
+            "undecided": sum(1 for x in ratios if math.isnan(x))}
 
 
 def geomean_cell(c: dict) -> str:
@@ -308,7 +315,9 @@ def report(results: list[dict], args_line: str, settings: dict, env: dict, skipp
             "best first reaches the target; a run that never does counts as +∞ (censored): a median is "
             "finite only when at least half the runs got there. Ratio = our median cost to target / "
             "the peer's: below 1 ours is cheaper, ∞ ours reached it in fewer than half its runs, 0 the "
-            "peer did, n/a neither. Geometric means are over the tasks with a finite, non-zero ratio "
+            "peer did, n/a neither. ERT (expected running time, as in COCO/BBOB) = the cost all runs "
+            "spent until the target, or over their whole budget when they never reached it, divided by "
+            "the number that reached it: finite as soon as one run did. Geometric means are over the tasks with a finite, non-zero ratio "
             "(how many of how many; the ∞ and 0 tasks are counted beside them, not hidden). p-values: "
             "two-sided Mann-Whitney U over the runs, on cost to target (censored runs tied at +∞) and on "
             "final regret. Regret = best loss found - the table's best mean loss (losses are values "
@@ -325,9 +334,14 @@ def report(results: list[dict], args_line: str, settings: dict, env: dict, skipp
                 "### Geometric mean over tasks of the ratio of median cost to target (ours / peer)", "",
                 "| ours \\ peer | " + " | ".join(peers) + " |", "|---" * (len(peers) + 1) + "|"]
         for a in ours:
-            out.append(f"| {a} | " + " | ".join(geomean_cell(comp[(a, p)]) for p in peers) + " |")
-        out += ["", "Per task: ratio [share reaching the target, ours/peer in %] p(cost to target) "
-                "p(final regret).", ""]
+            out.append(f"| {a} | " + " | ".join(geomean_cell(comp[(a, p)]["median"]) for p in peers) + " |")
+        out += ["", "### Geometric mean over tasks of the ratio of expected running times to target "
+                "(ERT, ours / peer)", "",
+                "| ours \\ peer | " + " | ".join(peers) + " |", "|---" * (len(peers) + 1) + "|"]
+        for a in ours:
+            out.append(f"| {a} | " + " | ".join(geomean_cell(comp[(a, p)]["ert"]) for p in peers) + " |")
+        out += ["", "Per task: ratio of median costs to target / ratio of ERTs [share of runs reaching the "
+                "target, ours/peer in %] p(cost to target) p(final regret).", ""]
         for a in ours:
             out += [f"#### {a} ({b} evaluations)", "", "| task | " + " | ".join(peers) + " |",
                     "|---" * (len(peers) + 1) + "|"]
@@ -336,10 +350,13 @@ def report(results: list[dict], args_line: str, settings: dict, env: dict, skipp
                 for p in peers:
                     c = comp[(a, p)]["cells"][i]
                     cells.append("—" if c is None else
-                                 f"{fmt(c['ratio'])} [{c['reach_ours'] * 100:.0f}/{c['reach_peer'] * 100:.0f}] "
+                                 f"{fmt(c['ratio'])} / {fmt(c['ert_ratio'])} "
+                                 f"[{c['reach_ours'] * 100:.0f}/{c['reach_peer'] * 100:.0f}] "
                                  f"{fmt_p(c['p_cost'])} {fmt_p(c['p_regret'])}")
                 out.append(f"| {r['meta']['name']} | " + " | ".join(cells) + " |")
-            out.append(f"| geometric mean | " + " | ".join(geomean_cell(comp[(a, p)]) for p in peers) + " |")
+            out.append("| geometric mean | " + " | ".join(
+                f"{geomean_cell(comp[(a, p)]['median'])} / {geomean_cell(comp[(a, p)]['ert'])}"
+                for p in peers) + " |")
             out.append("")
         names = peers + ours
         out += [f"### Median cost to target [quartiles] (share of runs reaching it), {b} evaluations", "",
