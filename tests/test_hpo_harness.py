@@ -231,6 +231,7 @@ def test_run_autodehypo_asks_and_tells_as_a_study_does(table, tmp_path):
         assert len(trials) == len(trace.losses) == 30
         study_losses = np.array([t.value if t.value is not None else np.nan for t in trials], dtype=float)
         np.testing.assert_array_equal(study_losses, trace.losses)
+        assert np.isnan(trace.losses).any()  # the failed configuration was asked: the policy was used
         assert trace.note == f"population {ALGORITHMS[algorithm].default_population(3)}"
 
 
