@@ -434,8 +434,12 @@ def plot(data: dict, result: dict, budget: int, path: Path) -> None:
                if np.isfinite(r) and r > 0]
     floor = min(regrets) / 2 if regrets else 1e-12
     fig, ax = plt.subplots(figsize=(9, 5.5))
-    cmap = plt.get_cmap("tab20")
-    for i, n in enumerate(names):
+    # peers dashed in tab10's colours, ours solid in Set1's: no two lines of one kind share a colour
+    palette = {}
+    for group, cmap in (([n for n in names if n not in ours], plt.get_cmap("tab10")),
+                        ([n for n in names if n in ours], plt.get_cmap("Set1"))):
+        palette.update({n: cmap(i % cmap.N) for i, n in enumerate(group)})
+    for n in names:
         if not runs[n]:
             continue
         m = np.array([measures.anytime(t.losses, t.costs, best, grid) for t in runs[n]])
@@ -443,8 +447,8 @@ def plot(data: dict, result: dict, budget: int, path: Path) -> None:
         # Drawn up to the median run's total cost: further right most of its runs had ended.
         end = grid <= measures.median([t.costs.sum() for t in runs[n]]) * (1 + 1e-9)
         style = "-" if n in ours else "--"
-        ax.plot(grid[end], q2[end], style, color=cmap(i % 20), label=n, lw=1.6)
-        ax.fill_between(grid[end], q1[end], q3[end], color=cmap(i % 20), alpha=0.12, lw=0)
+        ax.plot(grid[end], q2[end], style, color=palette[n], label=n, lw=1.6)
+        ax.fill_between(grid[end], q1[end], q3[end], color=palette[n], alpha=0.10, lw=0)
     ax.axhline(max(result["target"] - best, floor), color="k", lw=0.8, ls=":", label="target (random's median)")
     ax.set_xscale("log")
     ax.set_yscale("log")
