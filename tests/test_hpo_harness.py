@@ -136,6 +136,7 @@ def test_cli_reports_a_malformed_table_in_one_line(tmp_path, capsys):
 
 # -- the measures on a hand-made run ------------------------------------------------------
 def test_cost_to_target_regret_and_anytime_on_a_known_run():
+    pytest.importorskip("scipy", reason="the U test needs scipy: pip install scipy")
     losses = np.array([5.0, np.nan, 3.0, 4.0, 1.0])
     costs = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
     assert measures.best_so_far(losses).tolist() == [5.0, 5.0, 3.0, 3.0, 1.0]
@@ -236,6 +237,7 @@ def test_run_autodehypo_asks_and_tells_as_a_study_does(table, tmp_path):
 
 
 def test_quick_harness_on_a_tiny_table(table, tmp_path, capsys):
+    pytest.importorskip("scipy", reason="the report's U tests need scipy: pip install scipy")
     out = tmp_path / "out"
     installed = [n for n, p in PEERS.items() if n != "dehb-de" and p.missing() is None]
     dehb = os.environ.get("DEHB_PYTHON") or str(tmp_path / "no-dehb" / "python")
