@@ -233,6 +233,10 @@ def test_run_autodehypo_asks_and_tells_as_a_study_does(table, tmp_path):
         study_losses = np.array([t.value if t.value is not None else np.nan for t in trials], dtype=float)
         np.testing.assert_array_equal(study_losses, trace.losses)
         assert np.isnan(trace.losses).any()  # the failed configuration was asked: the policy was used
+        # A repeated configuration is answered from the record in both, at no cost.
+        repeats = np.array(["repeat_of" in t.metrics for t in trials])
+        assert repeats.any()
+        np.testing.assert_array_equal(trace.costs == 0.0, repeats)
         assert trace.note == f"population {ALGORITHMS[algorithm].default_population(3)}"
 
 

@@ -32,24 +32,51 @@ def _native(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def run_autodehypo(task: Task, algorithm: str, seed: int, evaluations: int) -> Trace:
-    """One run of ``algorithm`` on ``task``: the study's space, default population, told-value
-    policy and evaluation budget (the last generation cut so that exactly ``evaluations`` run)."""
-    from autodehypo.algorithms import ALGORITHMS, make_optimizer
-    from autodehypo.space import SearchSpace
+def parse_variant(spec: str) -> tuple[str, dict[str, int]]:
+    """``"de"`` is the algorithm as a study runs it now; ``"de:enc=1,dedupe=0,pop=20"`` changes
+    the search encoding version, whether repeated configurations are answered from the record,
+    or the population, so that each search change can be measured before and after."""
+    name, _, rest = spec.partition(":")
+    settings = {}
+    for item in filter(None, rest.split(",")):
+        key, _, value = item.partition("=")
+        if key not in ("enc", "dedupe", "pop") or not value.isdigit():
+            raise ValueError(f"{spec!r}: expected NAME[:enc=1|2,dedupe=0|1,pop=N], got {item!r}")
+        settings[key] = int(value)
+    return name, settings
 
+
+def run_autodehypo(task: Task, algorithm: str, seed: int, evaluations: int) -> Trace:
+    """One run of ``algorithm`` (a name or a variant, see :func:`parse_variant`) on ``task``:
+    the study's space encoding, default population, told-value policy, answers to repeated
+    configurations, and evaluation budget (the last generation cut so that exactly
+    ``evaluations`` run)."""
+    from autodehypo.algorithms import ALGORITHMS, make_optimizer
+    from autodehypo.space import ENCODING_VERSION, SearchSpace
+
+    name, settings = parse_variant(algorithm)
     started = time.perf_counter()
-    space = SearchSpace.from_config(space_config(task))
+    space = SearchSpace.from_config(space_config(task), settings.get("enc", ENCODING_VERSION))
     # config.py: study.population defaults to the algorithm's default_population(space.dim).
-    population = ALGORITHMS[algorithm].default_population(space.dim)
-    opt = make_optimizer(algorithm, space.dim, population=population, seed=seed,
-                         max_evaluations=evaluations)
+    population = settings.get("pop") or ALGORITHMS[name].default_population(space.dim)
+    opt = make_optimizer(name, space.dim, population=population, seed=seed, max_evaluations=evaluations)
     rec = Recorder(task, algorithm, seed, evaluations)
+    answers: dict = {}  # study.py: the first completed result of each configuration
     while True:
         batch = opt.ask()
         if not len(batch):
             break
-        losses = [rec.raw(space.decode(u)) for u in batch]
+        losses = []
+        for u in batch:
+            config = space.decode(u)
+            key = task.key(config)
+            if settings.get("dedupe", 1) and key in answers:
+                losses.append(rec.answer(config, answers[key]))
+                continue
+            loss = rec.raw(config)
+            if not math.isnan(loss):
+                answers.setdefault(key, loss)
+            losses.append(loss)
         # study._tell: minimise sign * value; a failed trial is told the worst value seen so far,
         # this generation included (+inf before any).
         worst = rec.worst()

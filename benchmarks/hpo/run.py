@@ -52,7 +52,7 @@ if (ROOT / "src" / "autodehypo").is_dir() and str(ROOT / "src") not in sys.path:
 import numpy as np  # noqa: E402
 
 from . import measures  # noqa: E402
-from .ours import run_autodehypo  # noqa: E402
+from .ours import parse_variant, run_autodehypo  # noqa: E402
 from .peers import PEERS, dehb_environment, run_dehb_de  # noqa: E402
 from .tasks import DEFAULT_TASKS, QUICK_TASKS, Task, TableError, load_task  # noqa: E402
 from .trace import Trace  # noqa: E402
@@ -70,7 +70,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=20, help="runs per optimizer and task, seeds 0..N-1")
     parser.add_argument("--evaluations", default="100,200",
                         help="budgets, comma-separated; the largest sets the target")
-    parser.add_argument("--ours", default="all", help=f"our algorithms (default all: {','.join(ALGORITHMS)})")
+    parser.add_argument("--ours", default="all",
+                        help=f"our algorithms (default all: {','.join(ALGORITHMS)}); NAME:enc=1,dedupe=0,pop=N "
+                             "runs a variant (the search encoding, answers to repeats, the population)")
     parser.add_argument("--peers", default="all", help=f"peers (default all: {','.join(PEERS)})")
     parser.add_argument("--value", choices=("mean", "draw"), default="mean",
                         help="a table configuration's value: the mean over its recorded seeds (default), "
@@ -101,7 +103,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.seeds < 1:
         parser.error(f"--seeds: expected >= 1, got {args.seeds}")
     args.ours = list(ALGORITHMS) if args.ours == "all" else [a for a in args.ours.split(",") if a]
-    unknown = [a for a in args.ours if a not in ALGORITHMS]
+    try:
+        unknown = [a for a in args.ours if parse_variant(a)[0] not in ALGORITHMS]
+    except ValueError as exc:
+        parser.error(f"--ours: {exc}")
     if unknown:
         parser.error(f"--ours: unknown algorithm(s) {unknown}; choose from {list(ALGORITHMS)}")
     args.peers = list(PEERS) if args.peers == "all" else [p for p in args.peers.split(",") if p]
