@@ -33,15 +33,15 @@ def _native(value: Any) -> Any:
 
 
 def parse_variant(spec: str) -> tuple[str, dict[str, int]]:
-    """``"de"`` is the algorithm as a study runs it now; ``"de:enc=1,dedupe=0,pop=20"`` changes
+    """``"de"`` is the algorithm as a study runs it now; ``"de:enc=1:dedupe=0:pop=20"`` changes
     the search encoding version, whether repeated configurations are answered from the record,
     or the population, so that each search change can be measured before and after."""
-    name, _, rest = spec.partition(":")
+    name, *items = spec.split(":")
     settings = {}
-    for item in filter(None, rest.split(",")):
+    for item in filter(None, items):
         key, _, value = item.partition("=")
         if key not in ("enc", "dedupe", "pop") or not value.isdigit():
-            raise ValueError(f"{spec!r}: expected NAME[:enc=1|2,dedupe=0|1,pop=N], got {item!r}")
+            raise ValueError(f"{spec!r}: expected NAME[:enc=1|2][:dedupe=0|1][:pop=N], got {item!r}")
         settings[key] = int(value)
     return name, settings
 

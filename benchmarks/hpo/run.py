@@ -71,7 +71,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--evaluations", default="100,200",
                         help="budgets, comma-separated; the largest sets the target")
     parser.add_argument("--ours", default="all",
-                        help=f"our algorithms (default all: {','.join(ALGORITHMS)}); NAME:enc=1,dedupe=0,pop=N "
+                        help=f"our algorithms (default all: {','.join(ALGORITHMS)}); NAME:enc=1:dedupe=0:pop=N "
                              "runs a variant (the search encoding, answers to repeats, the population)")
     parser.add_argument("--peers", default="all", help=f"peers (default all: {','.join(PEERS)})")
     parser.add_argument("--value", choices=("mean", "draw"), default="mean",
@@ -86,6 +86,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"2 seeds, tasks {' '.join(QUICK_TASKS)}, budgets 20,40 (for CI)")
     parser.add_argument("--resume", action="store_true",
                         help="keep the tasks already in OUT/traces that were run with the same settings")
+    parser.add_argument("--peers-from", type=Path, metavar="DIR",
+                        help="take the peers' runs from DIR/traces where they were made with the same seeds, "
+                             "budgets and value (peers do not depend on our code): measure a change of ours "
+                             "against the same peer runs, and say so in the report")
     parser.add_argument("--report-only", type=Path, metavar="DIR",
                         help="only write the report, runs.csv and plots again from DIR/traces")
     args = parser.parse_args(argv)
@@ -162,6 +166,20 @@ def task_meta(task: Task) -> dict:
 def settings_of(args: argparse.Namespace, peers: list[str]) -> dict:
     return {"seeds": args.seeds, "budgets": args.budgets, "value": args.value, "cost": args.cost,
             "ours": args.ours, "peers": peers}
+
+
+def peer_traces(folder: Path, task_name: str, settings: dict, peers: list[str]) -> list[Trace]:
+    """The runs of ``peers`` on a task from an earlier output, when made with the same seeds,
+    budgets, value and cost; none otherwise."""
+    path = folder / "traces" / f"{_safe(task_name)}.json.gz"
+    if not path.is_file():
+        return []
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        earlier = json.load(fh)
+    same = all(earlier["settings"].get(k) == settings[k] for k in ("seeds", "budgets", "value", "cost"))
+    if not same:
+        return []
+    return [Trace.from_dict(t) for t in earlier["traces"] if t["optimizer"] in peers]
 
 
 def save_traces(out: Path, meta: dict, settings: dict, traces: list[Trace]) -> None:
@@ -600,7 +618,12 @@ def main(argv: list[str] | None = None) -> int:
                 task_peers.append(p)
         started = time.perf_counter()
         log(f"{task.name}: {task.note}")
-        traces = run_task(task, args, task_peers, meta["skipped"])
+        reused = peer_traces(args.peers_from, meta["name"], settings, task_peers) if args.peers_from else []
+        reused_names = {t.optimizer for t in reused}
+        if reused_names:
+            log(f"  {task.name}: peers {sorted(reused_names)} taken from {args.peers_from}")
+        traces = reused + run_task(task, args, [p for p in task_peers if p not in reused_names],
+                                   meta["skipped"])
         save_traces(out, meta, settings, traces)
         log(f"{task.name}: {time.perf_counter() - started:.0f} s")
         loaded.append({"task": meta, "settings": settings, "traces": traces})
