@@ -60,8 +60,43 @@ def test_lshade_terminal_cr():
     assert opt.M_CR[k] == TERMINAL
     assert np.all(opt._sample_CR(np.full(50, TERMINAL)) == 0.0)
     opt.k = k
-    opt._update_slot(np.array([0.5]), np.array([0.9]), np.array([1.0]))
-    assert opt.M_CR[k] == TERMINAL  # a terminal slot stays terminal
+    opt._update_slot(np.array([0.5, 0.6]), np.array([0.0, 0.0]), np.array([0.3, 0.7]))
+    assert opt.M_CR[k] == TERMINAL
+    opt.k = k
+    # Tanabe's code zeroes the slot before summing, so a terminal slot takes the next update
+    opt._update_slot(np.array([0.5, 0.6]), np.array([0.9, 0.0]), np.array([0.5, 0.5]))
+    assert opt.M_CR[k] == pytest.approx(0.9)
+
+
+def test_lshade_rounds_halves_up_like_c():
+    opt = make_optimizer("lshade", 2, population=150, seed=0, max_evaluations=100_000)
+    opt.ask()
+    opt.tell(np.arange(150.0))  # fitness = index, so the largest pbest index is the pool size - 1
+    assert max(opt._pbest().max() for _ in range(20)) == 16  # round(0.11 * 150 = 16.5) = 17
+    assert opt._archive_capacity() == 390  # round(2.6 * 150) at the initial size
+
+
+def test_lshade_reduction_drops_the_first_of_equal_worst_keeps_order_and_truncates_archive():
+    opt = make_optimizer("lshade", 2, population=20, seed=0, max_evaluations=320)
+    first = opt.ask()
+    fitness = np.array([3.0, 9, 1, 9, 2, 9, 5, 0, 4, 6, 7, 8, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5])
+    opt.tell(fitness)
+    assert len(opt.population) == 20  # no reduction after the initial population
+    opt.ask()
+    opt.archive = np.arange(52 * 2.0).reshape(52, 2)  # full: round(2.6 * 20)
+    opt.tell(np.full(20, np.inf))  # no trial wins: population and fitness stay
+    # 40 evaluations: round(20 - 16 * 40 / 320) = 18, so two go: of the three equal worst (9 at
+    # 1, 3 and 5) the code removes the first one found each time, and the rest keep their order
+    expected = [i for i in range(20) if i not in (1, 3)]
+    np.testing.assert_array_equal(opt.fitness, fitness[expected])
+    np.testing.assert_array_equal(opt.population, first[expected])
+    assert opt._archive_capacity() == 46  # int(2.6 * 18 = 46.8), not round
+    np.testing.assert_array_equal(opt.archive, np.arange(46 * 2.0).reshape(46, 2))  # its first members
+
+
+def test_lshade_initial_population_is_uniform():
+    opt = make_optimizer("lshade", 3, population=10, seed=4, max_evaluations=1000)
+    np.testing.assert_array_equal(opt.ask(), np.random.default_rng(4).random((10, 3)))
 
 
 def test_jso_memory_last_slot_schedules_and_averaging():
