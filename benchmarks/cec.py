@@ -17,8 +17,10 @@ statistics at p = 0.01 (better / same / worse, from our side).
 
 Several of our algorithms (``--algorithm a,b,c``) run side by side: the first
 is compared with each of the others. ``--runs-csv FILE`` writes every run's
-error; ``--baseline FILE`` adds a column read from such a file (e.g. the same
-algorithm before a change; same suite, D, functions and number of runs).
+error; ``--baseline FILE[:ALGORITHM]`` adds a column read from such a file
+(e.g. the same algorithm before a change; same suite, D, functions and number
+of runs), and ``--runs-from FILE`` reads our own columns from one instead of
+running them, to redo a table.
 Wherever both sides have every run's error, the comparison also gets a
 two-sided Mann-Whitney U verdict at p = 0.01 (column U, with its p-value),
 beside the Welch verdict (column W).
@@ -142,25 +144,39 @@ def mann_whitney_verdict(mine: list[float], theirs: list[float], alpha=0.01) -> 
     a, b = np.asarray(mine), np.asarray(theirs)
     if np.array_equal(np.sort(a), np.sort(b)):
         return "same", 1.0
-    p = float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
+    test = mannwhitneyu(a, b, alternative="two-sided")
+    p = float(test.pvalue)
     if p >= alpha:
         return "same", p
-    return ("better" if np.median(a) < np.median(b) or (np.median(a) == np.median(b) and a.mean() < b.mean())
-            else "worse"), p
+    # U counts the pairs where ours is the larger error (ties half): under half of them, ours is lower
+    return ("better" if test.statistic < len(a) * len(b) / 2 else "worse"), p
 
 
-def load_runs(path: str, suite: int, dim: int) -> tuple[str, dict[int, list[float]]]:
-    """A --runs-csv file: (label, {function: errors in seed order}) of its first algorithm."""
+def load_runs(spec: str, suite: int, dim: int) -> tuple[str, dict[int, list[float]]]:
+    """A --runs-csv file, ``FILE`` or ``FILE:NAME``: (label, {function: errors in seed order}).
+
+    NAME picks that algorithm's rows (default: the file's first algorithm).
+    """
+    path, _, name = spec.partition(":")
     with open(path) as fh:
         rows = [r for r in csv.DictReader(fh) if int(r["suite"]) == suite and int(r["D"]) == dim]
     if not rows:
         raise SystemExit(f"{path}: no runs for CEC {suite}, D = {dim}")
-    name = rows[0]["algorithm"]
+    name = name or rows[0]["algorithm"]
     runs: dict[int, list[tuple[int, float]]] = {}
     for r in rows:
         if r["algorithm"] == name:
             runs.setdefault(int(r["F"]), []).append((int(r["seed"]), float(r["error"])))
+    if not runs:
+        raise SystemExit(f"{path}: no runs of {name!r}")
     return f"{name}@{Path(path).stem}", {f: [e for _, e in sorted(v)] for f, v in runs.items()}
+
+
+def _checked(spec: str, runs: dict[int, list[float]], args) -> dict[int, list[float]]:
+    missing = [n for n in args.functions if len(runs.get(n, [])) != args.runs]
+    if missing:
+        raise SystemExit(f"{spec}: not {args.runs} runs for function(s) {missing}")
+    return {n: runs[n] for n in args.functions}
 
 
 def algorithm_list(text: str) -> list[str]:
@@ -175,29 +191,33 @@ def compare(args) -> None:
     max_fes = args.fes_per_dim * args.dim
     algorithms = args.algorithm
     columns = list(algorithms) + ([f"{args.reference} L-SHADE"] if args.reference else [])
-    jobs, keys = [], []
-    for number in args.functions:
-        for seed in range(args.runs):
-            for name in algorithms:
-                jobs.append(("ours", (name, args.suite, number, args.dim, seed, max_fes, args.population)))
-                keys.append((name, number))
-            if args.reference:
-                jobs.append((args.reference, (args.suite, number, args.dim, seed, max_fes)))
-                keys.append((columns[-1], number))
-    started = time.perf_counter()
-    with ProcessPoolExecutor(args.workers) as pool:
-        results = list(pool.map(_job, jobs, chunksize=1))
-    elapsed = time.perf_counter() - started
     errors: dict[str, dict[int, list[float]]] = {c: {n: [] for n in args.functions} for c in columns}
-    for (column, number), error in zip(keys, results):
-        errors[column][number].append(error)
-    for path in args.baseline or []:
-        label, runs = load_runs(path, args.suite, args.dim)
-        missing = [n for n in args.functions if len(runs.get(n, [])) != args.runs]
-        if missing:
-            raise SystemExit(f"{path}: not {args.runs} runs for function(s) {missing}")
+    jobs, keys = [], []
+    if args.runs_from:  # every run of our columns read back, nothing run
+        for c in columns:
+            errors[c] = _checked(args.runs_from, load_runs(f"{args.runs_from}:{c}", args.suite, args.dim)[1],
+                                 args)
+    else:
+        for number in args.functions:
+            for seed in range(args.runs):
+                for name in algorithms:
+                    jobs.append(("ours", (name, args.suite, number, args.dim, seed, max_fes,
+                                          args.population)))
+                    keys.append((name, number))
+                if args.reference:
+                    jobs.append((args.reference, (args.suite, number, args.dim, seed, max_fes)))
+                    keys.append((columns[-1], number))
+    started = time.perf_counter()
+    if jobs:
+        with ProcessPoolExecutor(args.workers) as pool:
+            results = list(pool.map(_job, jobs, chunksize=1))
+        for (column, number), error in zip(keys, results):
+            errors[column][number].append(error)
+    elapsed = time.perf_counter() - started
+    for spec in args.baseline or []:
+        label, runs = load_runs(spec, args.suite, args.dim)
         columns.append(label)
-        errors[label] = {n: runs[n] for n in args.functions}
+        errors[label] = _checked(spec, runs, args)
     published = load_published(args.dim) if args.suite == 2017 else {}
     if args.suite == 2017 and not published:
         print(f"(published jSO results not found at {PUBLISHED}; that column is left out)")
@@ -241,7 +261,8 @@ def compare(args) -> None:
         rows.append(row)
     for which, counts in tally.items():
         print(f"{subject} against {which}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-    print(f"wall time {elapsed:.0f} s on {args.workers} workers")
+    if jobs:
+        print(f"wall time {elapsed:.0f} s on {args.workers} workers")
     if args.csv:
         fields = list(dict.fromkeys(k for r in rows for k in r))
         with open(args.csv, "w", newline="") as fh:
@@ -249,7 +270,7 @@ def compare(args) -> None:
             writer.writeheader()
             writer.writerows(rows)
         print(f"wrote {args.csv}")
-    if args.runs_csv:
+    if args.runs_csv and jobs:
         with open(args.runs_csv, "w", newline="") as fh:
             writer = csv.writer(fh)
             writer.writerow(["algorithm", "suite", "D", "F", "seed", "error"])
@@ -330,7 +351,9 @@ def main() -> None:
                         help="run this L-SHADE side by side (niapy: faithful but slow)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--baseline", action="append",
-                        help="a --runs-csv file to compare with (repeatable)")
+                        help="FILE or FILE:ALGORITHM, a --runs-csv file to compare with (repeatable)")
+    parser.add_argument("--runs-from", help="read our columns' runs from a --runs-csv file instead of "
+                                            "running them (to redo a table)")
     parser.add_argument("--csv", help="write the table as CSV")
     parser.add_argument("--runs-csv", help="write every run's error as CSV")
     parser.add_argument("--speed", action="store_true", help="only the overhead comparison")
