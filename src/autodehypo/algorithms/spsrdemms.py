@@ -84,7 +84,8 @@ class SPSRDEMMS(Optimizer):
         if isinstance(stages, bool) or not isinstance(stages, int) or stages < 1:
             raise ValueError(f"stages must be an integer >= 1, got {stages!r}")
         low = self.min_population()
-        if isinstance(min_population, bool) or not isinstance(min_population, int) or min_population < low:
+        if (isinstance(min_population, bool) or not isinstance(min_population, int)
+                or min_population < low):
             raise ValueError(f"min_population must be an integer >= {low} (best_size + 1, and 4), "
                              f"got {min_population!r}")
         if not 0.0 <= diff_bh:
@@ -205,7 +206,8 @@ class SPSRDEMMS(Optimizer):
     def _load_state(self, state: dict[str, Any]) -> None:
         self.stages, self.final_population = state["stages"], state["final_population"]
         self.best_size, self.diff_bh = state["best_size"], state["diff_bh"]
-        self.tau1, self.tau2, self.F_l, self.F_u = state["tau1"], state["tau2"], state["F_l"], state["F_u"]
+        self.tau1, self.tau2 = state["tau1"], state["tau2"]
+        self.F_l, self.F_u = state["F_l"], state["F_u"]
         self.population, self.fitness = _array(state["population"]), _array(state["fitness"])
         self.F, self.CR = _array(state["F"]), _array(state["CR"])
         self.xbb, self.xbb_value = _array(state["xbb"]), _unfloat(state["xbb_value"])
