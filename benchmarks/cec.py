@@ -277,7 +277,7 @@ def compare(args) -> None:
             for c in columns[:len(algorithms) + bool(args.reference)]:
                 for number in args.functions:
                     for seed, e in enumerate(errors[c][number]):
-                        writer.writerow([c, args.suite, args.dim, number, seed, repr(e)])
+                        writer.writerow([c, args.suite, args.dim, number, seed, repr(float(e))])
         print(f"wrote {args.runs_csv}")
 
 
