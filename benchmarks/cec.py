@@ -2,6 +2,8 @@
 
     python benchmarks/cec.py --algorithm jso --dim 10 --runs 51 --csv jso-d10.csv
     python benchmarks/cec.py --algorithm lshade --dim 10 --reference niapy
+    python benchmarks/cec.py --algorithm spsrdemms,jde,lshade --suite 2014 --runs-csv runs.csv
+    python benchmarks/cec.py --algorithm lshade --suite 2014 --baseline lshade-before.csv
     python benchmarks/cec.py --speed
 
 Official protocol: MaxFEs = 10000 x D, search range [-100, 100]^D, errors
@@ -12,6 +14,16 @@ prints our mean, std and median error; beside it the published jSO results
 L-SHADE run side by side (NiaPy's port of Tanabe's code with N = 18 D, or
 minionpy's C++ one), with a verdict from Welch's t-test on the summary
 statistics at p = 0.01 (better / same / worse, from our side).
+
+Several of our algorithms (``--algorithm a,b,c``) run side by side: the first
+is compared with each of the others. ``--runs-csv FILE`` writes every run's
+error; ``--baseline FILE[:ALGORITHM]`` adds a column read from such a file
+(e.g. the same algorithm before a change; same suite, D, functions and number
+of runs), and ``--runs-from FILE`` reads our own columns from one instead of
+running them, to redo a table.
+Wherever both sides have every run's error, the comparison also gets a
+two-sided Mann-Whitney U verdict at p = 0.01 (column U, with its p-value),
+beside the Welch verdict (column W).
 
 ``--speed`` prints our time per function evaluation excluding the function
 itself, beside scipy's differential_evolution and minionpy on the same cheap
@@ -126,69 +138,147 @@ def parse_functions(text: str) -> list[int]:
     return out
 
 
+def mann_whitney_verdict(mine: list[float], theirs: list[float], alpha=0.01) -> tuple[str, float]:
+    """Ours (mine) against the other, two-sided Mann-Whitney U on every run's error."""
+    from scipy.stats import mannwhitneyu
+    a, b = np.asarray(mine), np.asarray(theirs)
+    if np.array_equal(np.sort(a), np.sort(b)):
+        return "same", 1.0
+    test = mannwhitneyu(a, b, alternative="two-sided")
+    p = float(test.pvalue)
+    if p >= alpha:
+        return "same", p
+    # U counts the pairs where ours is the larger error (ties half): under half of them, ours is lower
+    return ("better" if test.statistic < len(a) * len(b) / 2 else "worse"), p
+
+
+def load_runs(spec: str, suite: int, dim: int) -> tuple[str, dict[int, list[float]]]:
+    """A --runs-csv file, ``FILE`` or ``FILE:NAME``: (label, {function: errors in seed order}).
+
+    NAME picks that algorithm's rows (default: the file's first algorithm).
+    """
+    path, _, name = spec.partition(":")
+    with open(path) as fh:
+        rows = [r for r in csv.DictReader(fh) if int(r["suite"]) == suite and int(r["D"]) == dim]
+    if not rows:
+        raise SystemExit(f"{path}: no runs for CEC {suite}, D = {dim}")
+    name = name or rows[0]["algorithm"]
+    runs: dict[int, list[tuple[int, float]]] = {}
+    for r in rows:
+        if r["algorithm"] == name:
+            runs.setdefault(int(r["F"]), []).append((int(r["seed"]), float(r["error"])))
+    if not runs:
+        raise SystemExit(f"{path}: no runs of {name!r}")
+    return f"{name}@{Path(path).stem}", {f: [e for _, e in sorted(v)] for f, v in runs.items()}
+
+
+def _checked(spec: str, runs: dict[int, list[float]], args) -> dict[int, list[float]]:
+    missing = [n for n in args.functions if len(runs.get(n, [])) != args.runs]
+    if missing:
+        raise SystemExit(f"{spec}: not {args.runs} runs for function(s) {missing}")
+    return {n: runs[n] for n in args.functions}
+
+
+def algorithm_list(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in ALGORITHMS]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"choose from {sorted(ALGORITHMS)}, got {text!r}")
+    return names
+
+
 def compare(args) -> None:
     max_fes = args.fes_per_dim * args.dim
-    jobs = []
-    for number in args.functions:
-        for seed in range(args.runs):
-            jobs.append(("ours", (args.algorithm, args.suite, number, args.dim, seed, max_fes,
-                                  args.population)))
-            if args.reference:
-                jobs.append((args.reference, (args.suite, number, args.dim, seed, max_fes)))
+    algorithms = args.algorithm
+    columns = list(algorithms) + ([f"{args.reference} L-SHADE"] if args.reference else [])
+    errors: dict[str, dict[int, list[float]]] = {c: {n: [] for n in args.functions} for c in columns}
+    jobs, keys = [], []
+    if args.runs_from:  # every run of our columns read back, nothing run
+        for c in columns:
+            errors[c] = _checked(args.runs_from, load_runs(f"{args.runs_from}:{c}", args.suite, args.dim)[1],
+                                 args)
+    else:
+        for number in args.functions:
+            for seed in range(args.runs):
+                for name in algorithms:
+                    jobs.append(("ours", (name, args.suite, number, args.dim, seed, max_fes,
+                                          args.population)))
+                    keys.append((name, number))
+                if args.reference:
+                    jobs.append((args.reference, (args.suite, number, args.dim, seed, max_fes)))
+                    keys.append((columns[-1], number))
     started = time.perf_counter()
-    with ProcessPoolExecutor(args.workers) as pool:
-        results = list(pool.map(_job, jobs, chunksize=1))
+    if jobs:
+        with ProcessPoolExecutor(args.workers) as pool:
+            results = list(pool.map(_job, jobs, chunksize=1))
+        for (column, number), error in zip(keys, results):
+            errors[column][number].append(error)
+    elapsed = time.perf_counter() - started
+    for spec in args.baseline or []:
+        label, runs = load_runs(spec, args.suite, args.dim)
+        columns.append(label)
+        errors[label] = _checked(spec, runs, args)
     published = load_published(args.dim) if args.suite == 2017 else {}
     if args.suite == 2017 and not published:
         print(f"(published jSO results not found at {PUBLISHED}; that column is left out)")
-    rows = []
-    it = iter(results)
-    by_function: dict[int, tuple[list[float], list[float]]] = {n: ([], []) for n in args.functions}
-    for number in args.functions:
-        for _ in range(args.runs):
-            by_function[number][0].append(next(it))
-            if args.reference:
-                by_function[number][1].append(next(it))
+    subject, others = columns[0], columns[1:]
+    print(f"{subject} on CEC {args.suite}, D = {args.dim}, {args.runs} runs, MaxFEs = {max_fes}"
+          + (f"; against {', '.join(others)}" if others else ""))
     header = (f"{'F':>3} {'mean':>11} {'std':>11} {'median':>11}"
-              + (f" | {'jSO pub mean':>12} {'std':>11} {'verdict':>7}" if published else "")
-              + (f" | {args.reference + ' L-SHADE':>16} {'std':>11} {'verdict':>7}" if args.reference else ""))
-    print(f"{args.algorithm} on CEC {args.suite}, D = {args.dim}, {args.runs} runs, MaxFEs = {max_fes}")
+              + (f" | {'jSO pub mean':>12} {'std':>11} {'W':>7}" if published else "")
+              + "".join(f" | {c[:22]:>22} {'median':>11} {'W':>7} {'U':>7} {'p(U)':>8}" for c in others))
     print(header)
-    tally: dict[str, dict[str, int]] = {"published": {}, "reference": {}}
+    tally: dict[str, dict[str, int]] = {}
+    rows = []
     for number in args.functions:
-        mine, theirs = by_function[number]
+        mine = errors[subject][number]
         m, s, med = summary(mine)
-        row = {"algorithm": args.algorithm, "suite": args.suite, "D": args.dim, "F": number,
+        row = {"algorithm": subject, "suite": args.suite, "D": args.dim, "F": number,
                "runs": args.runs, "mean": m, "std": s, "median": med}
         line = f"{number:>3} {m:11.4e} {s:11.4e} {med:11.4e}"
         if published:
             pub = published.get(number)
             if pub:
                 v = welch_verdict(m, s, args.runs, pub["mean"], pub["std"], int(pub["runs"]))
-                tally["published"][v] = tally["published"].get(v, 0) + 1
+                tally.setdefault("published jSO (W)", {}).setdefault(v, 0)
+                tally["published jSO (W)"][v] += 1
                 row.update(published_mean=pub["mean"], published_std=pub["std"], published_verdict=v)
                 line += f" | {pub['mean']:12.4e} {pub['std']:11.4e} {v:>7}"
-        if args.reference:
-            rm, rs, rmed = summary(theirs)
-            v = welch_verdict(m, s, args.runs, rm, rs, args.runs)
-            tally["reference"][v] = tally["reference"].get(v, 0) + 1
-            row.update(reference=args.reference, reference_mean=rm, reference_std=rs,
-                       reference_median=rmed, reference_verdict=v)
-            line += f" | {rm:16.4e} {rs:11.4e} {v:>7}"
+            else:
+                line += f" | {'':>12} {'':>11} {'':>7}"
+        for c in others:
+            theirs = errors[c][number]
+            om, os_, omed = summary(theirs)
+            w = welch_verdict(m, s, len(mine), om, os_, len(theirs))
+            u, p = mann_whitney_verdict(mine, theirs)
+            for kind, v in (("W", w), ("U", u)):
+                tally.setdefault(f"{c} ({kind})", {}).setdefault(v, 0)
+                tally[f"{c} ({kind})"][v] += 1
+            row.update({f"{c} mean": om, f"{c} std": os_, f"{c} median": omed,
+                        f"{c} welch": w, f"{c} mann-whitney": u, f"{c} p_U": p})
+            line += f" | {om:22.4e} {omed:11.4e} {w:>7} {u:>7} {p:8.1e}"
         print(line)
         rows.append(row)
     for which, counts in tally.items():
-        if counts:
-            print(f"against {which}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-    print(f"wall time {time.perf_counter() - started:.0f} s on {args.workers} workers")
+        print(f"{subject} against {which}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    if jobs:
+        print(f"wall time {elapsed:.0f} s on {args.workers} workers")
     if args.csv:
-        fields = sorted({k for r in rows for k in r}, key=lambda k: list(rows[0]).index(k)
-                        if k in rows[0] else 100)
+        fields = list(dict.fromkeys(k for r in rows for k in r))
         with open(args.csv, "w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=fields)
             writer.writeheader()
             writer.writerows(rows)
         print(f"wrote {args.csv}")
+    if args.runs_csv and jobs:
+        with open(args.runs_csv, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["algorithm", "suite", "D", "F", "seed", "error"])
+            for c in columns[:len(algorithms) + bool(args.reference)]:
+                for number in args.functions:
+                    for seed, e in enumerate(errors[c][number]):
+                        writer.writerow([c, args.suite, args.dim, number, seed, repr(float(e))])
+        print(f"wrote {args.runs_csv}")
 
 
 class _Timed:
@@ -219,7 +309,8 @@ def speed(args) -> None:
     def ours_overhead():
         f = _Timed(_sphere)
         t = time.perf_counter()
-        opt = make_optimizer(args.algorithm, dim, population=ALGORITHMS[args.algorithm].benchmark_population(dim),
+        name = args.algorithm[0]
+        opt = make_optimizer(name, dim, population=ALGORITHMS[name].benchmark_population(dim),
                              seed=0, max_evaluations=max_fes)
         while len(u := opt.ask()):
             opt.tell(f(-100.0 + 200.0 * u))
@@ -247,7 +338,8 @@ def speed(args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--algorithm", default="jso", choices=sorted(ALGORITHMS))
+    parser.add_argument("--algorithm", default=["jso"], type=algorithm_list,
+                        help="one of ours, or several comma-separated: the first is compared with the others")
     parser.add_argument("--suite", type=int, default=2017, choices=[2014, 2017])
     parser.add_argument("--functions", type=parse_functions, default=list(range(1, 31)),
                         help="e.g. 1-30 or 1,4,5-10 (default 1-30)")
@@ -258,7 +350,12 @@ def main() -> None:
     parser.add_argument("--reference", choices=sorted(REFERENCES),
                         help="run this L-SHADE side by side (niapy: faithful but slow)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--baseline", action="append",
+                        help="FILE or FILE:ALGORITHM, a --runs-csv file to compare with (repeatable)")
+    parser.add_argument("--runs-from", help="read our columns' runs from a --runs-csv file instead of "
+                                            "running them (to redo a table)")
     parser.add_argument("--csv", help="write the table as CSV")
+    parser.add_argument("--runs-csv", help="write every run's error as CSV")
     parser.add_argument("--speed", action="store_true", help="only the overhead comparison")
     args = parser.parse_args()
     speed(args) if args.speed else compare(args)

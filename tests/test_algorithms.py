@@ -113,7 +113,7 @@ def test_bad_options_are_named(kwargs, message):
 
 
 def test_unknown_algorithm_lists_the_choices():
-    with pytest.raises(ValueError, match=r"choose one of \['de', 'dish', 'jade', 'jde', 'jso', 'lshade', 'shade'\]"):
+    with pytest.raises(ValueError, match=r"choose one of \['de', 'dish', 'jade', 'jde', 'jso', 'lshade', 'shade', 'spsrdemms'\]"):
         make_optimizer("pso", 2, population=10, seed=0)
 
 

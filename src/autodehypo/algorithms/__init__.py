@@ -13,9 +13,10 @@ from .jde import JDE
 from .jso import JSO
 from .lshade import LSHADE
 from .shade import SHADE
+from .spsrdemms import SPSRDEMMS
 
 ALGORITHMS: dict[str, type[Optimizer]] = {
-    cls.name: cls for cls in (DE, JDE, JADE, SHADE, LSHADE, JSO, DISH)}
+    cls.name: cls for cls in (DE, JDE, JADE, SHADE, LSHADE, JSO, DISH, SPSRDEMMS)}
 
 # Arguments the study supplies itself; the rest are the algorithm's options.
 _STUDY_ARGS = {"dim", "population", "seed", "max_evaluations"}
@@ -45,4 +46,4 @@ def make_optimizer(name: str, dim: int, *, population: int | None = None, seed: 
 
 
 __all__ = ["ALGORITHMS", "DE", "DISH", "JADE", "JDE", "JSO", "LSHADE", "MUTATIONS", "SHADE",
-           "STRATEGIES", "Optimizer", "algorithm_options", "make_optimizer"]
+           "SPSRDEMMS", "STRATEGIES", "Optimizer", "algorithm_options", "make_optimizer"]

@@ -2,13 +2,29 @@
 
 R. Tanabe and A. S. Fukunaga, "Improving the Search Performance of SHADE Using
 Linear Population Size Reduction", IEEE CEC 2014, pp. 1658-1665; behaviour as
-in Tanabe's L-SHADE 1.1 code.
+in Tanabe's L-SHADE 1.1 C++ code (lshade.cpp, 9 Jun 2014).
 
-After each generation the population shrinks to
-round(N_init + (N_min - N_init) * nfes / MaxFEs), dropping the worst, and the
-archive to round(2.6 N). Both memories use the weighted Lehmer mean; an M_CR
-slot set to the terminal value (when every successful CR was 0) makes CR 0
-for good. p = 0.11, H = 6, N_min = 4.
+- The initial population is uniform at random (the code's makeNewIndividual).
+- After each generation (not after the initial population) the population
+  shrinks to round(N_init + (N_min - N_init) * nfes / MaxFEs), the worst
+  first; among equally bad individuals the first in the population goes, and
+  the others keep their order.
+- The archive holds round(2.6 N_init) parents, then int(2.6 N) after each
+  reduction (the code assigns the product to an int: truncation); a shrinking
+  archive keeps its first members (``arc_ind_count = arc_size``).
+- p-best pool max(2, round(0.11 N)); H = 6, N_min = 4. ``round`` is C's,
+  halves away from zero (Python's rounds them to even: 0.11 * 150 = 16.5).
+- Both memories use the weighted Lehmer mean. A slot's M_CR becomes the
+  terminal value when the weighted sum of the successful CRs is 0 (every one
+  was 0), and a CR drawn from a terminal slot is 0. The code overwrites a
+  slot from scratch at each update (``memory_cr[k] = 0`` before the sums), so
+  its ``memory_cr[k] == -1`` test never holds: a terminal slot takes the
+  next update like any other. (The paper reads as if terminal were for good;
+  NiaPy's port does that.)
+
+Random draws are vectorised per generation, in the code's order per
+individual: memory slot, CR, F, p-best, r1, r2, crossover; the code's C
+``rand()`` stream itself is not reproduced.
 
 The population shrinks toward the evaluation budget, so L-SHADE (and jSO and
 DISH) needs one (``max_evaluations``); the study config can combine it with a
@@ -17,6 +33,7 @@ wall-time or energy budget.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -57,11 +74,14 @@ class LSHADE(SHADE):
     def _sample_CR(self, mu: np.ndarray) -> np.ndarray:
         return np.where(mu == TERMINAL, 0.0, np.clip(self.rng.normal(mu, 0.1), 0.0, 1.0))
 
+    def _initial_population(self) -> np.ndarray:
+        return self.rng.random((self.population_size, self.dim))
+
     def _pbest(self) -> np.ndarray:
-        return pbest_indices(self.rng, self.fitness, max(2, int(round(self.p * len(self.population)))))
+        return pbest_indices(self.rng, self.fitness, max(2, c_round(self.p * len(self.population))))
 
     def _new_slot_values(self, S_F: np.ndarray, S_CR: np.ndarray, w: np.ndarray) -> tuple[float, float]:
-        M_CR = TERMINAL if self.M_CR[self.k] == TERMINAL or S_CR.max() == 0 else lehmer(S_CR, w)
+        M_CR = TERMINAL if np.sum(w * S_CR) == 0 else lehmer(S_CR, w)
         return lehmer(S_F, w), M_CR
 
     def _update_slot(self, S_F, S_CR, w):
@@ -70,13 +90,21 @@ class LSHADE(SHADE):
 
     def planned_population(self) -> int:
         n0, n1 = self.initial_population, self.final_population
-        return int(round((n1 - n0) / self.max_evaluations * self.evaluations + n0))
+        return c_round((n1 - n0) / self.max_evaluations * self.evaluations + n0)
+
+    def _archive_capacity(self) -> int:
+        n = len(self.population)
+        if n == self.initial_population:
+            return c_round(self.archive_rate * n)
+        return int(n * self.archive_rate)
 
     def _after_selection(self) -> None:
-        keep = max(self.final_population, min(len(self.population), self.planned_population()))
-        if keep < len(self.population):
-            best = np.argsort(self.fitness, kind="stable")[:keep]
-            self.population, self.fitness = self.population[best], self.fitness[best]
+        n = len(self.population)
+        keep = max(self.final_population, min(n, self.planned_population()))
+        if keep < n:
+            worst_first = np.lexsort((np.arange(n), -self.fitness))
+            kept = np.sort(worst_first[n - keep:])
+            self.population, self.fitness = self.population[kept], self.fitness[kept]
             self.archive = self.archive[:self._archive_capacity()]
 
     def _state(self) -> dict[str, Any]:
@@ -88,3 +116,8 @@ class LSHADE(SHADE):
         self.p = state["p"]
         self.initial_population = state["initial_population"]
         self.final_population = state["final_population"]
+
+
+def c_round(x: float) -> int:
+    """C's round(): halves away from zero."""
+    return int(math.copysign(math.floor(abs(x) + 0.5), x))

@@ -111,12 +111,15 @@ class SHADE(Optimizer):
         return int(round(self.archive_rate * len(self.population)))
 
     def _after_selection(self) -> None:
-        """Population size reduction, for the variants that have it."""
+        """Population size reduction after each generation, for the variants that have it."""
+
+    def _initial_population(self) -> np.ndarray:
+        return latin_hypercube(self.rng, self.population_size, self.dim)
 
     # -- the generation -------------------------------------------------------
     def _ask(self) -> np.ndarray:
         if self.population is None:
-            return latin_hypercube(self.rng, self.population_size, self.dim)
+            return self._initial_population()
         n = len(self.population)
         mu_F, mu_CR = self._memory_means(self.rng.integers(self.H, size=n))
         self._trial_CR = self._sample_CR(mu_CR)
@@ -129,7 +132,6 @@ class SHADE(Optimizer):
     def _tell(self, candidates: np.ndarray, values: np.ndarray) -> None:
         if self.population is None:
             self.population, self.fitness = candidates, values
-            self._after_selection()
             return
         improved = values < self.fitness
         if improved.any():
