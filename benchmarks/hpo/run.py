@@ -382,31 +382,24 @@ def report(results: list[dict], args_line: str, settings: dict, env: dict, skipp
                 for p in peers) + " |")
             out.append("")
         names = peers + ours
-        out += [f"### Median cost to target [quartiles] (share of runs reaching it), {b} evaluations", "",
-                "| task | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
-        for r in results:
-            cells = []
-            for n in names:
-                rows = r["runs"].get((n, b))
-                if not rows:
-                    cells.append("—")
-                    continue
-                q1, _, q3 = measures.quartiles(np.array(column(rows, "cost_to_target")))
-                cells.append(f"{fmt(measures.median(column(rows, 'cost_to_target')))} "
-                             f"[{fmt(float(q1))}, {fmt(float(q3))}] ({np.mean(column(rows, 'reached')) * 100:.0f}%)")
-            out.append(f"| {r['meta']['name']} | " + " | ".join(cells) + " |")
-        out += ["", f"### Median final regret [quartiles], {b} evaluations", "",
-                "| task | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
-        for r in results:
-            cells = []
-            for n in names:
-                rows = r["runs"].get((n, b))
-                if not rows:
-                    cells.append("—")
-                    continue
-                q1, q2, q3 = measures.quartiles(np.array(column(rows, "regret")))
-                cells.append(f"{fmt(float(q2))} [{fmt(float(q1))}, {fmt(float(q3))}]")
-            out.append(f"| {r['meta']['name']} | " + " | ".join(cells) + " |")
+
+        def cost_cell(rows):
+            q1, _, q3 = measures.quartiles(np.array(column(rows, "cost_to_target")))
+            return (f"{fmt(measures.median(column(rows, 'cost_to_target')))} "
+                    f"[{fmt(float(q1))}, {fmt(float(q3))}] ({np.mean(column(rows, 'reached')) * 100:.0f}%)")
+
+        def regret_cell(rows):
+            q1, q2, q3 = measures.quartiles(np.array(column(rows, "regret")))
+            return f"{fmt(float(q2))} [{fmt(float(q1))}, {fmt(float(q3))}]"
+
+        for title, cell in ((f"### Median cost to target [quartiles] (share of runs reaching it), {b} evaluations",
+                             cost_cell),
+                            (f"### Median final regret [quartiles], {b} evaluations", regret_cell)):
+            out += ([""] if out[-1] != "" else []) + [title, "", "| task | " + " | ".join(names) + " |",
+                                                      "|---" * (len(names) + 1) + "|"]
+            for r in results:
+                cells = [cell(r["runs"][(n, b)]) if r["runs"].get((n, b)) else "—" for n in names]
+                out.append(f"| {r['meta']['name']} | " + " | ".join(cells) + " |")
     top = budgets[-1]
     names = peers + ours
     out += ["", f"## Repeated configurations, {top} evaluations", "",
