@@ -31,6 +31,31 @@ def toy_config(objective="toy_objectives:sphere", *, evaluations=40, population=
     return config
 
 
+def toy_toml(*, seed, evaluations):
+    """A small study as a user writes it: DE on slow_sphere over two floats, two workers."""
+    return f"""
+[study]
+name = "toy"
+seed = {seed}
+population = 6
+[study.budget]
+evaluations = {evaluations}
+[space.x0]
+type = "float"
+low = 0.0
+high = 1.0
+[space.x1]
+type = "float"
+low = -1.0
+high = 1.0
+[objective]
+type = "python"
+function = "toy_objectives:slow_sphere"
+[executor]
+workers = 2
+"""
+
+
 def export_rows(directory):
     """A study's trials as `autodehypo export` writes them, one dict per CSV row."""
     out = subprocess.run([sys.executable, "-m", "autodehypo", "export", str(directory)],

@@ -8,27 +8,9 @@ from pathlib import Path
 
 import pytest
 
-GOOD = """
-[study]
-name = "toy"
-seed = 2
-population = 6
-[study.budget]
-evaluations = 12
-[space.x0]
-type = "float"
-low = 0.0
-high = 1.0
-[space.x1]
-type = "float"
-low = -1.0
-high = 1.0
-[objective]
-type = "python"
-function = "toy_objectives:slow_sphere"
-[executor]
-workers = 2
-"""
+from conftest import toy_toml
+
+GOOD = toy_toml(seed=2, evaluations=12)
 
 
 def cli(args, env, cwd=None):

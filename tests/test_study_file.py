@@ -13,34 +13,12 @@ import numpy as np
 import pytest
 
 from autodehypo.cli import main
-from conftest import export_rows
-
-CONFIG = """
-[study]
-name = "toy"
-seed = 5
-population = 6
-[study.budget]
-evaluations = {evaluations}
-[space.x0]
-type = "float"
-low = 0.0
-high = 1.0
-[space.x1]
-type = "float"
-low = -1.0
-high = 1.0
-[objective]
-type = "python"
-function = "toy_objectives:slow_sphere"
-[executor]
-workers = 2
-"""
+from conftest import export_rows, toy_toml
 
 
 def config(tmp_path, evaluations):
     path = tmp_path / f"c{evaluations}.toml"
-    path.write_text(CONFIG.format(evaluations=evaluations))
+    path.write_text(toy_toml(seed=5, evaluations=evaluations))
     return path
 
 
