@@ -61,10 +61,10 @@ def ours(algorithm: str, suite: int, number: int, dim: int, seed: int, max_fes: 
     opt = make_optimizer(algorithm, dim, population=population or cls.benchmark_population(dim),
                          seed=seed, max_evaluations=max_fes)
     while True:
-        u = opt.ask()
+        u = opt.ask_generation()
         if not len(u):
             break
-        opt.tell(np.asarray(f(-100.0 + 200.0 * u)) - f_opt)
+        opt.tell_generation(np.asarray(f(-100.0 + 200.0 * u)) - f_opt)
     return opt.best_value if opt.best_value >= ZERO else 0.0
 
 
@@ -312,8 +312,8 @@ def speed(args) -> None:
         name = args.algorithm[0]
         opt = make_optimizer(name, dim, population=ALGORITHMS[name].benchmark_population(dim),
                              seed=0, max_evaluations=max_fes)
-        while len(u := opt.ask()):
-            opt.tell(f(-100.0 + 200.0 * u))
+        while len(u := opt.ask_generation()):
+            opt.tell_generation(f(-100.0 + 200.0 * u))
         return (time.perf_counter() - t - f.seconds) / f.calls
 
     def scipy_overhead():

@@ -22,7 +22,7 @@ def sphere(x):
 def run(name, options, f, generations, seed=0, dim=5, population=20):
     opt = make_optimizer(name, dim, population=population, seed=seed, max_evaluations=BUDGET, **options)
     for _ in range(generations):
-        opt.tell(f(opt.ask()))
+        opt.tell_generation(f(opt.ask_generation()))
     return opt
 
 
@@ -43,54 +43,54 @@ def test_state_dict_round_trip_continues_identically(name, options):
     resumed = make_optimizer(name, 5, population=20, seed=12345, max_evaluations=BUDGET, **options)
     resumed.load_state_dict(state)
     for _ in range(18):
-        resumed.tell(rastrigin(resumed.ask()))
+        resumed.tell_generation(rastrigin(resumed.ask_generation()))
     assert resumed.best_value == straight.best_value
     np.testing.assert_array_equal(resumed.best_x, straight.best_x)
-    np.testing.assert_array_equal(resumed.ask(), straight.ask())
+    np.testing.assert_array_equal(resumed.ask_generation(), straight.ask_generation())
 
 
 @pytest.mark.parametrize("name, options", VARIANTS)
 def test_pending_batch_survives_state_dict(name, options):
     opt = run(name, options, sphere, 3, seed=1)
-    batch = opt.ask()
+    batch = opt.ask_generation()
     clone = make_optimizer(name, 5, population=20, seed=0, max_evaluations=BUDGET, **options)
     clone.load_state_dict(json.loads(json.dumps(opt.state_dict())))
-    np.testing.assert_array_equal(clone.ask(), batch)
-    np.testing.assert_array_equal(opt.ask(), batch)  # asking twice gives the same batch
+    np.testing.assert_array_equal(clone.ask_generation(), batch)
+    np.testing.assert_array_equal(opt.ask_generation(), batch)  # asking twice gives the same batch
 
 
 @pytest.mark.parametrize("name, options", VARIANTS)
 def test_candidates_stay_in_the_unit_cube_and_inf_is_handled(name, options):
     opt = make_optimizer(name, 3, population=8, seed=2, max_evaluations=BUDGET, **options)
     for g in range(20):
-        x = opt.ask()
+        x = opt.ask_generation()
         assert x.shape[1] == 3 and 4 <= len(x) <= 8 and x.min() >= 0.0 and x.max() <= 1.0
         values = sphere(x)
         values[g % 4] = np.inf
         values[(g + 3) % 4] = np.nan
-        opt.tell(values)
+        opt.tell_generation(values)
     assert np.isfinite(opt.best_value)
     json.dumps(opt.state_dict())
 
 
 def test_greedy_selection_never_worsens_the_population():
     opt = make_optimizer("de", 4, population=10, seed=5)
-    opt.tell(rastrigin(opt.ask()))
+    opt.tell_generation(rastrigin(opt.ask_generation()))
     for _ in range(15):
         before = opt.fitness.copy()
-        opt.tell(rastrigin(opt.ask()))
+        opt.tell_generation(rastrigin(opt.ask_generation()))
         assert np.all(opt.fitness <= before)
 
 
 def test_jde_keeps_control_values_of_successful_trials_only():
     opt = make_optimizer("jde", 4, population=30, seed=11, tau1=1.0, tau2=1.0)
-    opt.tell(sphere(opt.ask()))
-    opt.ask()
+    opt.tell_generation(sphere(opt.ask_generation()))
+    opt.ask_generation()
     trial_F, trial_CR = opt._trial_F.copy(), opt._trial_CR.copy()
     assert np.all((trial_F >= 0.1) & (trial_F <= 1.0))
     old_F = opt.F.copy()
     values = np.where(np.arange(30) % 2 == 0, -1.0, np.inf)  # even trials win
-    opt.tell(values)
+    opt.tell_generation(values)
     np.testing.assert_array_equal(opt.F[::2], trial_F[::2])
     np.testing.assert_array_equal(opt.F[1::2], old_F[1::2])
     np.testing.assert_array_equal(opt.CR[::2], trial_CR[::2])
@@ -126,9 +126,9 @@ def test_options_are_introspected():
 def test_last_generation_is_cut_at_the_budget():
     opt = make_optimizer("de", 2, population=10, seed=0, max_evaluations=25)
     sizes = []
-    while len(x := opt.ask()):
+    while len(x := opt.ask_generation()):
         sizes.append(len(x))
-        opt.tell(sphere(x))
+        opt.tell_generation(sphere(x))
     assert sizes == [10, 10, 5] and opt.evaluations == 25
 
 
@@ -139,4 +139,4 @@ def test_without_a_population_the_search_default_applies_as_in_a_study(name):
     config = parse_config({"study": {"algorithm": name, "budget": {"evaluations": 200}},
                            "space": {f"x{i}": {"type": "float", "low": 0, "high": 1} for i in range(3)},
                            "objective": {"type": "python", "function": "math:fabs"}})
-    assert len(opt.ask()) == config.population == ALGORITHMS[name].default_population(3)
+    assert len(opt.ask_generation()) == config.population == ALGORITHMS[name].default_population(3)

@@ -15,8 +15,8 @@ ADAPTIVE = sorted(set(ALGORITHMS) - {"de"})
 def cec_run(name, number, seed, dim=10, fes=20_000, population=50):
     f = minionpy.CEC2017Functions(number, dim)  # matches the official C code
     opt = make_optimizer(name, dim, population=population, seed=seed, max_evaluations=fes)
-    while len(u := opt.ask()):
-        opt.tell(np.asarray(f(-100.0 + 200.0 * u)) - 100.0 * number)
+    while len(u := opt.ask_generation()):
+        opt.tell_generation(np.asarray(f(-100.0 + 200.0 * u)) - 100.0 * number)
     return opt.best_value
 
 
@@ -38,9 +38,9 @@ def test_beats_de_rand_1_bin_on_cec2017(baseline, name, number):
 def test_population_reduction_ends_at_the_minimum_exactly_at_the_budget(name, budget):
     opt = make_optimizer(name, 4, population=40, seed=3, max_evaluations=budget)
     sizes = []
-    while len(x := opt.ask()):
+    while len(x := opt.ask_generation()):
         sizes.append(len(opt.population) if opt.population is not None else len(x))
-        opt.tell(((x - 0.2) ** 2).sum(axis=1))
+        opt.tell_generation(((x - 0.2) ** 2).sum(axis=1))
     assert opt.evaluations == budget
     assert len(opt.population) == 4
     assert sizes[0] == 40 and all(a >= b for a, b in zip(sizes, sizes[1:]))
@@ -70,21 +70,21 @@ def test_lshade_terminal_cr():
 
 def test_lshade_rounds_halves_up_like_c():
     opt = make_optimizer("lshade", 2, population=150, seed=0, max_evaluations=100_000)
-    opt.ask()
-    opt.tell(np.arange(150.0))  # fitness = index, so the largest pbest index is the pool size - 1
+    opt.ask_generation()
+    opt.tell_generation(np.arange(150.0))  # fitness = index, so the largest pbest index is the pool size - 1
     assert max(opt._pbest().max() for _ in range(20)) == 16  # round(0.11 * 150 = 16.5) = 17
     assert opt._archive_capacity() == 390  # round(2.6 * 150) at the initial size
 
 
 def test_lshade_reduction_drops_the_first_of_equal_worst_keeps_order_and_truncates_archive():
     opt = make_optimizer("lshade", 2, population=20, seed=0, max_evaluations=320)
-    first = opt.ask()
+    first = opt.ask_generation()
     fitness = np.array([3.0, 9, 1, 9, 2, 9, 5, 0, 4, 6, 7, 8, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5])
-    opt.tell(fitness)
+    opt.tell_generation(fitness)
     assert len(opt.population) == 20  # no reduction after the initial population
-    opt.ask()
+    opt.ask_generation()
     opt.archive = np.arange(52 * 2.0).reshape(52, 2)  # full: round(2.6 * 20)
-    opt.tell(np.full(20, np.inf))  # no trial wins: population and fitness stay
+    opt.tell_generation(np.full(20, np.inf))  # no trial wins: population and fitness stay
     # 40 evaluations: round(20 - 16 * 40 / 320) = 18, so two go: of the three equal worst (9 at
     # 1, 3 and 5) the code removes the first one found each time, and the rest keep their order
     expected = [i for i in range(20) if i not in (1, 3)]
@@ -96,7 +96,7 @@ def test_lshade_reduction_drops_the_first_of_equal_worst_keeps_order_and_truncat
 
 def test_lshade_initial_population_is_uniform():
     opt = make_optimizer("lshade", 3, population=10, seed=4, max_evaluations=1000)
-    np.testing.assert_array_equal(opt.ask(), np.random.default_rng(4).random((10, 3)))
+    np.testing.assert_array_equal(opt.ask_generation(), np.random.default_rng(4).random((10, 3)))
 
 
 def test_jso_memory_last_slot_schedules_and_averaging():
@@ -118,7 +118,7 @@ def test_jso_memory_last_slot_schedules_and_averaging():
 
 def test_jso_p_falls_from_a_quarter_to_an_eighth():
     opt = make_optimizer("jso", 3, population=200, seed=0, max_evaluations=10_000)
-    opt.tell(np.arange(200.0)[:len(opt.ask())])  # first generation: fitness = index
+    opt.tell_generation(np.arange(200.0)[:len(opt.ask_generation())])  # first generation: fitness = index
     opt.evaluations = 0
     early = max(opt._pbest().max() for _ in range(20))
     opt.evaluations = 10_000
@@ -130,29 +130,30 @@ def test_jso_p_falls_from_a_quarter_to_an_eighth():
 
 def test_dish_weights_by_distance_and_guards_zero_distance():
     opt = make_optimizer("dish", 2, population=6, seed=0, max_evaluations=1000)
-    opt.ask()
-    opt.tell(np.arange(6.0))
+    opt.ask_generation()
+    opt.tell_generation(np.arange(6.0))
     improved = np.array([True, True, False, False, False, False])
     trials = opt.population.copy()
     trials[0] += [0.3, 0.4]  # moved 0.5
     trials[1] += [0.0, 0.15]  # moved 0.15
-    w = opt._weights(improved, trials, np.zeros(6))
+    parents, parent_values = opt.population[improved], opt.fitness[improved]
+    w = opt._weights(parents, parent_values, trials[improved], np.zeros(2))
     assert w == pytest.approx([0.5 / 0.65, 0.15 / 0.65])
-    assert opt._weights(improved, opt.population.copy(), np.zeros(6)) is None
+    assert opt._weights(parents, parent_values, parents.copy(), np.zeros(2)) is None
     before = (opt.M_F.copy(), opt.M_CR.copy())
-    opt.ask()
+    opt.ask_generation()
     opt._pending[:2] = opt.population[:2]  # successful trials identical to their parents
-    opt.tell(np.array([-1.0, -1.0, 9, 9, 9, 9]))
+    opt.tell_generation(np.array([-1.0, -1.0, 9, 9, 9, 9]))
     assert np.array_equal(opt.M_F, before[0]) and np.array_equal(opt.M_CR, before[1])
 
 
 def test_jade_keeps_the_parent_on_ties_shade_takes_the_trial():
     for name, replaced in (("jade", False), ("shade", True)):
         opt = make_optimizer(name, 2, population=6, seed=0)
-        opt.ask()
-        opt.tell(np.ones(6))
-        x = opt.ask()
-        opt.tell(np.ones(6))
+        opt.ask_generation()
+        opt.tell_generation(np.ones(6))
+        x = opt.ask_generation()
+        opt.tell_generation(np.ones(6))
         assert np.array_equal(opt.population, x) == replaced
         assert len(opt.archive) == 0  # a tie is not a success
 
@@ -161,8 +162,8 @@ def test_archive_is_used_and_bounded():
     opt = make_optimizer("shade", 3, population=10, seed=1)
     rng = np.random.default_rng(0)
     for _ in range(30):
-        x = opt.ask()
-        opt.tell(((x - 0.5) ** 2).sum(axis=1) + rng.random(len(x)) * 1e-3)
+        x = opt.ask_generation()
+        opt.tell_generation(((x - 0.5) ** 2).sum(axis=1) + rng.random(len(x)) * 1e-3)
     assert 0 < len(opt.archive) <= 10
     json.dumps(opt.state_dict())
 
@@ -180,7 +181,7 @@ def test_spsrdemms_halves_at_the_stage_boundaries_keeping_the_better_of_each_pai
     while True:
         before = None if opt.population is None else (opt.population.copy(), opt.fitness.copy(),
                                                       opt.F.copy(), opt.CR.copy())
-        x = opt.ask()
+        x = opt.ask_generation()
         if not len(x):
             break
         if before is not None and len(opt.population) < len(before[0]):
@@ -194,7 +195,7 @@ def test_spsrdemms_halves_at_the_stage_boundaries_keeping_the_better_of_each_pai
             assert any(fit[i + half] < fit[i] for i in range(n - half))  # both kinds of pair seen
             assert any(fit[i + half] >= fit[i] for i in range(n - half))
             halved_at.append((opt.generation, n))
-        opt.tell(((x - 0.3) ** 2).sum(axis=1) + 0.01 * np.sin(40 * x).sum(axis=1))
+        opt.tell_generation(((x - 0.3) ** 2).sum(axis=1) + 0.01 * np.sin(40 * x).sum(axis=1))
     # generation g halves when g > 4000 // (4 N): N = 40 after 25, 20 after 50, 10 after 100;
     # 10 stays (5 would be under min_population 10)
     assert halved_at == [(26, 40), (51, 20)]
@@ -204,12 +205,12 @@ def test_spsrdemms_halves_at_the_stage_boundaries_keeping_the_better_of_each_pai
 def test_spsrdemms_best_vector_only_improves_and_is_exchanged_into_the_rand_part():
     opt = make_optimizer("spsrdemms", 3, population=30, seed=0, max_evaluations=6000)
     values_seen, exchanges = [], 0
-    while len(x := opt.ask()):
+    while len(x := opt.ask_generation()):
         xbb, value, xchg = None if opt.xbb is None else opt.xbb.copy(), opt.xbb_value, opt.xchg
         xchg = None if xchg is None else xchg.copy()
         # optimum at 0.1: near the lower bound, where xbb moves by large ratios (diff_bh's measure)
         z = 10.24 * (x - 0.1)
-        opt.tell(30 + (z ** 2 - 10 * np.cos(2 * np.pi * z)).sum(axis=1))
+        opt.tell_generation(30 + (z ** 2 - 10 * np.cos(2 * np.pi * z)).sum(axis=1))
         assert opt.xbb_value <= value
         assert opt.xbb_value == opt.best_value  # it is the best ever told
         if xbb is not None and not np.array_equal(xbb, opt.xbb):
@@ -225,13 +226,13 @@ def test_spsrdemms_best_vector_only_improves_and_is_exchanged_into_the_rand_part
 
 def test_spsrdemms_crossover_has_no_forced_coordinate_and_clips():
     opt = make_optimizer("spsrdemms", 4, population=20, seed=1, max_evaluations=10_000, tau1=0.0, tau2=0.0)
-    opt.tell(sphere_values := ((opt.ask() - 0.5) ** 2).sum(axis=1))
+    opt.tell_generation(sphere_values := ((opt.ask_generation() - 0.5) ** 2).sum(axis=1))
     assert sphere_values.shape == (20,)
     opt.CR[:] = 0.0
-    np.testing.assert_array_equal(opt.ask(), opt.population)  # CR 0: every trial is its parent
-    opt.tell(np.full(20, np.inf))
+    np.testing.assert_array_equal(opt.ask_generation(), opt.population)  # CR 0: every trial is its parent
+    opt.tell_generation(np.full(20, np.inf))
     opt.CR[:], opt.F[:] = 1.0, 2.0
-    x = opt.ask()
+    x = opt.ask_generation()
     assert x.min() >= 0.0 and x.max() <= 1.0
     assert np.sum((x == 0.0) | (x == 1.0)) > 10  # clipped onto the faces, not moved to a midpoint
 
@@ -240,20 +241,20 @@ def test_spsrdemms_state_dict_mid_run_continues_identically():
     straight = make_optimizer("spsrdemms", 3, population=40, seed=9, max_evaluations=3000)
     f = lambda x: ((x - 0.6) ** 2).sum(axis=1) + 0.1 * np.cos(20 * x).sum(axis=1)  # noqa: E731
     for _ in range(15):
-        straight.tell(f(straight.ask()))
-    batch = straight.ask()  # a pending batch travels too
+        straight.tell_generation(f(straight.ask_generation()))
+    batch = straight.ask_generation()  # a pending batch travels too
     restored = make_optimizer("spsrdemms", 3, population=40, seed=123, max_evaluations=3000)
     restored.load_state_dict(json.loads(json.dumps(straight.state_dict())))
     np.testing.assert_array_equal(restored.xbb, straight.xbb)
-    np.testing.assert_array_equal(restored.ask(), batch)
+    np.testing.assert_array_equal(restored.ask_generation(), batch)
     sizes = set()
     for _ in range(40):  # across the halvings after generations 3000 // 160 = 18 and 3000 // 80 = 37
-        a, b = straight.ask(), restored.ask()
+        a, b = straight.ask_generation(), restored.ask_generation()
         np.testing.assert_array_equal(a, b)
         sizes.add(len(a))
         values = f(a)
-        straight.tell(values)
-        restored.tell(values)
+        straight.tell_generation(values)
+        restored.tell_generation(values)
     assert sizes == {40, 20, 10}
     assert restored.xbb_value == straight.xbb_value and restored.evaluations == straight.evaluations
 

@@ -63,7 +63,7 @@ def run_autodehypo(task: Task, algorithm: str, seed: int, evaluations: int) -> T
     rec = Recorder(task, algorithm, seed, evaluations)
     answers: dict = {}  # study.py: the first completed result of each configuration
     while True:
-        batch = opt.ask()
+        batch = opt.ask_generation()
         if not len(batch):
             break
         losses = []
@@ -80,5 +80,5 @@ def run_autodehypo(task: Task, algorithm: str, seed: int, evaluations: int) -> T
         # study._tell: minimise sign * value; a failed trial is told the worst value seen so far,
         # this generation included (+inf before any).
         worst = rec.worst()
-        opt.tell([worst if math.isnan(x) else x for x in losses])
+        opt.tell_generation([worst if math.isnan(x) else x for x in losses])
     return rec.trace(time.perf_counter() - started, note=f"population {population}")

@@ -41,12 +41,12 @@ def run(task, algorithm: str, seed: int, evaluations: int, population: int):
     opt = make_optimizer(algorithm, space.dim, population=population, seed=seed, max_evaluations=evaluations)
     rec = Recorder(task, algorithm, seed, evaluations)
     while True:
-        batch = opt.ask()
+        batch = opt.ask_generation()
         if not len(batch):
             break
         losses = [rec.raw(space.decode(u)) for u in batch]
         worst = rec.worst()
-        opt.tell([worst if math.isnan(x) else x for x in losses])
+        opt.tell_generation([worst if math.isnan(x) else x for x in losses])
     return rec.trace()
 
 

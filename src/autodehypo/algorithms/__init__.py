@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from .base import Optimizer
+from .base import SCHEDULES, Candidate, Optimizer
 from .de import DE, MUTATIONS, STRATEGIES
 from .dish import DISH
 from .jade import JADE
@@ -19,7 +19,7 @@ ALGORITHMS: dict[str, type[Optimizer]] = {
     cls.name: cls for cls in (DE, JDE, JADE, SHADE, LSHADE, JSO, DISH, SPSRDEMMS)}
 
 # Arguments the study supplies itself; the rest are the algorithm's options.
-_STUDY_ARGS = {"dim", "population", "seed", "max_evaluations"}
+_STUDY_ARGS = {"dim", "population", "seed", "max_evaluations", "schedule"}
 
 
 def algorithm_options(name: str) -> dict[str, Any]:
@@ -30,7 +30,8 @@ def algorithm_options(name: str) -> dict[str, Any]:
 
 
 def make_optimizer(name: str, dim: int, *, population: int | None = None, seed: int | None = None,
-                   max_evaluations: int | None = None, **options: Any) -> Optimizer:
+                   max_evaluations: int | None = None, schedule: str = "generational",
+                   **options: Any) -> Optimizer:
     """Build an optimizer by name. ``population=None`` takes the algorithm's default for
     hyperparameter search (tens to hundreds of trials), the same one a study takes."""
     if name not in ALGORITHMS:
@@ -42,8 +43,8 @@ def make_optimizer(name: str, dim: int, *, population: int | None = None, seed: 
     if population is None:
         population = ALGORITHMS[name].default_population(dim)
     return ALGORITHMS[name](dim, population=population, seed=seed,
-                            max_evaluations=max_evaluations, **options)
+                            max_evaluations=max_evaluations, schedule=schedule, **options)
 
 
-__all__ = ["ALGORITHMS", "DE", "DISH", "JADE", "JDE", "JSO", "LSHADE", "MUTATIONS", "SHADE",
-           "SPSRDEMMS", "STRATEGIES", "Optimizer", "algorithm_options", "make_optimizer"]
+__all__ = ["ALGORITHMS", "DE", "DISH", "JADE", "JDE", "JSO", "LSHADE", "MUTATIONS", "SCHEDULES", "SHADE",
+           "SPSRDEMMS", "STRATEGIES", "Candidate", "Optimizer", "algorithm_options", "make_optimizer"]

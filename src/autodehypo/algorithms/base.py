@@ -4,32 +4,75 @@ Optimizers are pure numpy state machines in the unit hypercube: no I/O, one
 ``numpy.random.Generator`` for every random choice, and a JSON-safe
 ``state_dict`` that includes that generator's state, so that a study reloaded
 from a checkpoint continues exactly as an uninterrupted one would.
+
+The contract is one candidate per :meth:`Optimizer.ask` and one value per
+:meth:`Optimizer.tell`; the algorithm keeps its generation inside. Two
+schedules decide what happens between them:
+
+- ``generational``: a generation is made when its first candidate is asked;
+  :meth:`ask` answers ``None`` once all of it is out, until every value is in;
+  then the algorithm selects and adapts, exactly as a batch algorithm does.
+- ``async`` (steady state): :meth:`ask` always has a candidate, made from the
+  population as it is now; :meth:`tell` selects the result against its parent
+  at once (DEHB's immediate update), and the algorithm adapts (memories,
+  population size) after every window of as many results as the population
+  has members. The initial population is the first N results to arrive;
+  while it is incomplete and every initial point is out, extra uniform points
+  keep free workers busy and compete with the worst member when they arrive.
+  An asynchronous run depends on the order in which results arrive, which no
+  seed fixes: given the same order it repeats exactly.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+SCHEDULES = ("generational", "async")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A point to evaluate. ``id`` names it to :meth:`Optimizer.tell`; ids count asks from 0.
+
+    ``generation`` and ``index`` say where it came from: the generation (async: the window)
+    it was made in and its row there, which is its parent's (-1: a start-up point).
+    """
+
+    id: int
+    x: np.ndarray
+    generation: int
+    index: int
+    fidelity: float | None = None  # for multi-fidelity schedules; None: the full budget
 
 
 class Optimizer(ABC):
     """Base class: a population-based minimizer over [0, 1]^dim.
 
-    ``ask()`` returns one generation of candidates as an (n, dim) array; asking
-    again before ``tell`` returns the same batch. ``tell(values)`` takes one
-    value per candidate, in order; lower is better, ``inf`` means "no good".
+    ``ask()`` returns a :class:`Candidate` or ``None`` (nothing to ask until a value
+    comes back, or every evaluation of ``max_evaluations`` is asked); ``tell(id, value)``
+    takes its value: lower is better, ``inf`` (or NaN) means "no good".
 
-    With ``max_evaluations`` set, the last generation is cut so that exactly
-    that many candidates are asked in all; the candidates left out count as
-    unevaluated (``inf``) for the algorithm's own bookkeeping.
+    ``ask_generation()`` / ``tell_generation(values)`` do a whole generation at once
+    (generational schedule), for benchmarks that evaluate a batch in one call.
+
+    With ``max_evaluations`` set, exactly that many candidates are asked in all; in the
+    generational schedule the last generation is cut and the candidates left out count
+    as unevaluated (``inf``) for the algorithm's own bookkeeping.
     """
 
     name: str = ""
+    # Per-row arrays that ``_ask`` fills for the generation it makes (the F and CR each trial
+    # was made with): an asynchronous candidate keeps its row's values until it is told.
+    row_arrays: tuple[str, ...] = ()
+    # Why an algorithm cannot run asynchronously, or None when it can.
+    no_async: str | None = None
 
     def __init__(self, dim: int, *, population: int, seed: int | None = None,
-                 max_evaluations: int | None = None):
+                 max_evaluations: int | None = None, schedule: str = "generational"):
         if not isinstance(dim, int) or dim < 1:
             raise ValueError(f"dim must be a positive integer, got {dim!r}")
         if not isinstance(population, int) or population < self.min_population():
@@ -37,15 +80,29 @@ class Optimizer(ABC):
                              f"for {self.name}, got {population!r}")
         if max_evaluations is not None and (not isinstance(max_evaluations, int) or max_evaluations < 1):
             raise ValueError(f"max_evaluations must be a positive integer, got {max_evaluations!r}")
+        if schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {list(SCHEDULES)}, got {schedule!r}")
+        if schedule == "async" and self.no_async:
+            raise ValueError(f"{self.name} runs only with the generational schedule: {self.no_async}")
         self.dim = dim
         self.population_size = population
         self.max_evaluations = max_evaluations
+        self.schedule = schedule
         self.rng = np.random.default_rng(seed)
-        self.generation = 0          # number of completed tell() calls
-        self.evaluations = 0
+        self.generation = 0          # completed generations (async: the initial population, then windows)
+        self.evaluations = 0         # values told
+        self.asked = 0               # candidates asked: the next candidate's id
         self.best_x: np.ndarray | None = None
         self.best_value = float("inf")
-        self._pending: np.ndarray | None = None
+        self._pending: np.ndarray | None = None  # the generation being handed out
+        self._first_id = 0           # generational: the id of the pending generation's row 0
+        self._handed = 0             # rows of the pending generation asked so far
+        self._told: np.ndarray | None = None     # generational: its values so far (NaN: not yet)
+        self._outstanding: dict[int, dict[str, Any]] = {}  # async: asked, not told
+        self._initial: list[tuple[np.ndarray, float]] = []  # async: the start, as it arrives
+        self._window: list[dict[str, Any]] = []  # async: what the algorithm adapts from
+        self._window_count = 0
+        self._layout = 0             # async: bumped when rows are removed, so old row numbers lapse
 
     def min_population(self) -> int:
         """The smallest population this configuration can work with."""
@@ -61,21 +118,61 @@ class Optimizer(ABC):
         """Population the algorithm's authors used on the CEC benchmarks."""
         return 10 * dim
 
-    # -- the contract -------------------------------------------------------
-    def ask(self) -> np.ndarray:
+    # -- the per-candidate contract -------------------------------------------
+    def ask(self) -> Candidate | None:
+        if self.schedule == "async":
+            return self._ask_async()
         if self._pending is None:
-            if self.max_evaluations is not None and self.evaluations >= self.max_evaluations:
+            if self._all_asked():
+                return None
+            self._new_generation()
+        if self._handed >= self._asked_count():
+            return None  # the generation is out: its values come first
+        row = self._handed
+        self._handed += 1
+        self.asked += 1
+        return Candidate(self._first_id + row, self._pending[row].copy(), self.generation, row)
+
+    def tell(self, id: int, value: float) -> None:
+        value = float(value)
+        if np.isnan(value):
+            value = np.inf
+        if self.schedule == "async":
+            self._tell_async(id, value)
+            return
+        row = id - self._first_id
+        if self._pending is None or not 0 <= row < self._handed or not np.isnan(self._told[row]):
+            raise ValueError(f"candidate {id} is not waiting for a value")
+        self._told[row] = value
+        values = self._told[:self._asked_count()]
+        if not np.isnan(values).any():
+            self.tell_generation(values)
+
+    def pending_ids(self) -> list[int]:
+        """Candidates asked and not yet told, in the order they were asked."""
+        if self.schedule == "async":
+            return sorted(self._outstanding)
+        if self._pending is None:
+            return []
+        return [self._first_id + r for r in range(self._handed) if np.isnan(self._told[r])]
+
+    # -- a whole generation at once -------------------------------------------
+    def ask_generation(self) -> np.ndarray:
+        """The rest of the pending generation (all of it when none is out); the same until told."""
+        if self.schedule != "generational":
+            raise RuntimeError("ask_generation() needs the generational schedule")
+        if self._pending is None:
+            if self._all_asked():
                 return np.empty((0, self.dim))
-            self._pending = np.clip(self._ask(), 0.0, 1.0)
-        return self._pending[:self._asked_count()].copy()
+            self._new_generation()
+        count = self._asked_count()
+        self.asked += max(0, count - self._handed)
+        self._handed = max(self._handed, count)
+        return self._pending[:count].copy()
 
-    def _asked_count(self) -> int:
-        n = len(self._pending)
-        return n if self.max_evaluations is None else min(n, self.max_evaluations - self.evaluations)
-
-    def tell(self, values: Any) -> None:
+    def tell_generation(self, values: Any) -> None:
         if self._pending is None:
-            raise RuntimeError("tell() called without a pending ask()")
+            raise RuntimeError("tell_generation() called without a pending generation")
         asked = self._asked_count()
         values = np.asarray(values, dtype=float).reshape(-1)
         if values.shape[0] != asked:
@@ -85,25 +182,119 @@ class Optimizer(ABC):
         if values[k] < self.best_value:
             self.best_value = float(values[k])
             self.best_x = self._pending[k].copy()
-        candidates, self._pending = self._pending, None
+        candidates, self._pending, self._told = self._pending, None, None
         self.evaluations += asked
         padded = np.full(len(candidates), np.inf)
         padded[:asked] = values
         self._tell(candidates, padded)
         self.generation += 1
 
+    def _all_asked(self) -> bool:
+        return self.max_evaluations is not None and self.asked >= self.max_evaluations
+
+    def _new_generation(self) -> None:
+        self._pending = np.clip(self._ask(), 0.0, 1.0)
+        self._first_id, self._handed = self.asked, 0
+        self._told = np.full(len(self._pending), np.nan)
+
+    def _asked_count(self) -> int:
+        n = len(self._pending)
+        return n if self.max_evaluations is None else min(n, self.max_evaluations - self.evaluations)
+
+    # -- the asynchronous schedule --------------------------------------------
+    def _ask_async(self) -> Candidate | None:
+        if self._all_asked():
+            return None
+        if self.population_ready():
+            if self._pending is None or self._handed >= len(self._pending):
+                self._pending, self._handed = np.clip(self._ask(), 0.0, 1.0), 0
+            row = self._handed
+            self._handed += 1
+            x = self._pending[row].copy()
+            record = {"row": row, "layout": self._layout,
+                      "params": {a: float(getattr(self, a)[row]) for a in self.row_arrays}}
+        else:
+            if self._pending is None:
+                self._pending, self._handed = np.clip(self._ask(), 0.0, 1.0), 0
+            if self._handed < len(self._pending):
+                row = self._handed
+                self._handed += 1
+                x = self._pending[row].copy()
+            else:
+                row, x = -1, self.rng.random(self.dim)
+            record = {"row": -1, "layout": self._layout, "params": {}}
+        record["x"] = x
+        self._outstanding[self.asked] = record
+        self.asked += 1
+        return Candidate(self.asked - 1, x.copy(), self.generation, row)
+
+    def population_ready(self) -> bool:
+        """Whether the initial population has been evaluated."""
+        return getattr(self, "population", None) is not None
+
+    def _tell_async(self, id: int, value: float) -> None:
+        record = self._outstanding.pop(id, None)
+        if record is None:
+            raise ValueError(f"candidate {id} is not waiting for a value")
+        x = record["x"]
+        self.evaluations += 1
+        if value < self.best_value:
+            self.best_value, self.best_x = value, x.copy()
+        if not self.population_ready():
+            self._initial.append((x, value))
+            if len(self._initial) == self.population_size:
+                self._pending = None
+                self._tell(np.array([p for p, _ in self._initial]),
+                           np.array([v for _, v in self._initial]))
+                self._initial = []
+                self.generation += 1
+            return
+        fitness = self.fitness
+        if record["row"] < 0 or record["layout"] != self._layout:
+            target = int(np.argmax(fitness))  # no parent left in place: it competes with the worst
+        else:
+            target = record["row"]
+        self._select_one(target, x, value, record["params"])
+        self._window_count += 1
+        if self._window_count >= len(self.population):
+            size = len(self.population)
+            window, self._window, self._window_count = self._window, [], 0
+            self._adapt(window)
+            if len(self.population) != size:
+                self._layout += 1
+                self._pending = None  # its rows refer to the old layout
+            self.generation += 1
+
+    def _select_one(self, target: int, x: np.ndarray, value: float, params: dict[str, float]) -> None:
+        """Asynchronous selection of one result against the member in row ``target``."""
+        raise NotImplementedError(f"{self.name} has no asynchronous selection")
+
+    def _adapt(self, window: list[dict[str, Any]]) -> None:
+        """Asynchronous adaptation after a window of results (memories, population size)."""
+
+    # -- state ----------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         state = {
             "algorithm": self.name,
             "dim": self.dim,
             "population_size": self.population_size,
             "max_evaluations": self.max_evaluations,
+            "schedule": self.schedule,
             "rng": self.rng.bit_generator.state,
             "generation": self.generation,
             "evaluations": self.evaluations,
+            "asked": self.asked,
             "best_x": _list(self.best_x),
             "best_value": _float(self.best_value),
             "pending": _list(self._pending),
+            "first_id": self._first_id,
+            "handed": self._handed,
+            "told": _list(self._told),
+            "outstanding": {str(i): {**r, "x": _list(r["x"])} for i, r in self._outstanding.items()},
+            "initial": [[_list(x), _float(v)] for x, v in self._initial],
+            "window": self._window,
+            "window_count": self._window_count,
+            "layout": self._layout,
         }
         state.update(self._state())
         return state
@@ -112,6 +303,9 @@ class Optimizer(ABC):
         if state.get("algorithm") != self.name or state.get("dim") != self.dim:
             raise ValueError(f"state is for {state.get('algorithm')!r} in {state.get('dim')} "
                              f"dimensions, not {self.name!r} in {self.dim}")
+        if state.get("schedule", "generational") != self.schedule:
+            raise ValueError(f"state is for the {state.get('schedule')!r} schedule, "
+                             f"not {self.schedule!r}")
         self.population_size = state["population_size"]
         self.max_evaluations = state["max_evaluations"]
         self.rng.bit_generator.state = state["rng"]
@@ -120,6 +314,20 @@ class Optimizer(ABC):
         self.best_x = _array(state["best_x"])
         self.best_value = _unfloat(state["best_value"])
         self._pending = _array(state["pending"])
+        if "asked" in state:
+            self.asked, self._first_id, self._handed = state["asked"], state["first_id"], state["handed"]
+            self._told = _array(state["told"])
+        else:  # a checkpoint from before per-candidate asks: its pending generation was all out
+            self._first_id = self.evaluations
+            self._handed = 0 if self._pending is None else self._asked_count()
+            self.asked = self.evaluations + self._handed
+            self._told = None if self._pending is None else np.full(len(self._pending), np.nan)
+        self._outstanding = {int(i): {**r, "x": _array(r["x"])}
+                             for i, r in state.get("outstanding", {}).items()}
+        self._initial = [(_array(x), _unfloat(v)) for x, v in state.get("initial", [])]
+        self._window = state.get("window", [])
+        self._window_count = state.get("window_count", 0)
+        self._layout = state.get("layout", 0)
         self._load_state(state)
 
     # -- for subclasses -----------------------------------------------------

@@ -124,14 +124,16 @@ class DE(Optimizer):
     name = "de"
 
     def __init__(self, dim: int, *, population: int, seed: int | None = None,
-                 max_evaluations: int | None = None, strategy: str = "rand/1/bin",
+                 max_evaluations: int | None = None, schedule: str = "generational",
+                 strategy: str = "rand/1/bin",
                  F: float = 0.5, CR: float = 0.9, dither: list[float] | None = None,
                  p: float = 0.1):
         mutation, _, crossover = strategy.rpartition("/") if isinstance(strategy, str) else ("", "", "")
         if mutation not in MUTATIONS or crossover not in CROSSOVERS:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
         self._min_population = _NEEDS[mutation] + 1
-        super().__init__(dim, population=population, seed=seed, max_evaluations=max_evaluations)
+        super().__init__(dim, population=population, seed=seed, max_evaluations=max_evaluations,
+                         schedule=schedule)
         if not 0.0 < F <= 2.0:
             raise ValueError(f"F must be in (0, 2], got {F!r}")
         if not 0.0 <= CR <= 1.0:
@@ -175,6 +177,13 @@ class DE(Optimizer):
         better = values <= self.fitness
         self.population = np.where(better[:, None], candidates, self.population)
         self.fitness = np.where(better, values, self.fitness)
+
+    def _select_one(self, target: int, x: np.ndarray, value: float, params: dict[str, float]) -> None:
+        if self.uses_archive and value < self.fitness[target]:
+            self.archive = archive_insert(self.rng, self.archive, self.population[target][None, :],
+                                          len(self.population))
+        if value <= self.fitness[target]:
+            self.population[target], self.fitness[target] = x, value
 
     def _state(self) -> dict[str, Any]:
         return {"strategy": self.strategy, "F": self.F, "CR": self.CR, "dither": self.dither,

@@ -22,14 +22,15 @@ class DISH(JSO):
     name = "dish"
 
     def __init__(self, dim: int, *, population: int, seed: int | None = None,
-                 max_evaluations: int | None = None, H: int = 5, archive_rate: float = 1.0,
+                 max_evaluations: int | None = None, schedule: str = "generational",
+                 H: int = 5, archive_rate: float = 1.0,
                  p_max: float = 0.25, p_min: float = 0.125, min_population: int = 4,
                  M_F_init: float = 0.5, M_CR_init: float = 0.8):
         super().__init__(dim, population=population, seed=seed, max_evaluations=max_evaluations,
-                         H=H, archive_rate=archive_rate, p_max=p_max, p_min=p_min,
+                         schedule=schedule, H=H, archive_rate=archive_rate, p_max=p_max, p_min=p_min,
                          min_population=min_population, M_F_init=M_F_init, M_CR_init=M_CR_init)
 
-    def _weights(self, improved, trials, values):
-        distance = np.linalg.norm(trials[improved] - self.population[improved], axis=1)
+    def _weights(self, parents, parent_values, trials, values):
+        distance = np.linalg.norm(trials - parents, axis=1)
         total = distance.sum()
         return distance / total if total > 0 else None

@@ -25,10 +25,12 @@ class JADE(SHADE):
     ties_replace = False
 
     def __init__(self, dim: int, *, population: int, seed: int | None = None,
-                 max_evaluations: int | None = None, c: float = 0.1, p: float = 0.05,
+                 max_evaluations: int | None = None, schedule: str = "generational",
+                 c: float = 0.1, p: float = 0.05,
                  archive_rate: float = 1.0, mu_F_init: float = 0.5, mu_CR_init: float = 0.5):
         super().__init__(dim, population=population, seed=seed, max_evaluations=max_evaluations,
-                         H=1, archive_rate=archive_rate, M_F_init=mu_F_init, M_CR_init=mu_CR_init)
+                         schedule=schedule, H=1, archive_rate=archive_rate, M_F_init=mu_F_init,
+                         M_CR_init=mu_CR_init)
         if not 0.0 < c <= 1.0:
             raise ValueError(f"c must be in (0, 1], got {c!r}")
         if not 0.0 < p <= 1.0:
@@ -38,8 +40,8 @@ class JADE(SHADE):
     def _pbest(self) -> np.ndarray:
         return pbest_indices(self.rng, self.fitness, max(2, int(round(self.p * len(self.population)))))
 
-    def _weights(self, improved, trials, values):
-        return np.full(int(improved.sum()), 1.0 / improved.sum())
+    def _weights(self, parents, parent_values, trials, values):
+        return np.full(len(values), 1.0 / len(values))
 
     def _update_slot(self, S_F, S_CR, w):
         self.M_CR[0] = (1 - self.c) * self.M_CR[0] + self.c * float(np.mean(S_CR))

@@ -23,11 +23,14 @@ from .de import MUTATIONS, Population
 
 class JDE(Optimizer):
     name = "jde"
+    row_arrays = ("_trial_F", "_trial_CR")
 
     def __init__(self, dim: int, *, population: int, seed: int | None = None,
-                 max_evaluations: int | None = None, tau1: float = 0.1, tau2: float = 0.1,
+                 max_evaluations: int | None = None, schedule: str = "generational",
+                 tau1: float = 0.1, tau2: float = 0.1,
                  F_l: float = 0.1, F_u: float = 0.9, F_init: float = 0.5, CR_init: float = 0.9):
-        super().__init__(dim, population=population, seed=seed, max_evaluations=max_evaluations)
+        super().__init__(dim, population=population, seed=seed, max_evaluations=max_evaluations,
+                         schedule=schedule)
         for key, value in (("tau1", tau1), ("tau2", tau2), ("CR_init", CR_init)):
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{key} must be in [0, 1], got {value!r}")
@@ -65,6 +68,12 @@ class JDE(Optimizer):
         self.F = np.where(better, self._trial_F, self.F)
         self.CR = np.where(better, self._trial_CR, self.CR)
         self._trial_F = self._trial_CR = None
+
+    def _select_one(self, target: int, x: np.ndarray, value: float, params: dict[str, float]) -> None:
+        if value <= self.fitness[target]:
+            self.population[target], self.fitness[target] = x, value
+            if params:  # a start-up point keeps the member's F and CR
+                self.F[target], self.CR[target] = params["_trial_F"], params["_trial_CR"]
 
     def _state(self) -> dict[str, Any]:
         return {"tau1": self.tau1, "tau2": self.tau2, "F_l": self.F_l, "F_u": self.F_u,

@@ -30,7 +30,8 @@ class JSO(LSHADE):
     name = "jso"
 
     def __init__(self, dim: int, *, population: int, seed: int | None = None,
-                 max_evaluations: int | None = None, H: int = 5, archive_rate: float = 1.0,
+                 max_evaluations: int | None = None, schedule: str = "generational",
+                 H: int = 5, archive_rate: float = 1.0,
                  p_max: float = 0.25, p_min: float = 0.125, min_population: int = 4,
                  M_F_init: float = 0.3, M_CR_init: float = 0.8):
         if not 0.0 < p_min <= p_max <= 1.0:
@@ -38,7 +39,8 @@ class JSO(LSHADE):
         if not isinstance(H, int) or H < 2:
             raise ValueError(f"H must be an integer >= 2 (the last slot is fixed at 0.9), got {H!r}")
         super().__init__(dim, population=population, seed=seed, max_evaluations=max_evaluations,
-                         H=H, archive_rate=archive_rate, p=p_max, min_population=min_population,
+                         schedule=schedule, H=H, archive_rate=archive_rate, p=p_max,
+                         min_population=min_population,
                          M_F_init=M_F_init, M_CR_init=M_CR_init)
         self.p_max, self.p_min = float(p_max), float(p_min)
 

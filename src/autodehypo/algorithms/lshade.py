@@ -48,11 +48,13 @@ class LSHADE(SHADE):
     name = "lshade"
 
     def __init__(self, dim: int, *, population: int, seed: int | None = None,
-                 max_evaluations: int | None = None, H: int = 6, archive_rate: float = 2.6,
+                 max_evaluations: int | None = None, schedule: str = "generational",
+                 H: int = 6, archive_rate: float = 2.6,
                  p: float = 0.11, min_population: int = 4, M_F_init: float = 0.5,
                  M_CR_init: float = 0.5):
         super().__init__(dim, population=population, seed=seed, max_evaluations=max_evaluations,
-                         H=H, archive_rate=archive_rate, M_F_init=M_F_init, M_CR_init=M_CR_init)
+                         schedule=schedule, H=H, archive_rate=archive_rate, M_F_init=M_F_init,
+                         M_CR_init=M_CR_init)
         if max_evaluations is None:
             raise ValueError(f"{self.name} needs an evaluation budget: its population shrinks toward it")
         if not 0.0 < p <= 1.0:

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from .base import (Optimizer, _array, _list, binomial_crossover, cauchy_positive, latin_hypercube,
-                   midpoint_repair, pbest_indices)
+from .base import (Optimizer, _array, _float, _list, _unfloat, binomial_crossover, cauchy_positive,
+                   latin_hypercube, midpoint_repair, pbest_indices)
 from .de import archive_insert, current_to_pbest
 
 TERMINAL = -1.0  # an M_CR slot at this value makes every CR drawn from it 0 (L-SHADE)
@@ -36,13 +36,16 @@ class SHADE(Optimizer):
     """
 
     name = "shade"
+    row_arrays = ("_trial_F", "_trial_CR")
     ties_replace = True  # a trial equal to its parent replaces it (not a success)
 
     def __init__(self, dim: int, *, population: int, seed: int | None = None,
-                 max_evaluations: int | None = None, H: int | None = None,
+                 max_evaluations: int | None = None, schedule: str = "generational",
+                 H: int | None = None,
                  archive_rate: float = 1.0, M_F_init: float = 0.5, M_CR_init: float = 0.5,
                  p_max: float = 0.2):
-        super().__init__(dim, population=population, seed=seed, max_evaluations=max_evaluations)
+        super().__init__(dim, population=population, seed=seed, max_evaluations=max_evaluations,
+                         schedule=schedule)
         H = population if H is None else H
         if not isinstance(H, int) or H < 1:
             raise ValueError(f"H must be an integer >= 1, got {H!r}")
@@ -94,9 +97,10 @@ class SHADE(Optimizer):
     def _Fw(self, F: np.ndarray) -> np.ndarray:
         return F
 
-    def _weights(self, improved: np.ndarray, trials: np.ndarray, values: np.ndarray) -> np.ndarray | None:
-        """Weights of the successful entries, or None to skip this generation's update."""
-        gain = np.abs(self.fitness[improved] - values[improved])
+    def _weights(self, parents: np.ndarray, parent_values: np.ndarray, trials: np.ndarray,
+                 values: np.ndarray) -> np.ndarray | None:
+        """Weights of the successful trials (each row beat its parent), or None to skip the update."""
+        gain = np.abs(parent_values - values)
         if np.isinf(gain).any():  # parents that had failed (inf): they share the weight
             gain = np.isinf(gain).astype(float)
         total = gain.sum()
@@ -137,13 +141,37 @@ class SHADE(Optimizer):
         if improved.any():
             self.archive = archive_insert(self.rng, self.archive, self.population[improved],
                                           self._archive_capacity())
-            w = self._weights(improved, candidates, values)
+            w = self._weights(self.population[improved], self.fitness[improved], candidates[improved],
+                              values[improved])
             if w is not None:
                 self._update_slot(self._trial_F[improved], self._trial_CR[improved], w)
         replace = values <= self.fitness if self.ties_replace else improved
         self.population = np.where(replace[:, None], candidates, self.population)
         self.fitness = np.where(replace, values, self.fitness)
         self._trial_F = self._trial_CR = None
+        self._after_selection()
+
+    def _select_one(self, target: int, x: np.ndarray, value: float, params: dict[str, float]) -> None:
+        parent, parent_value = self.population[target].copy(), float(self.fitness[target])
+        if value < parent_value:
+            self.archive = archive_insert(self.rng, self.archive, parent[None, :],
+                                          self._archive_capacity())
+            if params:  # a start-up point had no F and CR to learn from
+                self._window.append({"F": params["_trial_F"], "CR": params["_trial_CR"],
+                                     "parent": _list(parent), "parent_value": _float(parent_value),
+                                     "x": _list(x), "value": _float(value)})
+        if value < parent_value or (self.ties_replace and value == parent_value):
+            self.population[target], self.fitness[target] = x, value
+
+    def _adapt(self, window: list[dict[str, Any]]) -> None:
+        if window:
+            w = self._weights(np.array([_array(s["parent"]) for s in window]),
+                              np.array([_unfloat(s["parent_value"]) for s in window]),
+                              np.array([_array(s["x"]) for s in window]),
+                              np.array([_unfloat(s["value"]) for s in window]))
+            if w is not None:
+                self._update_slot(np.array([s["F"] for s in window]),
+                                  np.array([s["CR"] for s in window]), w)
         self._after_selection()
 
     # -- state ----------------------------------------------------------------

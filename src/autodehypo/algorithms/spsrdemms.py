@@ -69,15 +69,19 @@ class SPSRDEMMS(Optimizer):
     """
 
     name = "spsrdemms"
+    no_async = ("its population halves at stage boundaries counted in generations, and its best "
+                "part is rebuilt from the whole generation")
 
     def __init__(self, dim: int, *, population: int, seed: int | None = None,
-                 max_evaluations: int | None = None, stages: int = 4, min_population: int = 10,
+                 max_evaluations: int | None = None, schedule: str = "generational",
+                 stages: int = 4, min_population: int = 10,
                  best_size: int = 6, diff_bh: float = 0.5, tau1: float = 0.1, tau2: float = 0.1,
                  F_l: float = 0.1, F_u: float = 0.9):
         if isinstance(best_size, bool) or not isinstance(best_size, int) or best_size < 1:
             raise ValueError(f"best_size must be an integer >= 1, got {best_size!r}")
         self.best_size = best_size
-        super().__init__(dim, population=population, seed=seed, max_evaluations=max_evaluations)
+        super().__init__(dim, population=population, seed=seed, max_evaluations=max_evaluations,
+                         schedule=schedule)
         if max_evaluations is None:
             raise ValueError(f"{self.name} needs an evaluation budget: its population halves in "
                              "stages of it")
