@@ -519,7 +519,7 @@ class Study:
 
     def _generation_trials(self, opt: Optimizer) -> list[TrialRecord]:
         """The trials of the optimizer's next generation, from disk when they were asked before."""
-        candidates = opt.ask()
+        candidates = opt.ask_generation()
         trials = self.storage.trials(opt.generation)
         if trials:
             stored = np.array([t.unit for t in trials], dtype=float)
@@ -572,7 +572,7 @@ class Study:
             penalty = math.inf if worst is None else sign * worst
         for t in trials:
             t.told_value = sign * t.value if t.status == COMPLETE else penalty
-        opt.tell([t.told_value for t in trials])
+        opt.tell_generation([t.told_value for t in trials])
         self.storage.commit_generation(trials, opt.state_dict(), opt.evaluations, elapsed)
 
     def _discard_unstarted(self, trials: list[TrialRecord]) -> None:
@@ -641,7 +641,7 @@ def _check_runnable(cfg: StudyConfig, raw: dict[str, Any]) -> None:
     try:  # the first generation as the driver will make it: asked, decoded, stored as JSON
         opt = make_optimizer(cfg.algorithm, cfg.space.dim, population=cfg.population, seed=cfg.seed,
                              max_evaluations=cfg.budget.evaluations, **cfg.options)
-        first = opt.ask()
+        first = opt.ask_generation()
         json.dumps([cfg.space.decode(u) for u in first[:2]], allow_nan=False)
         json.dumps(opt.state_dict(), allow_nan=False)
     except MemoryError:
