@@ -21,7 +21,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from .algorithms import ALGORITHMS, algorithm_options, make_optimizer
+from .algorithms import ALGORITHMS, SCHEDULES, algorithm_options, make_optimizer
 from .energy import BUDGET_SOURCES, DEFAULT_GPU_WATTS, DEFAULT_WATTS_PER_CORE, METERS
 from .space import ENCODING_VERSION, SearchSpace, SpaceError
 
@@ -32,7 +32,7 @@ class ConfigError(ValueError):
 
 _SECTIONS = {
     "study": {"name", "algorithm", "seed", "population", "direction", "failure_value", "noisy", "budget",
-              "options"},
+              "options", "schedule"},
     "space": None,  # any hyperparameter names
     "objective": None,  # checked by the objective's builder
     "executor": None,  # keys depend on the executor type
@@ -83,6 +83,7 @@ class StudyConfig:
     energy: "EnergyConfig"
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
     noisy: bool = False  # False: a configuration asked again is answered from its first result
+    schedule: str = "generational"  # or "async": a free worker gets a new candidate at once
 
 
 def parse_duration(value: Any, key: str) -> float:
@@ -257,6 +258,13 @@ def parse_config(data: Mapping[str, Any], *, default_name: str = "study",
     noisy = study.get("noisy", False)
     if not isinstance(noisy, bool):
         raise ConfigError(f"study.noisy: expected true or false, got {noisy!r}")
+    schedule = study.get("schedule", "generational")
+    if schedule not in SCHEDULES:
+        raise ConfigError(f"study.schedule: expected one of {', '.join(map(repr, SCHEDULES))}, "
+                          f"got {schedule!r}")
+    if schedule == "async" and ALGORITHMS[algorithm].no_async:
+        raise ConfigError(f"study.schedule: {algorithm} runs only with the generational schedule: "
+                          f"{ALGORITHMS[algorithm].no_async}")
 
     budget_table = _table(study, "budget", "study.budget")
     _check_keys(budget_table, _BUDGET_KEYS, "study.budget")
@@ -284,7 +292,7 @@ def parse_config(data: Mapping[str, Any], *, default_name: str = "study",
     _check_keys(options, set(algorithm_options(algorithm)), f"study.options (for {algorithm})")
     try:
         make_optimizer(algorithm, space.dim, population=population, seed=seed,
-                       max_evaluations=budget.evaluations, **options)
+                       max_evaluations=budget.evaluations, schedule=schedule, **options)
     except (TypeError, ValueError) as exc:
         message = str(exc)
         key = ("study.population" if message.startswith("population")
@@ -304,7 +312,7 @@ def parse_config(data: Mapping[str, Any], *, default_name: str = "study",
     return StudyConfig(name=name, algorithm=algorithm, seed=seed, population=population,
                        direction=direction, failure_value=failure_value, budget=budget,
                        options=options, space=space, objective=objective, executor=executor,
-                       energy=energy, raw=dict(data), noisy=noisy)
+                       energy=energy, raw=dict(data), noisy=noisy, schedule=schedule)
 
 
 def _positive_number(value: Any, key: str) -> float:

@@ -1,9 +1,12 @@
-"""One SQLite file per study: the config, every trial, and the optimizer state per generation.
+"""One SQLite file per study: the config, every trial, and the optimizer's state.
 
 Only the driver writes; readers (``status``, ``report``, ``export``) open the
-file read-only. A finished trial is committed at once, so a resumed study
-reuses it; the told values of a generation and the optimizer state after it
-are committed in one transaction, so a crash leaves the last whole generation.
+file read-only. Each step of the driver is one transaction: a trial asked is
+stored with the optimizer state after the ask, a finished trial with its told
+value (its place in the order of tells) and the state after the tell. So the
+file always holds a state and the trials it knows of, and a resumed driver
+continues from there. The state at the end of each generation (async: window)
+is also kept, for the reports.
 
 On a local file system the file is in WAL mode with ``synchronous=NORMAL``: a
 commit appends to the write-ahead log without waiting for the disk, readers
@@ -61,7 +64,14 @@ CREATE TABLE trials (
     job_id TEXT,
     pgid INTEGER,
     pgid_start TEXT,
-    UNIQUE (generation, idx)
+    told_seq INTEGER
+);
+CREATE TABLE optimizer (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    state TEXT NOT NULL,
+    evaluations INTEGER NOT NULL,
+    driver_elapsed_s REAL NOT NULL,
+    updated_at REAL NOT NULL
 );
 CREATE TABLE checkpoints (
     generation INTEGER PRIMARY KEY,
@@ -80,12 +90,15 @@ STATUSES = (PENDING, RUNNING, COMPLETE, FAILED)
 TRIAL_COLUMNS = ("number", "generation", "idx", "params", "unit", "status", "value", "told_value",
                  "metrics", "error", "started_at", "ended_at", "elapsed_s", "cpu_time_s",
                  "peak_rss_mb", "energy_j", "energy_source", "energy_detail", "host", "attempt", "job_id",
-                 "pgid", "pgid_start")
+                 "pgid", "pgid_start", "told_seq")
 _JSON_COLUMNS = {"params", "unit", "metrics", "energy_detail"}
 _JSON_TYPES = {"params": dict, "unit": list, "metrics": dict, "energy_detail": dict}
 # Columns added to schema version 1 without a new version: an older autodehypo reads a file that
 # has them (it selects the columns it knows), and this one adds them to an older file it writes.
-_ADDED_COLUMNS = {"pgid": "INTEGER", "pgid_start": "TEXT"}
+_ADDED_COLUMNS = {"pgid": "INTEGER", "pgid_start": "TEXT", "told_seq": "INTEGER"}
+# Likewise a table: the optimizer's state after the driver's last step (older files kept only
+# the state after each generation, in checkpoints).
+_OPTIMIZER_TABLE = _SCHEMA[_SCHEMA.index("CREATE TABLE optimizer"):_SCHEMA.index("CREATE TABLE checkpoints")]
 # File systems whose users may sit on other hosts: no shared memory, so no WAL there.
 _NETWORK_FS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "lustre", "gpfs", "beegfs", "ceph", "glusterfs",
                "fuse.glusterfs", "fuse.sshfs", "9p", "afs", "ocfs2", "gfs2", "pvfs2", "orangefs")
@@ -187,6 +200,7 @@ class TrialRecord:
     job_id: str | None = None  # the Slurm job (array task) running the trial
     pgid: int | None = None  # the local trial's process group, to end what a dead driver left running
     pgid_start: str | None = None  # its leader's "boot_id start_ticks", so a reused pid is never hit
+    told_seq: int | None = None  # its place in the order in which results were told to the optimizer
 
 
 def _encode(column: str, value: Any) -> Any:
@@ -358,6 +372,8 @@ class Storage:
         for column, kind in _ADDED_COLUMNS.items():
             if column not in present:
                 self.conn.execute(f"ALTER TABLE trials ADD COLUMN {column} {kind}")
+        self.conn.execute(_OPTIMIZER_TABLE.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS")
+                          .rstrip().rstrip(";"))
 
     def close(self) -> None:
         self.conn.close()
@@ -459,18 +475,53 @@ class Storage:
         row = self.conn.execute("SELECT COALESCE(MAX(number) + 1, 0) FROM trials").fetchone()
         return int(row[0])
 
-    # -- checkpoints --------------------------------------------------------
+    # -- the optimizer's steps ------------------------------------------------
+    def _save_state(self, state: dict[str, Any], evaluations: int, driver_elapsed_s: float) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO optimizer VALUES (1, ?, ?, ?, ?)",
+                          (json.dumps(state), evaluations, driver_elapsed_s, time.time()))
+
     @_guarded
-    def commit_generation(self, trials: list[TrialRecord], state: dict[str, Any],
-                          evaluations: int, driver_elapsed_s: float) -> None:
-        """Store the told values of a generation and the optimizer state after it, atomically."""
+    def add_asked(self, trials: list[TrialRecord], state: dict[str, Any], evaluations: int,
+                  driver_elapsed_s: float) -> None:
+        """Store newly asked trials with the optimizer state after the asks, atomically."""
+        with self.transaction():
+            self.conn.executemany(
+                f"INSERT INTO trials ({', '.join(TRIAL_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(TRIAL_COLUMNS))})",
+                [tuple(_encode(c, getattr(t, c)) for c in TRIAL_COLUMNS) for t in trials])
+            self._save_state(state, evaluations, driver_elapsed_s)
+
+    @_guarded
+    def record_told(self, trials: list[TrialRecord], state: dict[str, Any], evaluations: int,
+                    driver_elapsed_s: float, generation_done: bool) -> None:
+        """Store told trials (results, told values, their order) with the state after the tells,
+        atomically; at the end of a generation also keep that state in the checkpoints."""
         with self.transaction():
             for t in trials:
-                self._update(t, ("status", "told_value"))
-            self.conn.execute(
-                "INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?, ?)",
-                (state["generation"], json.dumps(state), evaluations, driver_elapsed_s, time.time()))
+                self._update(t, TRIAL_COLUMNS[5:])
+            self._save_state(state, evaluations, driver_elapsed_s)
+            if generation_done:
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?, ?)",
+                    (state["generation"], json.dumps(state), evaluations, driver_elapsed_s, time.time()))
             self._set_meta_many({"driver_elapsed_s": driver_elapsed_s})
+
+    @_guarded
+    def current_state(self) -> dict[str, Any] | None:
+        """The optimizer state after the driver's last step (from an older file: its last
+        generation's), with the evaluations and driver time then; None before any."""
+        has_table = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'optimizer'").fetchone()
+        row = self.conn.execute("SELECT * FROM optimizer WHERE id = 1").fetchone() if has_table else None
+        if row is None:
+            return self.last_checkpoint()
+        return {"state": _loads(row["state"], "the optimizer state"),
+                "evaluations": row["evaluations"], "driver_elapsed_s": row["driver_elapsed_s"]}
+
+    @_guarded
+    def next_told_seq(self) -> int:
+        row = self.conn.execute("SELECT COALESCE(MAX(told_seq) + 1, 0) FROM trials").fetchone()
+        return int(row[0])
 
     @_guarded
     def last_checkpoint(self) -> dict[str, Any] | None:

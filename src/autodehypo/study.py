@@ -1,11 +1,12 @@
-"""The study driver: ask, run the trials, tell, checkpoint, until the budget is spent.
+"""The study driver: keep the workers busy with asked candidates, tell each result, store.
 
-The driver is the only writer of the study's SQLite file. A finished trial is
-committed as soon as it ends; the told values of a generation and the optimizer
-state after it are committed together. Resuming rebuilds the optimizer from the
-last checkpoint, asks again (the saved RNG state makes that the same batch),
-reuses the trials of that batch that had finished and runs the others, after
-ending whatever the dead driver's trials left running.
+The driver is the only writer of the study's SQLite file, one transaction per
+step: a candidate asked is stored with the optimizer state after the ask, a
+finished trial with its told value and the state after the tell. A resumed
+driver loads that state, ends whatever the dead driver's trials left running,
+runs again the asked trials that had not finished, and asks on. Between asks
+and tells the optimizer's schedule decides: ``generational`` waits for a whole
+generation, ``async`` gives a free worker a new candidate at once.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import errno
 import fcntl
 import importlib.util
 import json
-import math
 import os
 import signal
 import socket
@@ -25,7 +25,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .algorithms import Optimizer, make_optimizer
+from .algorithms import Candidate, Optimizer, make_optimizer
+from .budget import Tally, budget_spent
 from .config import ConfigError, StudyConfig, parse_config
 from .energy import CpuTimeEstimate, EnergyReading, MeterUnavailable, choose, co2e_grams, open_meters
 from .environment import collect_environment
@@ -35,6 +36,7 @@ from .processes import end_group
 from .space import ENCODING_VERSION
 from .storage import (COMPLETE, DB_NAME, FAILED, PENDING, RUNNING, Storage, StorageError,
                       TrialRecord, diagnose)
+from .told_value import ToldValuePolicy
 from .trial_progress import PROGRESS_FILE, read_progress, remove_live, write_live
 
 LOCK_NAME = "driver.lock"
@@ -78,43 +80,6 @@ class Progress:
     energy_sources: tuple[str, ...] = ()
     finished: bool = False
     live: tuple[LiveTrial, ...] = ()
-
-
-@dataclass
-class _Tally:
-    """Running totals over the finished trials, kept by the driver instead of re-reading them."""
-
-    direction: str
-    evaluations: int = 0
-    failed: int = 0
-    energy_j: float = 0.0
-    best_value: float | None = None
-    worst_value: float | None = None
-    energy_sources: set[str] = field(default_factory=set)
-
-    def add(self, trial: TrialRecord) -> None:
-        self.evaluations += 1
-        self.failed += trial.status == FAILED
-        self.energy_j += trial.energy_j or 0.0
-        if trial.energy_source:
-            self.energy_sources.add(trial.energy_source)
-        if trial.status != COMPLETE or trial.value is None:
-            return
-        minimize = self.direction == "minimize"
-        if self.best_value is None or (trial.value < self.best_value if minimize
-                                       else trial.value > self.best_value):
-            self.best_value = trial.value
-        if self.worst_value is None or (trial.value > self.worst_value if minimize
-                                        else trial.value < self.worst_value):
-            self.worst_value = trial.value
-
-    @classmethod
-    def of(cls, trials: list[TrialRecord], direction: str) -> "_Tally":
-        tally = cls(direction)
-        for t in trials:
-            if t.status in (COMPLETE, FAILED):
-                tally.add(t)
-        return tally
 
 
 def best_trial(trials: list[TrialRecord], direction: str) -> TrialRecord | None:
@@ -184,7 +149,10 @@ class Study:
         self.meters: list = []
         self._meter_tokens: dict[int, list] = {}
         self._stop_signal: int | None = None
-        self._tally: _Tally | None = None
+        self._tally: Tally | None = None
+        self.policy = ToldValuePolicy(config.direction, config.failure_value)
+        self._held: list[TrialRecord] = []  # finished trials not told yet
+        self._told_seq = 0
         self._lock: _DriverLock | None = None
         self._live: tuple[LiveTrial, ...] = ()
         self._live_at = 0.0
@@ -324,25 +292,31 @@ class Study:
     def _optimizer(self) -> Optimizer:
         cfg = self.config
         opt = make_optimizer(cfg.algorithm, cfg.space.dim, population=cfg.population, seed=cfg.seed,
-                             max_evaluations=cfg.budget.evaluations, **cfg.options)
-        checkpoint = self.storage.last_checkpoint()
-        if checkpoint is not None:
-            opt.load_state_dict(checkpoint["state"])
+                             max_evaluations=cfg.budget.evaluations, schedule=cfg.schedule, **cfg.options)
+        current = self.storage.current_state()
+        if current is not None:
+            opt.load_state_dict(current["state"])
         return opt
 
     def _loop(self, progress: Callable[[Progress], None] | None) -> Progress:
         cfg = self.config
         opt = self._optimizer()
-        checkpoint = self.storage.last_checkpoint()
-        elapsed_before = checkpoint["driver_elapsed_s"] if checkpoint else 0.0
+        current = self.storage.current_state()
+        elapsed_before = current["driver_elapsed_s"] if current else 0.0
         session_start = time.monotonic()
         executor = self._executor()
         (self.directory / "trials").mkdir(exist_ok=True)
         stored = self.storage.trials()
-        self._tally = _Tally.of(stored, cfg.direction)
+        self._tally = Tally.of(stored, cfg.direction)
         self._answers = {}
         for trial in stored:
             self._remember(trial)
+        self._told_seq = self.storage.next_told_seq()
+        outstanding = self._outstanding(opt, stored)
+        self._held = [t for t in outstanding if t.status in (COMPLETE, FAILED)]
+        queue = [t for t in outstanding if t.status not in (COMPLETE, FAILED)]
+        running: dict[int, TrialRecord] = {}
+        waiting: list[TrialRecord] = []
 
         def elapsed() -> float:
             return elapsed_before + time.monotonic() - session_start
@@ -351,79 +325,72 @@ class Study:
             if progress is not None:
                 progress(self._progress(opt, elapsed(), len(executor.running), live=self._live))
 
-        while True:
-            trials = self._generation_trials(opt)
-            queue = [t for t in trials if t.status not in (COMPLETE, FAILED)]
-            running: dict[int, TrialRecord] = {}
-            # A trial whose Slurm job outlived the previous driver (requeued) is followed, not rerun.
-            following = [t for t in queue if t.status == RUNNING and t.job_id and hasattr(executor, "attach")]
-            for trial in following:
-                queue.remove(trial)
-                executor.attach(trial.number, trial.job_id, dict(trial.params), self._trial_dir(trial))
-                self._meter_tokens[trial.number] = [(m, m.start()) for m in self.meters]
-                running[trial.number] = trial
-            report()
-            try:
-                while queue or running:
-                    self._check_signal()
-                    starting: list[TrialRecord] = []
-                    repeats: list[TrialRecord] = []
-                    waiting: list[TrialRecord] = []
-                    busy = {_params_key(t.params) for t in running.values()}
-                    while (queue and executor.free_slots > len(starting)
-                           and not self._spent(elapsed(), len(running) + len(starting) + len(repeats))):
-                        trial = queue.pop(0)
-                        if not cfg.noisy:  # never pay twice for one configuration
-                            key = _params_key(trial.params)
-                            if key in self._answers:
-                                repeats.append(self._repeat(trial, self._answers[key]))
-                                continue
-                            if key in busy:  # the same configuration is training: wait for its result
-                                waiting.append(trial)
-                                continue
-                            busy.add(key)
-                        starting.append(trial)
-                    queue[:0] = waiting
+        # A trial whose Slurm job outlived the previous driver (requeued) is followed, not rerun.
+        for trial in [t for t in queue if t.status == RUNNING and t.job_id and hasattr(executor, "attach")]:
+            queue.remove(trial)
+            executor.attach(trial.number, trial.job_id, dict(trial.params), self._trial_dir(trial))
+            self._meter_tokens[trial.number] = [(m, m.start()) for m in self.meters]
+            running[trial.number] = trial
+        self._settle(opt, [], elapsed())  # results an older driver stored but did not tell
+        report()
+        try:
+            while True:
+                self._check_signal()
+                starting: list[TrialRecord] = []
+                repeats: list[TrialRecord] = []
+                queue[:0], waiting = waiting, []  # their twins may have finished
+                busy = {_params_key(t.params) for t in running.values()}
+                while (executor.free_slots > len(starting) + len(waiting) and not self._spent(
+                        elapsed(), len(running) + len(starting) + len(repeats) + len(waiting))):
+                    trial = queue.pop(0) if queue else self._ask(opt, elapsed())
+                    if trial is None:
+                        break  # generational: the rest of the generation is out
+                    if not cfg.noisy:  # never pay twice for one configuration
+                        key = _params_key(trial.params)
+                        if key in self._answers:
+                            repeats.append(self._repeat(trial, self._answers[key]))
+                            continue
+                        if key in busy:  # the same configuration is training: wait for its result
+                            waiting.append(trial)
+                            continue
+                        busy.add(key)
+                    starting.append(trial)
+                if repeats:
+                    for trial in repeats:
+                        self._tally.add(trial)
+                    self._settle(opt, repeats, elapsed())
+                    report()
+                if starting:
+                    self._start(executor, starting)
+                    running.update((t.number, t) for t in starting)
+                    report()
+                if not running:
                     if repeats:
-                        self.storage.update_trials(repeats)
-                        for trial in repeats:
-                            self._tally.add(trial)
-                        report()
-                    if starting:
-                        self._start(executor, starting)
-                        running.update((t.number, t) for t in starting)
-                        report()
-                    if not running:
-                        break  # the budget stops the study inside this generation
-                    ended = executor.wait(timeout=1.0)
-                    for meter in self.meters:  # often enough to catch counter wrap-arounds
-                        meter.poll()
-                    if ended:
-                        done = [self._record(running.pop(number), outcome) for number, outcome in ended]
-                        self.storage.update_trials(done)
-                        for trial in done:  # counted once stored: the tally never runs ahead of the file
-                            self._tally.add(trial)
-                            self._remember(trial)
-                        finished = {t.number for t in done}
-                        self._live = tuple(t for t in self._live if t.number not in finished)
-                    watched = self._watch(executor, running, elapsed())
-                    if ended or watched:
-                        report()
-            finally:
-                if running and self._stop_signal == signal.SIGUSR1 and hasattr(executor, "detach"):
-                    executor.detach()  # the jobs go on; the requeued driver follows them
-                elif running:  # stopped: these run again on resume
-                    executor.kill_all()
-                    for trial in running.values():
-                        trial.status, trial.job_id, trial.pgid, trial.pgid_start = PENDING, None, None, None
-                    self.storage.update_trials(list(running.values()),
-                                               ("status", "job_id", "pgid", "pgid_start"))
-            if queue:
-                self._discard_unstarted(trials)
-                break
-            self._tell(opt, trials, elapsed())
-            if self._spent(elapsed(), 0):
-                break
+                        continue  # they may have completed a generation: ask again
+                    break  # the budget is spent (or nothing is left to ask)
+                ended = executor.wait(timeout=1.0)
+                for meter in self.meters:  # often enough to catch counter wrap-arounds
+                    meter.poll()
+                if ended:
+                    done = [self._record(running.pop(number), outcome) for number, outcome in ended]
+                    for trial in done:
+                        self._tally.add(trial)
+                        self._remember(trial)
+                    self._settle(opt, done, elapsed())
+                    finished = {t.number for t in done}
+                    self._live = tuple(t for t in self._live if t.number not in finished)
+                watched = self._watch(executor, running, elapsed())
+                if (ended or watched) and running:  # else the next start, or the end, reports
+                    report()
+        finally:
+            if running and self._stop_signal == signal.SIGUSR1 and hasattr(executor, "detach"):
+                executor.detach()  # the jobs go on; the requeued driver follows them
+            elif running:  # stopped: these run again on resume
+                executor.kill_all()
+                for trial in running.values():
+                    trial.status, trial.job_id, trial.pgid, trial.pgid_start = PENDING, None, None, None
+                self.storage.update_trials(list(running.values()),
+                                           ("status", "job_id", "pgid", "pgid_start"))
         self.storage.set_meta(driver_elapsed_s=elapsed())
         self._live = ()
         remove_live(self.directory)
@@ -431,6 +398,72 @@ class Study:
         if progress is not None:
             progress(final)
         return final
+
+    def _outstanding(self, opt: Optimizer, stored: list[TrialRecord]) -> list[TrialRecord]:
+        """The stored trials of the candidates the optimizer waits for, in the order asked.
+
+        A candidate with no trial (a file from before per-candidate asks deleted the unstarted
+        trials of an interrupted generation) gets its trial back.
+        """
+        by_number = {t.number: t for t in stored}
+        if by_number and max(by_number) >= opt.asked:
+            raise StorageError(f"{self.directory}: trial {max(by_number)} was never asked by the "
+                               "optimizer state in the file; the study file was changed by something "
+                               "other than this driver")
+        trials, missing = [], []
+        for candidate in opt.pending_candidates():
+            trial = by_number.get(candidate.id)
+            if trial is None:
+                trial = self._trial_of(candidate)
+                missing.append(trial)
+            elif not np.array_equal(np.asarray(trial.unit, dtype=float), candidate.x):
+                raise StorageError(f"{self.directory}: trial {trial.number} does not match the "
+                                   "optimizer's state; the study file was changed by something other "
+                                   "than this driver")
+            trials.append(trial)
+        if missing:
+            self.storage.add_trials(missing)
+        return trials
+
+    def _trial_of(self, candidate: Candidate) -> TrialRecord:
+        return TrialRecord(number=candidate.id, generation=candidate.generation, idx=candidate.index,
+                           params=self.config.space.decode(candidate.x), unit=candidate.x.tolist())
+
+    def _ask(self, opt: Optimizer, elapsed: float) -> TrialRecord | None:
+        """A new candidate as a stored trial (with the optimizer state after the ask), or None."""
+        candidate = opt.ask()
+        if candidate is None:
+            return None
+        trial = self._trial_of(candidate)
+        self.storage.add_asked([trial], opt.state_dict(), opt.evaluations, elapsed)
+        return trial
+
+    def _settle(self, opt: Optimizer, finished: list[TrialRecord], elapsed: float) -> None:
+        """Tell what can be told of the finished trials, and store them with the state after.
+
+        With the generational schedule and failures told the worst value seen, a failed
+        trial waits for the rest of its generation: the worst value is then the whole
+        generation's, whatever order its results came in.
+        """
+        generation = opt.generation
+        self._held.extend(finished)
+        held = {t.number for t in self._held}
+        if self.config.schedule == "generational" and self.config.failure_value is None:
+            generation_in = held.issuperset(opt.pending_ids())
+            telling = [t for t in self._held if t.status == COMPLETE or generation_in]
+        else:
+            telling = list(self._held)
+        told = {t.number for t in telling}
+        self._held = [t for t in self._held if t.number not in told]
+        for trial in telling:
+            trial.told_value = self.policy.told(trial, self._tally.worst_value)
+            trial.told_seq = self._told_seq
+            self._told_seq += 1
+            opt.tell(trial.number, trial.told_value)
+        changed = {t.number: t for t in [*finished, *telling]}
+        if changed:
+            self.storage.record_told(list(changed.values()), opt.state_dict(), opt.evaluations,
+                                     elapsed, generation_done=opt.generation > generation)
 
     def _watch(self, executor, running: dict[int, TrialRecord], elapsed: float) -> bool:
         """About once a second, look at the running trials: elapsed time, CPU time, and what
@@ -517,24 +550,6 @@ class Study:
         if self._stop_signal is not None:
             raise Interrupted(signal.Signals(self._stop_signal).name)
 
-    def _generation_trials(self, opt: Optimizer) -> list[TrialRecord]:
-        """The trials of the optimizer's next generation, from disk when they were asked before."""
-        candidates = opt.ask_generation()
-        trials = self.storage.trials(opt.generation)
-        if trials:
-            stored = np.array([t.unit for t in trials], dtype=float)
-            if stored.shape != candidates.shape or not np.array_equal(stored, candidates):
-                raise StorageError(f"{self.directory}: the trials of generation {opt.generation} "
-                                   "do not match the optimizer's checkpoint; the study file was "
-                                   "changed by something other than this driver")
-            return trials
-        first = self.storage.next_trial_number()
-        trials = [TrialRecord(number=first + i, generation=opt.generation, idx=i,
-                              params=self.config.space.decode(u), unit=u.tolist())
-                  for i, u in enumerate(candidates)]
-        self.storage.add_trials(trials)
-        return trials
-
     def _readings(self, number: int, outcome: TrialOutcome) -> list[EnergyReading]:
         readings = []
         for meter, token in self._meter_tokens.pop(number, []):
@@ -561,35 +576,13 @@ class Study:
                                "co2e_g": co2e_grams(reading.joules, self.config.energy.grid_intensity)}
         return trial
 
-    def _tell(self, opt: Optimizer, trials: list[TrialRecord], elapsed: float) -> None:
-        sign = 1.0 if self.config.direction == "minimize" else -1.0
-        if self.config.failure_value is not None:
-            penalty = sign * self.config.failure_value
-        else:
-            # The worst value seen so far, this generation included (the tally has counted every
-            # stored trial); +inf before any.
-            worst = self._tally.worst_value
-            penalty = math.inf if worst is None else sign * worst
-        for t in trials:
-            t.told_value = sign * t.value if t.status == COMPLETE else penalty
-        opt.tell_generation([t.told_value for t in trials])
-        self.storage.commit_generation(trials, opt.state_dict(), opt.evaluations, elapsed)
-
-    def _discard_unstarted(self, trials: list[TrialRecord]) -> None:
-        unstarted = [t.number for t in trials if t.status == PENDING]
-        if unstarted:
-            self.storage.delete_trials(unstarted)
-
-    def _spent(self, elapsed: float, running: int) -> bool:
+    def _spent(self, elapsed: float, started: int) -> bool:
         """True when no further trial may start."""
-        budget, tally = self.config.budget, self._tally
-        return ((budget.evaluations is not None and tally.evaluations + running >= budget.evaluations)
-                or (budget.wall_time_s is not None and elapsed >= budget.wall_time_s)
-                or (budget.energy_j is not None and tally.energy_j >= budget.energy_j))
+        return budget_spent(self.config.budget, self._tally, elapsed, started)
 
     def _progress(self, opt: Optimizer, elapsed: float, running: int,
                   finished: bool = False, live: tuple[LiveTrial, ...] = ()) -> Progress:
-        tally = self._tally or _Tally.of(self.storage.trials(), self.config.direction)
+        tally = self._tally or Tally.of(self.storage.trials(), self.config.direction)
         return Progress(generation=opt.generation, evaluations=tally.evaluations,
                         failed=tally.failed, running=running, best_value=tally.best_value,
                         energy_j=tally.energy_j, elapsed_s=elapsed, config=self.config,
@@ -640,9 +633,9 @@ def _check_runnable(cfg: StudyConfig, raw: dict[str, Any]) -> None:
         raise ConfigError(f"config: cannot be stored ({exc})") from None
     try:  # the first generation as the driver will make it: asked, decoded, stored as JSON
         opt = make_optimizer(cfg.algorithm, cfg.space.dim, population=cfg.population, seed=cfg.seed,
-                             max_evaluations=cfg.budget.evaluations, **cfg.options)
-        first = opt.ask_generation()
-        json.dumps([cfg.space.decode(u) for u in first[:2]], allow_nan=False)
+                             max_evaluations=cfg.budget.evaluations, schedule=cfg.schedule, **cfg.options)
+        first = [c for c in (opt.ask(), opt.ask()) if c is not None]
+        json.dumps([cfg.space.decode(c.x) for c in first], allow_nan=False)
         json.dumps(opt.state_dict(), allow_nan=False)
     except MemoryError:
         raise ConfigError(f"study.population: {cfg.population} candidates of {cfg.space.dim} "

@@ -150,11 +150,17 @@ class Optimizer(ABC):
 
     def pending_ids(self) -> list[int]:
         """Candidates asked and not yet told, in the order they were asked."""
+        return [c.id for c in self.pending_candidates()]
+
+    def pending_candidates(self) -> list[Candidate]:
+        """The candidates asked and not yet told, as :meth:`ask` gave them, in that order."""
         if self.schedule == "async":
-            return sorted(self._outstanding)
+            return [Candidate(i, r["x"].copy(), r["generation"], r["index"])
+                    for i, r in sorted(self._outstanding.items())]
         if self._pending is None:
             return []
-        return [self._first_id + r for r in range(self._handed) if np.isnan(self._told[r])]
+        return [Candidate(self._first_id + r, self._pending[r].copy(), self.generation, r)
+                for r in range(self._handed) if np.isnan(self._told[r])]
 
     # -- a whole generation at once -------------------------------------------
     def ask_generation(self) -> np.ndarray:
@@ -223,7 +229,7 @@ class Optimizer(ABC):
             else:
                 row, x = -1, self.rng.random(self.dim)
             record = {"row": -1, "layout": self._layout, "params": {}}
-        record["x"] = x
+        record.update(x=x, generation=self.generation, index=row)
         self._outstanding[self.asked] = record
         self.asked += 1
         return Candidate(self.asked - 1, x.copy(), self.generation, row)

@@ -1,0 +1,53 @@
+"""How far a study has gone: totals over its finished trials, and whether its budget is spent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .config import Budget
+from .storage import COMPLETE, FAILED, TrialRecord
+
+
+@dataclass
+class Tally:
+    """Running totals over the finished trials, kept by the driver instead of re-reading them."""
+
+    direction: str
+    evaluations: int = 0
+    failed: int = 0
+    energy_j: float = 0.0
+    best_value: float | None = None
+    worst_value: float | None = None
+    energy_sources: set[str] = field(default_factory=set)
+
+    def add(self, trial: TrialRecord) -> None:
+        self.evaluations += 1
+        self.failed += trial.status == FAILED
+        self.energy_j += trial.energy_j or 0.0
+        if trial.energy_source:
+            self.energy_sources.add(trial.energy_source)
+        if trial.status != COMPLETE or trial.value is None:
+            return
+        minimize = self.direction == "minimize"
+        if self.best_value is None or (trial.value < self.best_value if minimize
+                                       else trial.value > self.best_value):
+            self.best_value = trial.value
+        if self.worst_value is None or (trial.value > self.worst_value if minimize
+                                        else trial.value < self.worst_value):
+            self.worst_value = trial.value
+
+    @classmethod
+    def of(cls, trials: list[TrialRecord], direction: str) -> "Tally":
+        tally = cls(direction)
+        for t in trials:
+            if t.status in (COMPLETE, FAILED):
+                tally.add(t)
+        return tally
+
+
+def budget_spent(budget: Budget, tally: Tally, elapsed_s: float, started: int) -> bool:
+    """True when no further trial may start, with ``started`` trials under way besides the
+    finished ones (they will count as evaluations)."""
+    return ((budget.evaluations is not None and tally.evaluations + started >= budget.evaluations)
+            or (budget.wall_time_s is not None and elapsed_s >= budget.wall_time_s)
+            or (budget.energy_j is not None and tally.energy_j >= budget.energy_j))
