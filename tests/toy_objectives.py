@@ -110,3 +110,14 @@ def counted_grid(params):
 def counted_grid_str(params):
     """counted_grid with an unordered second parameter."""
     return counted_grid({"a": params["a"], "b": {"x": 0, "y": 1, "z": 2}[params["b"]]})
+
+
+def uneven_sleep(params):
+    """Trials of unequal length (0.02 to 0.3 s, set by the point), a failure corner and a hang."""
+    x0, x1 = params["x0"], params["x1"]
+    if x0 > 0.93:
+        time.sleep(60)  # ended by the executor's timeout
+    if x1 < 0.05:
+        raise ValueError("x1 too small")
+    time.sleep(float(os.environ.get("TOY_SLEEP_SCALE", "1")) * (0.02 + 0.28 * ((x0 * 7.3 + x1 * 3.1) % 1.0)))
+    return sphere(params)

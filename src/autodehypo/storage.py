@@ -64,7 +64,8 @@ CREATE TABLE trials (
     job_id TEXT,
     pgid INTEGER,
     pgid_start TEXT,
-    told_seq INTEGER
+    told_seq INTEGER,
+    asked_after INTEGER
 );
 CREATE TABLE optimizer (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -90,12 +91,13 @@ STATUSES = (PENDING, RUNNING, COMPLETE, FAILED)
 TRIAL_COLUMNS = ("number", "generation", "idx", "params", "unit", "status", "value", "told_value",
                  "metrics", "error", "started_at", "ended_at", "elapsed_s", "cpu_time_s",
                  "peak_rss_mb", "energy_j", "energy_source", "energy_detail", "host", "attempt", "job_id",
-                 "pgid", "pgid_start", "told_seq")
+                 "pgid", "pgid_start", "told_seq", "asked_after")
 _JSON_COLUMNS = {"params", "unit", "metrics", "energy_detail"}
 _JSON_TYPES = {"params": dict, "unit": list, "metrics": dict, "energy_detail": dict}
 # Columns added to schema version 1 without a new version: an older autodehypo reads a file that
 # has them (it selects the columns it knows), and this one adds them to an older file it writes.
-_ADDED_COLUMNS = {"pgid": "INTEGER", "pgid_start": "TEXT", "told_seq": "INTEGER"}
+_ADDED_COLUMNS = {"pgid": "INTEGER", "pgid_start": "TEXT", "told_seq": "INTEGER",
+                  "asked_after": "INTEGER"}
 # Likewise a table: the optimizer's state after the driver's last step (older files kept only
 # the state after each generation, in checkpoints).
 _OPTIMIZER_TABLE = _SCHEMA[_SCHEMA.index("CREATE TABLE optimizer"):_SCHEMA.index("CREATE TABLE checkpoints")]
@@ -201,6 +203,7 @@ class TrialRecord:
     pgid: int | None = None  # the local trial's process group, to end what a dead driver left running
     pgid_start: str | None = None  # its leader's "boot_id start_ticks", so a reused pid is never hit
     told_seq: int | None = None  # its place in the order in which results were told to the optimizer
+    asked_after: int | None = None  # how many results had been told when it was asked
 
 
 def _encode(column: str, value: Any) -> Any:

@@ -435,6 +435,7 @@ class Study:
         if candidate is None:
             return None
         trial = self._trial_of(candidate)
+        trial.asked_after = self._told_seq
         self.storage.add_asked([trial], opt.state_dict(), opt.evaluations, elapsed)
         return trial
 
