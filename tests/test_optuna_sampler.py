@@ -252,3 +252,20 @@ def test_two_processes_share_one_storage(kind, tmp_path, subprocess_env):
     # Only the objective failed (a configuration with FAILING_LAYERS), never the sampler.
     assert all(t.params["layers"] == optuna_worker.FAILING_LAYERS for t in trials if t.state == TrialState.FAIL)
     replay(study)
+
+
+def readme_example() -> str:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme.split("## Inside Optuna", 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_example_runs_and_resumes(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = readme_example()
+    assert len(code.strip().splitlines()) <= 16
+    exec(compile(code, "README.md", "exec"), {})
+    exec(compile(code, "README.md", "exec"), {})  # a second run finds the budget spent
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend("de.log"))
+    trials = optuna.load_study(study_name="de", storage=storage).trials
+    assert len(trials) == 100 and all(SLOT_KEY in t.system_attrs for t in trials[1:])
