@@ -269,3 +269,30 @@ def test_the_readme_example_runs_and_resumes(tmp_path, monkeypatch):
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend("de.log"))
     trials = optuna.load_study(study_name="de", storage=storage).trials
     assert len(trials) == 100 and all(SLOT_KEY in t.system_attrs for t in trials[1:])
+
+
+def test_a_row_asked_twice_and_values_told_out_of_order_give_the_sequential_state():
+    space = {"x": FloatDistribution(0.0, 1.0), "y": FloatDistribution(-1.0, 1.0, step=0.5)}
+
+    def value(trial):
+        return (trial.params["x"] - 0.3) ** 2 + trial.params["y"] ** 2
+
+    def run(shuffled: bool) -> dict:
+        study = optuna.create_study(sampler=DESampler("shade", seed=6, population=6, search_space=space))
+        for _ in range(3):  # generations
+            trials = [study.ask(space) for _ in range(6)]
+            if shuffled:
+                backup = study.ask(space)  # every row is out: the unfinished row with fewest trials again
+                assert slot(study._storage.get_trial(backup._trial_id)) == slot(
+                    study._storage.get_trial(trials[0]._trial_id)) and backup.params == trials[0].params
+                study.tell(backup, value(backup))  # the backup finishes first: its value counts
+                for t in reversed(trials[1:]):
+                    study.tell(t, value(t))
+                study.tell(trials[0], 99.0)  # later than the backup: ignored
+            else:
+                for t in trials:
+                    study.tell(t, value(t))
+        study.ask(space)  # tells the third generation
+        return study._storage.get_study_system_attrs(study._study_id)
+
+    assert json.dumps(run(True)[GENERATION_KEY.format(3)]) == json.dumps(run(False)[GENERATION_KEY.format(3)])
