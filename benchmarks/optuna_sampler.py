@@ -1,0 +1,219 @@
+"""DESampler (autodehypo.integrations.optuna) against Optuna's samplers and OptunaHub's DE sampler.
+
+(a) Overhead: seconds per trial of a no-op objective (4 parameters: log float, float, int,
+    categorical) with in-memory storage, for DESampler, TPESampler and RandomSampler.
+(b) Search: on tables of the side-by-side benchmark (benchmarks/hpo), the median cost (the
+    table's recorded training time) to reach the harness's target (random search's median best
+    loss after the budget, over the same seeds) and the expected running time (ERT: cost spent by
+    all runs until the target or their end, over the runs that reached it), for
+    - ``study:ALG``: autodehypo's own generational loop (benchmarks/hpo/ours.py), which answers a
+      repeated configuration from the record at no cost; ``study:ALG:dedupe=0`` trains it again;
+    - ``optuna-desampler:ALG``: DESampler with the same seed, sequential, failed evaluations
+      told to Optuna as FAIL (the sampler applies the study's policy). An Optuna sampler cannot
+      skip the objective, so repeats are trained again: it should equal ``study:ALG:dedupe=0``
+      evaluation for evaluation, and the script checks that it does;
+    - ``optunahub-de``: OptunaHub's ``samplers/differential_evolution``, run from a local copy of
+      the optunahub-registry repository (``--optunahub-registry``; nothing of it is vendored here),
+      with the table's choices declared as a user would (``suggest_categorical``: it samples those
+      at random) and ``optunahub-de-index`` with ``suggest_int`` over the choice index (its DE
+      searches them);
+    - ``optuna-tpe`` and ``random`` as in benchmarks/hpo/peers.py.
+
+``python -m benchmarks.optuna_sampler --optunahub-registry DIR [--seeds 10] [--evaluations 100]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import platform
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.hpo import measures
+from benchmarks.hpo.ours import _native, run_autodehypo
+from benchmarks.hpo.peers import run_optuna_tpe, run_random
+from benchmarks.hpo.tasks import Task, load_task
+from benchmarks.hpo.trace import Recorder, Trace
+
+TASKS = ("hpobench-kc1", "hpobench-vehicle", "hpolib-protein_structure")
+
+
+# -- (a) overhead -------------------------------------------------------------------
+def noop(trial) -> float:
+    lr = trial.suggest_float("lr", 1e-5, 1e-1, log=True)
+    dropout = trial.suggest_float("dropout", 0.0, 0.5)
+    layers = trial.suggest_int("layers", 1, 8)
+    optimizer = trial.suggest_categorical("optimizer", ["adam", "sgd", "rmsprop"])
+    return math.log10(lr) ** 2 + dropout + layers + len(optimizer)
+
+
+def overhead(trials: int, seed: int = 0) -> dict[str, float]:
+    import optuna
+    from optuna.samplers import RandomSampler, TPESampler
+
+    from autodehypo.integrations.optuna import DESampler
+    samplers = {"DESampler(jso)": lambda: DESampler("jso", seed=seed, n_trials=trials),
+                "DESampler(lshade)": lambda: DESampler("lshade", seed=seed, n_trials=trials),
+                "TPESampler": lambda: TPESampler(seed=seed),
+                "RandomSampler": lambda: RandomSampler(seed=seed)}
+    seconds = {}
+    for name, make in samplers.items():
+        study = optuna.create_study(sampler=make())
+        started = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            study.optimize(noop, n_trials=trials)
+        seconds[name] = (time.perf_counter() - started) / trials
+    return seconds
+
+
+# -- (b) search on the tables ------------------------------------------------------------
+def _distributions(task: Task) -> dict:
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+    return {p.name: (FloatDistribution(float(p.low), float(p.high)) if p.kind == "float"
+                     else CategoricalDistribution([_native(c) for c in p.choices])) for p in task.params}
+
+
+def run_desampler(task: Task, algorithm: str, seed: int, evaluations: int) -> Trace:
+    import optuna
+
+    from autodehypo.integrations.optuna import DESampler
+    started = time.perf_counter()
+    rec = Recorder(task, f"optuna-desampler:{algorithm}", seed, evaluations)
+    space = _distributions(task)
+    study = optuna.create_study(sampler=DESampler(algorithm, seed=seed, n_trials=evaluations, search_space=space))
+    for _ in range(evaluations):
+        trial = study.ask(space)
+        loss = rec.raw(trial.params)
+        if math.isnan(loss):
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        else:
+            study.tell(trial, loss)
+    return rec.trace(time.perf_counter() - started)
+
+
+def run_optunahub_de(task: Task, seed: int, evaluations: int, registry: Path, index: bool) -> Trace:
+    import optuna
+    import optunahub
+    name = "optunahub-de-index" if index else "optunahub-de"
+    module = optunahub.load_local_module(package="samplers/differential_evolution", registry_root=str(registry))
+    started = time.perf_counter()
+    rec = Recorder(task, name, seed, evaluations)
+    study = optuna.create_study(sampler=module.DESampler(seed=seed))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(evaluations):
+            trial = study.ask()
+            config = {}
+            for p in task.params:
+                if p.kind == "float":
+                    config[p.name] = trial.suggest_float(p.name, p.low, p.high)
+                elif index:
+                    config[p.name] = p.choices[trial.suggest_int(p.name, 0, len(p.choices) - 1)]
+                else:
+                    config[p.name] = trial.suggest_categorical(p.name, [_native(c) for c in p.choices])
+            study.tell(trial, rec.evaluate(config))
+    return rec.trace(time.perf_counter() - started)
+
+
+def search(tasks: list[str], seeds: int, evaluations: int, registry: Path | None,
+           algorithms: list[str]) -> tuple[list[str], list[str]]:
+    """The per-task table lines and the equality checks."""
+    lines, checks = [], []
+    for name in tasks:
+        task = load_task(name)
+        runs: dict[str, list[Trace]] = {}
+        for seed in range(seeds):
+            runs.setdefault("random", []).append(run_random(task, seed, evaluations))
+            runs.setdefault("optuna-tpe", []).append(run_optuna_tpe(task, seed, evaluations))
+            for alg in algorithms:
+                for variant in (f"study:{alg}", f"study:{alg}:dedupe=0"):
+                    runs.setdefault(variant, []).append(run_autodehypo(task, variant.removeprefix("study:"),
+                                                                       seed, evaluations))
+                runs.setdefault(f"optuna-desampler:{alg}", []).append(run_desampler(task, alg, seed, evaluations))
+            if registry is not None:
+                for index in (False, True):
+                    trace = run_optunahub_de(task, seed, evaluations, registry, index)
+                    runs.setdefault(trace.optimizer, []).append(trace)
+        for alg in algorithms:
+            same = sum(np.array_equal(a.losses, b.losses, equal_nan=True) and np.array_equal(a.costs, b.costs)
+                       for a, b in zip(runs[f"study:{alg}:dedupe=0"], runs[f"optuna-desampler:{alg}"]))
+            checks.append(f"{name}: optuna-desampler:{alg} evaluates exactly as study:{alg}:dedupe=0 "
+                          f"(losses and costs, evaluation by evaluation) in {same} of {seeds} seeds")
+        target = measures.median([float(np.nanmin(t.losses)) for t in runs["random"]])
+        lines.append(f"\n### {name} ({task.note}; cost {task.cost_unit}), {evaluations} evaluations, "
+                     f"{seeds} seeds, target {target:.5g}\n")
+        lines.append("| optimizer | median cost to target [quartiles] | reached | ERT | median final regret | "
+                     "optimizer s/run |")
+        lines.append("|---|---|---|---|---|---|")
+        for optimizer, traces in runs.items():
+            costs = [measures.cost_to_target(t.losses, t.costs, target) for t in traces]
+            q1, _, q3 = measures.quartiles(np.array(costs))
+            regret = measures.median([measures.final_regret(t.losses, task.best_loss) for t in traces])
+            reached = sum(math.isfinite(c) for c in costs)
+            ert = measures.expected_running_time(costs, [float(t.costs.sum()) for t in traces])
+            lines.append(f"| {optimizer} | {_fmt(measures.median(costs))} [{_fmt(q1)}, {_fmt(q3)}] | "
+                         f"{reached}/{len(traces)} | {_fmt(ert)} | {regret:.4g} | "
+                         f"{np.mean([t.wall_s for t in traces]):.3f} |")
+    return lines, checks
+
+
+def _fmt(x: float) -> str:
+    return "∞" if math.isinf(x) else f"{x:.4g}"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.optuna_sampler", description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=("overhead", "search", "both"), default="both")
+    parser.add_argument("--trials", type=int, default=1000, help="(a): trials of the no-op objective")
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS))
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--evaluations", type=int, default=100)
+    parser.add_argument("--algorithms", default="jso,lshade")
+    parser.add_argument("--optunahub-registry", type=Path, default=None,
+                        help="a checkout of github.com/optuna/optunahub-registry (its package/ folder), "
+                             "for OptunaHub's DE sampler; without it that sampler is left out")
+    args = parser.parse_args(argv)
+    import optuna
+    optuna.logging.set_verbosity(logging.WARNING)
+    import optunahub  # noqa: F401  (its version goes in the header)
+    from importlib import metadata
+    print(f"# DESampler benchmark\n\nCPU: {cpu_model()}; Python {platform.python_version()}; "
+          f"optuna {metadata.version('optuna')}, optunahub {metadata.version('optunahub')}, "
+          f"numpy {np.__version__}\n")
+    if args.part in ("overhead", "both"):
+        seconds = overhead(args.trials)
+        print(f"## (a) Per-trial overhead, no-op objective, in-memory storage, {args.trials} trials\n")
+        print("| sampler | ms per trial | ratio to TPESampler |\n|---|---|---|")
+        for name, s in seconds.items():
+            print(f"| {name} | {1000 * s:.3f} | {s / seconds['TPESampler']:.3f} |")
+    if args.part in ("search", "both"):
+        registry = args.optunahub_registry
+        if registry is not None:
+            registry = registry / "package" if (registry / "package").is_dir() else registry
+        lines, checks = search(args.tasks, args.seeds, args.evaluations, registry, args.algorithms.split(","))
+        print("\n## (b) Median cost to target on the side-by-side tables\n")
+        if registry is None:
+            print("OptunaHub's DE sampler left out: no --optunahub-registry given.\n")
+        print("\n".join(f"- {c}" for c in checks))
+        print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,298 @@
+"""DESampler: the DE family inside Optuna, its state in the study's storage.
+
+Real Optuna storages (an SQLite file, a journal file) and real processes: a worker is SIGKILLed in
+the middle of a trial and the study is continued by a new process.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+from optuna.distributions import FloatDistribution, IntDistribution
+from optuna.trial import TrialState
+
+import optuna_worker
+from autodehypo.algorithms import make_optimizer
+from autodehypo.integrations.optuna import CONFIG_KEY, GENERATION_KEY, SLOT_KEY, DESampler
+from autodehypo.space import SearchSpace
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+WORKER = Path(optuna_worker.__file__)
+
+
+def storage_spec(kind: str, tmp_path: Path, name: str = "study") -> str:
+    return f"sqlite:///{tmp_path / name}.db" if kind == "sqlite" else f"journal:{tmp_path / name}.log"
+
+
+def run_worker(spec: str, *args: str, env: dict, check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, str(WORKER), spec, *args], env=env, capture_output=True,
+                          text=True, timeout=300)
+    if check:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
+def load(spec: str) -> optuna.Study:
+    return optuna.load_study(study_name="worker", storage=optuna_worker.open_storage(spec))
+
+
+def slot(trial) -> tuple[int, int]:
+    return tuple(trial.system_attrs[SLOT_KEY])
+
+
+def study_loop(name: str, seed: int, budget: int, direction: str = "minimize",
+               failure_value: float | None = None) -> list[dict]:
+    """What autodehypo's own generational loop asks on the worker's space: the study's encoding
+    (SearchSpace.from_config), default population and told-value policy (sign flip; a failure is
+    told failure_value, else the worst complete value so far, this generation included)."""
+    space = SearchSpace.from_config(optuna_worker.SPACE_TABLE)
+    opt = make_optimizer(name, space.dim, seed=seed, max_evaluations=budget)
+    sign = 1.0 if direction == "minimize" else -1.0
+    asked, worst = [], None
+    while len(batch := opt.ask_generation()):
+        configs = [space.decode(u) for u in batch]
+        values = [optuna_worker.loss(c) * (1 if direction == "minimize" else -1) for c in configs]
+        for v in values:
+            if not math.isnan(v):
+                worst = sign * v if worst is None else max(worst, sign * v)
+        penalty = sign * failure_value if failure_value is not None else (math.inf if worst is None else worst)
+        opt.tell_generation([penalty if math.isnan(v) else sign * v for v in values])
+        asked += configs
+    return asked
+
+
+def replay(study: optuna.Study) -> None:
+    """Every stored generation state is the one its predecessor and the trials' first results make,
+    and every trial evaluated its slot's point: the storage holds one consistent history."""
+    attrs = study._storage.get_study_system_attrs(study._study_id)
+    config = attrs[CONFIG_KEY]
+    space = SearchSpace.from_config(optuna_worker.SPACE_TABLE)
+    sign = -1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else 1.0
+    trials = study.get_trials(deepcopy=False)
+    generation = 0
+    while GENERATION_KEY.format(generation) in attrs:
+        record = attrs[GENERATION_KEY.format(generation)]
+        opt = make_optimizer(config["algorithm"], space.dim, population=config["population"],
+                             seed=config["seed"], max_evaluations=config["n_trials"])
+        opt.load_state_dict(record["optimizer"])
+        points = opt.ask_generation()
+        rows = {}
+        for t in trials:
+            if SLOT_KEY in t.system_attrs and slot(t)[0] == generation:
+                assert t.params == space.decode(points[slot(t)[1]])
+                rows.setdefault(slot(t)[1], []).append(t)
+        following = attrs.get(GENERATION_KEY.format(generation + 1))
+        if following is None:
+            break
+        firsts = [min((t for t in rows[r] if t.state.is_finished()), key=lambda t: (t.datetime_complete, t.number))
+                  for r in range(len(points))]
+        worst = record["worst"]
+        for t in firsts:
+            if t.state == TrialState.COMPLETE:
+                worst = sign * t.value if worst is None else max(worst, sign * t.value)
+        told = [sign * t.value if t.state == TrialState.COMPLETE else worst for t in firsts]
+        opt.tell_generation(told)
+        assert json.dumps(opt.state_dict()) == json.dumps(following["optimizer"])
+        generation += 1
+
+
+@pytest.mark.parametrize("name", ["de", "jde", "shade", "lshade", "jso", "dish"])
+def test_a_sequential_study_asks_what_the_generational_loop_asks(name):
+    """Same seed, one trial at a time: the parameters of every trial equal autodehypo's own loop,
+    decoded by the study's space (log float, log int, numeric and one-hot categorical), with
+    failed trials told the worst value so far."""
+    budget = 70
+    study = optuna.create_study(sampler=DESampler(name, seed=3, n_trials=budget,
+                                                  search_space=optuna_worker.DISTRIBUTIONS))
+    study.optimize(optuna_worker.objective, n_trials=budget, catch=(ValueError,))
+    expected = study_loop(name, seed=3, budget=budget)
+    assert [t.params for t in study.trials] == expected
+    assert any(t.state == TrialState.FAIL for t in study.trials)  # the failure policy was exercised
+
+
+def test_maximize_flips_the_sign_and_failure_value_is_told():
+    budget = 40
+    study = optuna.create_study(direction="maximize", sampler=DESampler(
+        "jso", seed=8, n_trials=budget, search_space=optuna_worker.DISTRIBUTIONS, failure_value=-50.0))
+    study.optimize(lambda t: -optuna_worker.objective(t), n_trials=budget, catch=(ValueError,))
+    assert [t.params for t in study.trials] == study_loop("jso", 8, budget, "maximize", failure_value=-50.0)
+
+
+def test_pruned_trials_are_told_their_last_value_or_the_failure_policy():
+    space = {"x": FloatDistribution(0.0, 1.0), "y": FloatDistribution(0.0, 1.0)}
+    study = optuna.create_study(sampler=DESampler("de", seed=1, population=6, search_space=space))
+
+    def objective(trial):
+        x, y = trial.suggest_float("x", 0, 1), trial.suggest_float("y", 0, 1)
+        if trial.number == 1:
+            trial.report(7.0, step=1)
+            raise optuna.TrialPruned()
+        if trial.number == 2:
+            raise optuna.TrialPruned()  # nothing reported: as a failure
+        if trial.number == 3:
+            raise ValueError("crash")
+        return float(trial.number)
+
+    study.optimize(objective, n_trials=7, catch=(ValueError,))
+    state = study._storage.get_study_system_attrs(study._study_id)[GENERATION_KEY.format(1)]
+    # The initial population's fitness is what was told: worst complete value so far is 5.
+    assert state["optimizer"]["fitness"] == [0.0, 7.0, 5.0, 5.0, 4.0, 5.0]
+    assert state["worst"] == 5.0
+
+
+def test_log_int_and_stepped_parameters_stay_on_their_grid():
+    space = {"lr": FloatDistribution(1e-4, 1e-1, log=True), "units": IntDistribution(16, 1024, log=True),
+             "drop": FloatDistribution(0.0, 0.5, step=0.1), "k": IntDistribution(1, 9, step=2),
+             "fixed": IntDistribution(3, 3)}
+    study = optuna.create_study(sampler=DESampler("jde", seed=2, search_space=space))
+    study.optimize(lambda t: sum(float(t.suggest_float(n, d.low, d.high, log=d.log, step=d.step))
+                                 if isinstance(d, FloatDistribution)
+                                 else t.suggest_int(n, d.low, d.high, log=d.log, step=d.step)
+                                 for n, d in space.items()), n_trials=30)
+    for t in study.trials:
+        assert SLOT_KEY in t.system_attrs  # sampled by the DE, not the fallback
+        assert round(t.params["drop"] * 10) == pytest.approx(t.params["drop"] * 10)
+        assert t.params["k"] in (1, 3, 5, 7, 9) and t.params["fixed"] == 3
+        assert 1e-4 <= t.params["lr"] <= 1e-1 and 16 <= t.params["units"] <= 1024
+    assert len({t.params["lr"] for t in study.trials}) > 20  # searched, not one point (a child may keep its parent's lr)
+
+
+def test_without_a_search_space_the_first_complete_trial_defines_it():
+    study = optuna.create_study(sampler=DESampler("jso", seed=4, n_trials=40))
+    study.optimize(optuna_worker.objective, n_trials=20, catch=(ValueError,))
+    assert SLOT_KEY not in study.trials[0].system_attrs  # sampled at random: nothing known yet
+    first_de = next(t for t in study.trials if SLOT_KEY in t.system_attrs)
+    assert slot(first_de) == (0, 0)
+    stored = study._storage.get_study_system_attrs(study._study_id)[CONFIG_KEY]
+    assert [name for name, _ in stored["space"]] == list(optuna_worker.DISTRIBUTIONS)
+
+
+def test_a_study_refuses_a_sampler_with_other_settings():
+    study = optuna.create_study(sampler=DESampler("jso", seed=4, n_trials=30,
+                                                  search_space=optuna_worker.DISTRIBUTIONS))
+    study.optimize(optuna_worker.objective, n_trials=3, catch=(ValueError,))
+    study.sampler = DESampler("lshade", seed=4, n_trials=30, search_space=optuna_worker.DISTRIBUTIONS)
+    with pytest.raises(ValueError, match="algorithm='jso'"):
+        study.optimize(optuna_worker.objective, n_trials=1)
+
+
+def test_jso_needs_the_budget():
+    study = optuna.create_study(sampler=DESampler("jso", search_space=optuna_worker.DISTRIBUTIONS))
+    with pytest.raises(ValueError, match="n_trials"):
+        study.optimize(optuna_worker.objective, n_trials=1)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_killed_mid_study_and_reopened_it_continues_as_an_uninterrupted_run(kind, tmp_path, subprocess_env):
+    straight = storage_spec(kind, tmp_path, "straight")
+    run_worker(straight, env=subprocess_env)
+    killed = storage_spec(kind, tmp_path, "killed")
+    done = run_worker(killed, "--kill-at", "21", env=subprocess_env, check=False)
+    assert done.returncode == -9  # SIGKILL, in the middle of trial 21
+    run_worker(killed, env=subprocess_env)  # a new process opens the storage and goes on
+
+    expected, resumed = load(straight).trials, load(killed).trials
+    assert resumed[21].state == TrialState.RUNNING  # the killed trial, left as it died
+    finished = [t for t in resumed if t.state.is_finished()]
+    # Every point is asked with the same parameters; the killed one is asked again once the rest of
+    # its generation (16 rows) is out, so its row moves to the end of generation 1.
+    assert {slot(t): t.params for t in finished} == {slot(t): t.params for t in expected}
+    order = [slot(t) for t in expected]
+    order.insert(31, order.pop(21))
+    assert [slot(t) for t in finished] == order
+    states = [load(s)._storage.get_study_system_attrs(load(s)._study_id) for s in (straight, killed)]
+    assert json.dumps(states[0], sort_keys=True) == json.dumps(states[1], sort_keys=True)
+    replay(load(killed))
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_two_threads_complete_without_duplicate_or_lost_trials(kind, tmp_path):
+    spec = storage_spec(kind, tmp_path)
+    optuna_worker.main([spec, "--n-jobs", "2", "--complete", "40", "--budget", "60", "--sleep", "0.002"])
+    study = load(spec)
+    trials = study.trials
+    assert sorted(t.number for t in trials) == list(range(len(trials)))
+    assert 40 <= len(trials) <= 41 and all(t.state.is_finished() for t in trials)
+    assert all(SLOT_KEY in t.system_attrs for t in trials)
+    by_slot = {}
+    for t in trials:
+        by_slot.setdefault(slot(t), []).append(t)
+    generations = max(g for g, _ in by_slot)
+    # Every row of each generation before the last was evaluated; a row asked twice (a backup of
+    # the generation's last running row) has the same parameters.
+    for g in range(generations):
+        assert {r for gg, r in by_slot if gg == g} == set(range(16))
+    assert all(len({json.dumps(t.params) for t in group}) == 1 for group in by_slot.values())
+    assert all(t.params["layers"] == optuna_worker.FAILING_LAYERS for t in trials if t.state == TrialState.FAIL)
+    replay(study)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_two_processes_share_one_storage(kind, tmp_path, subprocess_env):
+    spec = storage_spec(kind, tmp_path)
+    run_worker(spec, "--complete", "1", "--budget", "60", env=subprocess_env)  # creates the study first
+    logs = [tmp_path / f"worker{i}.log" for i in range(2)]
+    workers = [subprocess.Popen([sys.executable, str(WORKER), spec, "--complete", "40", "--budget", "60",
+                                 "--sleep", "0.002"], env=subprocess_env, stderr=log.open("w"))
+               for log in logs]
+    for w, log in zip(workers, logs):
+        assert w.wait(timeout=300) == 0, log.read_text()[-3000:]
+    study = load(spec)
+    trials = study.trials
+    assert len(trials) >= 40 and all(t.state.is_finished() for t in trials)
+    assert sorted(t.number for t in trials) == list(range(len(trials)))
+    assert all(SLOT_KEY in t.system_attrs for t in trials)
+    # Only the objective failed (a configuration with FAILING_LAYERS), never the sampler.
+    assert all(t.params["layers"] == optuna_worker.FAILING_LAYERS for t in trials if t.state == TrialState.FAIL)
+    replay(study)
+
+
+def readme_example() -> str:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme.split("## Inside Optuna", 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_example_runs_and_resumes(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = readme_example()
+    assert len(code.strip().splitlines()) <= 16
+    exec(compile(code, "README.md", "exec"), {})
+    exec(compile(code, "README.md", "exec"), {})  # a second run finds the budget spent
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend("de.log"))
+    trials = optuna.load_study(study_name="de", storage=storage).trials
+    assert len(trials) == 100 and all(SLOT_KEY in t.system_attrs for t in trials[1:])
+
+
+def test_a_row_asked_twice_and_values_told_out_of_order_give_the_sequential_state():
+    space = {"x": FloatDistribution(0.0, 1.0), "y": FloatDistribution(-1.0, 1.0, step=0.5)}
+
+    def value(trial):
+        return (trial.params["x"] - 0.3) ** 2 + trial.params["y"] ** 2
+
+    def run(shuffled: bool) -> dict:
+        study = optuna.create_study(sampler=DESampler("shade", seed=6, population=6, search_space=space))
+        for _ in range(3):  # generations
+            trials = [study.ask(space) for _ in range(6)]
+            if shuffled:
+                backup = study.ask(space)  # every row is out: the unfinished row with fewest trials again
+                assert slot(study._storage.get_trial(backup._trial_id)) == slot(
+                    study._storage.get_trial(trials[0]._trial_id)) and backup.params == trials[0].params
+                study.tell(backup, value(backup))  # the backup finishes first: its value counts
+                for t in reversed(trials[1:]):
+                    study.tell(t, value(t))
+                study.tell(trials[0], 99.0)  # later than the backup: ignored
+            else:
+                for t in trials:
+                    study.tell(t, value(t))
+        study.ask(space)  # tells the third generation
+        return study._storage.get_study_system_attrs(study._study_id)
+
+    assert json.dumps(run(True)[GENERATION_KEY.format(3)]) == json.dumps(run(False)[GENERATION_KEY.format(3)])
