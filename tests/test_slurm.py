@@ -80,6 +80,22 @@ def test_study_of_two_generations_through_job_arrays(tmp_path):
         assert slurm["detail"]["partition"] == "debug"
 
 
+def test_async_study_keeps_its_workers_of_jobs_busy(tmp_path):
+    """A freed slot gets a new job at once; never more trial jobs than executor.workers."""
+    config = toy_config("toy_objectives:slow_sphere", evaluations=10, population=4,
+                        extra_study={"schedule": "async"})
+    config["executor"] = {"type": "slurm", "time": "5m", "poll_interval": 1, "workers": 3}
+    final = Study.create(tmp_path / "s", config).run()
+    assert final.evaluations == 10 and final.failed == 0
+    table = export_rows(tmp_path / "s")
+    starts = sorted(float(r["started_at"]) for r in table)
+    ends = sorted(float(r["ended_at"]) for r in table)
+    for t in starts:  # jobs submitted and not yet collected when each one started
+        assert sum(s <= t for s in starts) - sum(e <= t for e in ends) <= 3
+    assert sorted(int(r["told_seq"]) for r in table) == list(range(10))
+    assert len({r["job_id"].partition("_")[0] for r in table}) > 3  # not one array per generation
+
+
 def test_sacct_is_called_once_per_poll_for_all_jobs(tmp_path):
     executor = SlurmExecutor(toy_objectives.sphere, folder=tmp_path, poll_interval=1.0, time_min=5)
     executor.submit_many([(i, {"x0": i / 10}, None, None) for i in range(4)])

@@ -306,6 +306,10 @@ def parse_config(data: Mapping[str, Any], *, default_name: str = "study",
         raise ConfigError("objective.type: required (python, command or mnist_cnn)")
 
     executor = _parse_executor(_table(data, "executor", "executor"))
+    if schedule == "async" and executor["type"] == "slurm" and "workers" not in executor:
+        raise ConfigError("executor.workers: the async schedule on Slurm needs the number of trial "
+                          "jobs to keep queued or running at once (without it every candidate of the "
+                          "budget would be submitted at once)")
 
     energy = _parse_energy_table(_table(data, "energy", "energy"))
 
@@ -325,7 +329,7 @@ def _positive_number(value: Any, key: str) -> float:
 _EXECUTOR_KEYS = {
     "local": {"type", "workers", "timeout", "threads_per_trial"},
     "slurm": {"type", "partition", "account", "qos", "time", "cpus_per_trial", "gpus_per_trial", "mem",
-              "constraint", "sbatch", "array_throttle", "poll_interval", "retry"},
+              "constraint", "sbatch", "array_throttle", "poll_interval", "retry", "workers"},
 }
 
 

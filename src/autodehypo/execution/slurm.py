@@ -56,6 +56,7 @@ class SlurmExecutor:
                  mem_mb: int | None = None, constraint: str | None = None,
                  sbatch: dict[str, Any] | None = None, array_throttle: int | None = None,
                  poll_interval: float = 2.0, settle_s: float = 3.0, retry: dict[str, int] | None = None,
+                 workers: int | None = None,
                  job_name: str = "autodehypo-trial"):
         if shutil.which("sbatch") is None or shutil.which("sacct") is None:
             raise SlurmError("the slurm executor needs sbatch and sacct on the PATH (run the driver on a "
@@ -77,6 +78,7 @@ class SlurmExecutor:
             self.parameters["mem"] = f"{int(mem_mb)}M"
         if sbatch:
             self.parameters["additional_parameters"] = dict(sbatch)
+        self.workers = workers
         self.jobs: dict[Hashable, _Job] = {}
         self.sacct_calls = 0
         self._next_poll = 0.0
@@ -84,7 +86,9 @@ class SlurmExecutor:
     # -- the executor interface ----------------------------------------------
     @property
     def free_slots(self) -> int:
-        return 1 << 30  # Slurm queues; the array throttle limits what runs at once
+        # Without a limit, Slurm queues what it gets (the array throttle limits what runs at once);
+        # with one, at most that many trial jobs are queued or running.
+        return 1 << 30 if self.workers is None else max(0, self.workers - len(self.jobs))
 
     @property
     def running(self) -> list[Hashable]:
