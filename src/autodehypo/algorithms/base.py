@@ -47,6 +47,7 @@ class Candidate:
     generation: int
     index: int
     fidelity: float | None = None  # for multi-fidelity schedules; None: the full budget
+    continues: int | None = None   # multi-fidelity: the candidate whose training this one extends
 
 
 class Optimizer(ABC):
@@ -235,6 +236,17 @@ class Optimizer(ABC):
         self._outstanding[self.asked] = record
         self.asked += 1
         return Candidate(self.asked - 1, x.copy(), self.generation, row)
+
+    def inject(self, x: np.ndarray, value: float) -> None:
+        """Async: a point evaluated elsewhere joins as a start-up point would: it fills the
+        initial population, or competes with the worst member (multi-fidelity promotions)."""
+        if self.schedule != "async":
+            raise RuntimeError("inject() needs the async schedule")
+        self._outstanding[self.asked] = {"row": -1, "layout": self._layout, "params": {},
+                                         "x": np.clip(np.asarray(x, dtype=float), 0.0, 1.0),
+                                         "generation": self.generation, "index": -1}
+        self.asked += 1
+        self.tell(self.asked - 1, value)
 
     def population_ready(self) -> bool:
         """Whether the initial population has been evaluated."""
