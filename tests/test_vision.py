@@ -284,3 +284,27 @@ def test_vision_study_reports_the_test_error_separately(tmp_path):
     from autodehypo.storage import Storage
     text = report_text(Storage.open(tmp_path / "s", readonly=True))
     assert "test error:" in text and "the test set played no part in the search" in text
+
+
+def test_promoted_trial_continues_and_equals_straight_training(tmp_path, data_root, monkeypatch):
+    """Multi-fidelity: the cosine schedule spans the study's largest fidelity, so 1 epoch and
+    then 2 more from its checkpoint give exactly the 3-epoch result; the 1-epoch trial keeps
+    its checkpoint for the promotion."""
+    from autodehypo.continuation import write_context
+    objective = VisionObjective(model="cnn", dataset="mnist", data_dir=str(data_root), eval_limit=200,
+                                param_names=["lr", "epochs"],
+                                fixed={"train_subset": 600, "batch_size": 64, "schedule": "cosine"})
+
+    def trial(name, epochs, below=None):
+        write_context(tmp_path / name, {"param": "epochs", "fidelity": epochs, "max_fidelity": 3,
+                                        "continues_dir": str(tmp_path / below) if below else None,
+                                        "continues_fidelity": 1 if below else None})
+        monkeypatch.setenv("AUTODEHYPO_TRIAL_DIR", str(tmp_path / name))
+        return objective({"lr": 0.05, "epochs": epochs})
+    straight = trial("straight", 3)
+    low = trial("low", 1)
+    assert (tmp_path / "low" / "checkpoint.pt").exists()
+    continued = trial("continued", 3, below="low")
+    assert continued["continued_from"] == 1 and straight["continued_from"] == 0
+    assert continued["objective"] == straight["objective"] != low["objective"]
+    assert continued["test_error"] == straight["test_error"]

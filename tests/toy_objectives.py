@@ -121,3 +121,18 @@ def uneven_sleep(params):
         raise ValueError("x1 too small")
     time.sleep(float(os.environ.get("TOY_SLEEP_SCALE", "1")) * (0.02 + 0.28 * ((x0 * 7.3 + x1 * 3.1) % 1.0)))
     return sphere(params)
+
+
+def fidelity_sphere(params):
+    """A value that improves with the epochs it is given, and a short sleep per epoch trained."""
+    from autodehypo.continuation import fidelity_context
+    context = fidelity_context() or {}
+    below = context.get("continues_fidelity") or 0
+    time.sleep(float(os.environ.get("TOY_SLEEP", "0.01")) * (params["epochs"] - below))
+    return {"objective": sphere(params) + 1.0 / params["epochs"], "continued_from": below}
+
+
+def fidelity_sphere_failing_below_zero(params):
+    if params["x0"] < 0:
+        raise ValueError("x0 below zero")
+    return fidelity_sphere(params)

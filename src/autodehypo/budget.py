@@ -8,20 +8,34 @@ from .config import Budget
 from .storage import COMPLETE, FAILED, TrialRecord
 
 
+def trial_units(trial: TrialRecord, max_fidelity: float | None) -> float:
+    """What a trial counts toward an evaluation budget: 1, or with fidelities the part of a
+    full-fidelity training it added (a trial answered from the record counts as if trained)."""
+    if max_fidelity is None or trial.fidelity is None:
+        return 1.0
+    return (trial.fidelity - (trial.fidelity_from or 0.0)) / max_fidelity
+
+
 @dataclass
 class Tally:
-    """Running totals over the finished trials, kept by the driver instead of re-reading them."""
+    """Running totals over the finished trials, kept by the driver instead of re-reading them.
+
+    With fidelities, the best value is the best at the highest fidelity any trial completed."""
 
     direction: str
+    max_fidelity: float | None = None
     evaluations: int = 0
+    units: float = 0.0  # evaluations in full-fidelity equivalents
     failed: int = 0
     energy_j: float = 0.0
     best_value: float | None = None
     worst_value: float | None = None
     energy_sources: set[str] = field(default_factory=set)
+    best_fidelity: float | None = None
 
     def add(self, trial: TrialRecord) -> None:
         self.evaluations += 1
+        self.units += trial_units(trial, self.max_fidelity)
         self.failed += trial.status == FAILED
         self.energy_j += trial.energy_j or 0.0
         if trial.energy_source:
@@ -29,25 +43,31 @@ class Tally:
         if trial.status != COMPLETE or trial.value is None:
             return
         minimize = self.direction == "minimize"
-        if self.best_value is None or (trial.value < self.best_value if minimize
-                                       else trial.value > self.best_value):
-            self.best_value = trial.value
+        higher = trial.fidelity is not None and (self.best_fidelity is None
+                                                 or trial.fidelity > self.best_fidelity)
+        lower = trial.fidelity is not None and self.best_fidelity is not None and \
+            trial.fidelity < self.best_fidelity
+        if higher or not lower and (self.best_value is None or (
+                trial.value < self.best_value if minimize else trial.value > self.best_value)):
+            self.best_value, self.best_fidelity = trial.value, trial.fidelity
         if self.worst_value is None or (trial.value > self.worst_value if minimize
                                         else trial.value < self.worst_value):
             self.worst_value = trial.value
 
     @classmethod
-    def of(cls, trials: list[TrialRecord], direction: str) -> "Tally":
-        tally = cls(direction)
+    def of(cls, trials: list[TrialRecord], direction: str,
+           max_fidelity: float | None = None) -> "Tally":
+        tally = cls(direction, max_fidelity)
         for t in trials:
             if t.status in (COMPLETE, FAILED):
                 tally.add(t)
         return tally
 
 
-def budget_spent(budget: Budget, tally: Tally, elapsed_s: float, started: int) -> bool:
-    """True when no further trial may start, with ``started`` trials under way besides the
-    finished ones (they will count as evaluations)."""
-    return ((budget.evaluations is not None and tally.evaluations + started >= budget.evaluations)
+def budget_spent(budget: Budget, tally: Tally, elapsed_s: float, started: float) -> bool:
+    """True when no further trial may start, with ``started`` evaluations (in full-fidelity
+    equivalents) under way besides the finished ones."""
+    return ((budget.evaluations is not None
+             and tally.units + started >= budget.evaluations - 1e-9)
             or (budget.wall_time_s is not None and elapsed_s >= budget.wall_time_s)
             or (budget.energy_j is not None and tally.energy_j >= budget.energy_j))

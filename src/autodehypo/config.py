@@ -32,7 +32,7 @@ class ConfigError(ValueError):
 
 _SECTIONS = {
     "study": {"name", "algorithm", "seed", "population", "direction", "failure_value", "noisy", "budget",
-              "options", "schedule"},
+              "options", "schedule", "fidelity"},
     "space": None,  # any hyperparameter names
     "objective": None,  # checked by the objective's builder
     "executor": None,  # keys depend on the executor type
@@ -56,6 +56,18 @@ class Budget:
     evaluations: int | None = None
     wall_time_s: float | None = None
     energy_j: float | None = None
+
+
+@dataclass
+class FidelityConfig:
+    """Multi-fidelity search: the objective parameter that sets a trial's budget (epochs, a
+    training subset, ...), from ``min`` to ``max`` in Hyperband's brackets with ratio ``eta``."""
+
+    param: str
+    min: float
+    max: float
+    eta: float = 3.0
+    integer: bool = True  # both ends integers: every fidelity is one
 
 
 @dataclass
@@ -84,6 +96,7 @@ class StudyConfig:
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
     noisy: bool = False  # False: a configuration asked again is answered from its first result
     schedule: str = "generational"  # or "async": a free worker gets a new candidate at once
+    fidelity: FidelityConfig | None = None
 
 
 def parse_duration(value: Any, key: str) -> float:
@@ -301,6 +314,12 @@ def parse_config(data: Mapping[str, Any], *, default_name: str = "study",
     except (AttributeError, OverflowError, ArithmeticError) as exc:  # a value of the wrong type or size
         raise ConfigError(f"study.options: cannot use {options!r:.200}: {exc}") from None
 
+    fidelity = _parse_fidelity(_table(study, "fidelity", "study.fidelity"), space, algorithm,
+                               population, seed, options) if "fidelity" in study else None
+    if fidelity is not None and schedule == "async":
+        raise ConfigError("study.schedule: multi-fidelity brackets run rung by rung (a rung's "
+                          "values decide the next one); use the generational schedule with them")
+
     objective = _table(data, "objective", "objective")
     if "type" not in objective:
         raise ConfigError("objective.type: required (python, command or mnist_cnn)")
@@ -316,7 +335,36 @@ def parse_config(data: Mapping[str, Any], *, default_name: str = "study",
     return StudyConfig(name=name, algorithm=algorithm, seed=seed, population=population,
                        direction=direction, failure_value=failure_value, budget=budget,
                        options=options, space=space, objective=objective, executor=executor,
-                       energy=energy, raw=dict(data), noisy=noisy, schedule=schedule)
+                       energy=energy, raw=dict(data), noisy=noisy, schedule=schedule,
+                       fidelity=fidelity)
+
+
+def _parse_fidelity(table: dict[str, Any], space: SearchSpace, algorithm: str, population: int,
+                    seed: int, options: dict[str, Any]) -> FidelityConfig:
+    from .algorithms.multifidelity import MultiFidelityDE
+
+    _check_keys(table, {"param", "min", "max", "eta"}, "study.fidelity")
+    param = table.get("param")
+    if not isinstance(param, str) or not _NAME.fullmatch(param):
+        raise ConfigError(f"study.fidelity.param: expected the name of the objective's parameter that "
+                          f"sets a trial's budget (e.g. \"epochs\"), got {param!r}")
+    if param in space.names:
+        raise ConfigError(f"study.fidelity.param: {param!r} is searched in [space]; the fidelity "
+                          "schedule sets it, so remove it from [space]")
+    for key in ("min", "max"):
+        if key not in table:
+            raise ConfigError(f"study.fidelity.{key}: required")
+    low, high = (_positive_number(table[k], f"study.fidelity.{k}") for k in ("min", "max"))
+    if low > high:
+        raise ConfigError(f"study.fidelity: min ({table['min']!r}) is larger than max ({table['max']!r})")
+    eta = _positive_number(table.get("eta", 3), "study.fidelity.eta")
+    integer = all(isinstance(table[k], int) and not isinstance(table[k], bool) for k in ("min", "max"))
+    try:
+        MultiFidelityDE(space.dim, inner=algorithm, min_fidelity=low, max_fidelity=high, eta=eta,
+                        integer=integer, population=population, seed=seed, **options)
+    except ValueError as exc:
+        raise ConfigError(f"study.fidelity: {exc}") from None
+    return FidelityConfig(param, low, high, eta, integer)
 
 
 def _positive_number(value: Any, key: str) -> float:

@@ -65,7 +65,10 @@ CREATE TABLE trials (
     pgid INTEGER,
     pgid_start TEXT,
     told_seq INTEGER,
-    asked_after INTEGER
+    asked_after INTEGER,
+    fidelity REAL,
+    continues INTEGER,
+    fidelity_from REAL
 );
 CREATE TABLE optimizer (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -91,13 +94,15 @@ STATUSES = (PENDING, RUNNING, COMPLETE, FAILED)
 TRIAL_COLUMNS = ("number", "generation", "idx", "params", "unit", "status", "value", "told_value",
                  "metrics", "error", "started_at", "ended_at", "elapsed_s", "cpu_time_s",
                  "peak_rss_mb", "energy_j", "energy_source", "energy_detail", "host", "attempt", "job_id",
-                 "pgid", "pgid_start", "told_seq", "asked_after")
+                 "pgid", "pgid_start", "told_seq", "asked_after", "fidelity", "continues",
+                 "fidelity_from")
 _JSON_COLUMNS = {"params", "unit", "metrics", "energy_detail"}
 _JSON_TYPES = {"params": dict, "unit": list, "metrics": dict, "energy_detail": dict}
 # Columns added to schema version 1 without a new version: an older autodehypo reads a file that
 # has them (it selects the columns it knows), and this one adds them to an older file it writes.
 _ADDED_COLUMNS = {"pgid": "INTEGER", "pgid_start": "TEXT", "told_seq": "INTEGER",
-                  "asked_after": "INTEGER"}
+                  "asked_after": "INTEGER", "fidelity": "REAL", "continues": "INTEGER",
+                  "fidelity_from": "REAL"}
 # Likewise a table: the optimizer's state after the driver's last step (older files kept only
 # the state after each generation, in checkpoints).
 _OPTIMIZER_TABLE = _SCHEMA[_SCHEMA.index("CREATE TABLE optimizer"):_SCHEMA.index("CREATE TABLE checkpoints")]
@@ -204,6 +209,9 @@ class TrialRecord:
     pgid_start: str | None = None  # its leader's "boot_id start_ticks", so a reused pid is never hit
     told_seq: int | None = None  # its place in the order in which results were told to the optimizer
     asked_after: int | None = None  # how many results had been told when it was asked
+    fidelity: float | None = None  # multi-fidelity: the budget it trained to (epochs, ...)
+    continues: int | None = None  # the trial whose checkpoint it continues
+    fidelity_from: float | None = None  # where its training started (0: from scratch)
 
 
 def _encode(column: str, value: Any) -> Any:
@@ -465,6 +473,13 @@ class Storage:
             rows = self.conn.execute("SELECT * FROM trials WHERE generation = ? ORDER BY idx",
                                      (generation,))
         return [_decode_row(r) for r in rows]
+
+    @_guarded
+    def trial(self, number: int) -> TrialRecord:
+        row = self.conn.execute("SELECT * FROM trials WHERE number = ?", (number,)).fetchone()
+        if row is None:
+            raise StorageError(f"{self.path}: no trial {number}")
+        return _decode_row(row)
 
     @_guarded
     def unfinished_with_processes(self) -> list[TrialRecord]:

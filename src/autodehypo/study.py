@@ -26,7 +26,9 @@ from typing import Any, Callable
 import numpy as np
 
 from .algorithms import Candidate, Optimizer, make_optimizer
-from .budget import Tally, budget_spent
+from .algorithms.multifidelity import MultiFidelityDE
+from .budget import Tally, budget_spent, trial_units
+from .continuation import write_context
 from .config import ConfigError, StudyConfig, parse_config
 from .energy import CpuTimeEstimate, EnergyReading, MeterUnavailable, choose, co2e_grams, open_meters
 from .environment import collect_environment
@@ -291,8 +293,7 @@ class Study:
 
     def _optimizer(self) -> Optimizer:
         cfg = self.config
-        opt = make_optimizer(cfg.algorithm, cfg.space.dim, population=cfg.population, seed=cfg.seed,
-                             max_evaluations=cfg.budget.evaluations, schedule=cfg.schedule, **cfg.options)
+        opt = build_optimizer(cfg)
         current = self.storage.current_state()
         if current is not None:
             opt.load_state_dict(current["state"])
@@ -307,7 +308,7 @@ class Study:
         executor = self._executor()
         (self.directory / "trials").mkdir(exist_ok=True)
         stored = self.storage.trials()
-        self._tally = Tally.of(stored, cfg.direction)
+        self._tally = Tally.of(stored, cfg.direction, self._max_fidelity())
         self._answers = {}
         for trial in stored:
             self._remember(trial)
@@ -341,7 +342,7 @@ class Study:
                 queue[:0], waiting = waiting, []  # their twins may have finished
                 busy = {_params_key(t.params) for t in running.values()}
                 while (executor.free_slots > len(starting) + len(waiting) and not self._spent(
-                        elapsed(), len(running) + len(starting) + len(repeats) + len(waiting))):
+                        elapsed(), [*running.values(), *starting, *repeats, *waiting])):
                     trial = queue.pop(0) if queue else self._ask(opt, elapsed())
                     if trial is None:
                         break  # generational: the rest of the generation is out
@@ -426,8 +427,33 @@ class Study:
         return trials
 
     def _trial_of(self, candidate: Candidate) -> TrialRecord:
-        return TrialRecord(number=candidate.id, generation=candidate.generation, idx=candidate.index,
-                           params=self.config.space.decode(candidate.x), unit=candidate.x.tolist())
+        trial = TrialRecord(number=candidate.id, generation=candidate.generation, idx=candidate.index,
+                            params=self.config.space.decode(candidate.x), unit=candidate.x.tolist())
+        fidelity = self.config.fidelity
+        if fidelity is not None:
+            trial.fidelity, trial.continues = candidate.fidelity, candidate.continues
+            trial.params[fidelity.param] = int(candidate.fidelity) if fidelity.integer else candidate.fidelity
+            trial.fidelity_from = 0.0
+            if candidate.continues is not None:
+                trial.fidelity_from = self.storage.trial(candidate.continues).fidelity
+        return trial
+
+    def _max_fidelity(self) -> float | None:
+        return self.config.fidelity.max if self.config.fidelity else None
+
+    def _write_fidelity_context(self, trial: TrialRecord) -> None:
+        """Tell a multi-fidelity trial its budget and where the training it continues stopped."""
+        continues_dir = continues_fidelity = None
+        if trial.continues is not None:
+            below = self.storage.trial(trial.continues)
+            # A configuration answered from the record trained nowhere: its first trial did.
+            trained = below.metrics.get("repeat_of", below.number)
+            continues_dir, continues_fidelity = str(self._trial_dir(self.storage.trial(trained))), below.fidelity
+        fidelity = self.config.fidelity
+        write_context(self._trial_dir(trial), {
+            "param": fidelity.param, "fidelity": trial.params[fidelity.param],
+            "max_fidelity": int(fidelity.max) if fidelity.integer else fidelity.max,
+            "continues_dir": continues_dir, "continues_fidelity": continues_fidelity})
 
     def _ask(self, opt: Optimizer, elapsed: float) -> TrialRecord | None:
         """A new candidate as a stored trial (with the optimizer state after the ask), or None."""
@@ -535,6 +561,8 @@ class Study:
         for trial in trials:
             # What an earlier, killed attempt reported is not this attempt's progress.
             (self._trial_dir(trial) / PROGRESS_FILE).unlink(missing_ok=True)
+            if self.config.fidelity is not None:
+                self._write_fidelity_context(trial)
             self._meter_tokens[trial.number] = [(m, m.start()) for m in self.meters]
         executor.submit_many([(t.number, dict(t.params), self.directory / "trials" / f"{t.number:06d}.log",
                                self._trial_dir(t)) for t in trials])
@@ -568,6 +596,9 @@ class Study:
         trial.value = outcome.value
         trial.metrics = outcome.metrics
         trial.error = outcome.error
+        continued = trial.metrics.get("continued_from") if trial.continues is not None else None
+        if isinstance(continued, (int, float)) and not isinstance(continued, bool):
+            trial.fidelity_from = float(continued)  # 0: the checkpoint was missing, it retrained
         trial.started_at, trial.ended_at = outcome.started_at, outcome.ended_at
         trial.elapsed_s, trial.cpu_time_s = outcome.elapsed_s, outcome.cpu_time_s
         trial.peak_rss_mb, trial.host = outcome.peak_rss_mb, outcome.host
@@ -577,18 +608,30 @@ class Study:
                                "co2e_g": co2e_grams(reading.joules, self.config.energy.grid_intensity)}
         return trial
 
-    def _spent(self, elapsed: float, started: int) -> bool:
-        """True when no further trial may start."""
-        return budget_spent(self.config.budget, self._tally, elapsed, started)
+    def _spent(self, elapsed: float, started: list[TrialRecord]) -> bool:
+        """True when no further trial may start, with ``started`` trials under way."""
+        units = sum(trial_units(t, self._max_fidelity()) for t in started)
+        return budget_spent(self.config.budget, self._tally, elapsed, units)
 
     def _progress(self, opt: Optimizer, elapsed: float, running: int,
                   finished: bool = False, live: tuple[LiveTrial, ...] = ()) -> Progress:
-        tally = self._tally or Tally.of(self.storage.trials(), self.config.direction)
+        tally = self._tally or Tally.of(self.storage.trials(), self.config.direction, self._max_fidelity())
         return Progress(generation=opt.generation, evaluations=tally.evaluations,
                         failed=tally.failed, running=running, best_value=tally.best_value,
                         energy_j=tally.energy_j, elapsed_s=elapsed, config=self.config,
                         energy_sources=tuple(sorted(tally.energy_sources)), finished=finished,
                         live=live)
+
+
+def build_optimizer(cfg: StudyConfig) -> Optimizer | MultiFidelityDE:
+    """The study's search as its config makes it, before any checkpoint is loaded."""
+    if cfg.fidelity is not None:
+        f = cfg.fidelity
+        return MultiFidelityDE(cfg.space.dim, inner=cfg.algorithm, min_fidelity=f.min, max_fidelity=f.max,
+                               eta=f.eta, integer=f.integer, population=cfg.population, seed=cfg.seed,
+                               **cfg.options)
+    return make_optimizer(cfg.algorithm, cfg.space.dim, population=cfg.population, seed=cfg.seed,
+                          max_evaluations=cfg.budget.evaluations, schedule=cfg.schedule, **cfg.options)
 
 
 def _params_key(params: dict[str, Any]) -> str:
@@ -601,7 +644,8 @@ def _build(cfg: StudyConfig, objective: Callable | None) -> Any:
     if objective is not None:
         table["function"] = objective
     try:
-        obj = build_objective(table, cfg.space.names)
+        names = cfg.space.names + ([cfg.fidelity.param] if cfg.fidelity else [])
+        obj = build_objective(table, names)
         if hasattr(obj, "prepare"):
             obj.prepare()
     except ObjectiveError as exc:
@@ -633,8 +677,7 @@ def _check_runnable(cfg: StudyConfig, raw: dict[str, Any]) -> None:
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"config: cannot be stored ({exc})") from None
     try:  # the first generation as the driver will make it: asked, decoded, stored as JSON
-        opt = make_optimizer(cfg.algorithm, cfg.space.dim, population=cfg.population, seed=cfg.seed,
-                             max_evaluations=cfg.budget.evaluations, schedule=cfg.schedule, **cfg.options)
+        opt = build_optimizer(cfg)
         first = [c for c in (opt.ask(), opt.ask()) if c is not None]
         json.dumps([cfg.space.decode(c.x) for c in first], allow_nan=False)
         json.dumps(opt.state_dict(), allow_nan=False)

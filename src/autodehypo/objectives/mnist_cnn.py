@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..continuation import fidelity_context
 from ..trial_progress import report_progress
 from .python import _check_fixed
 from .vision.data import stratified_split
@@ -32,6 +33,7 @@ HYPERPARAMETERS: dict[str, Any] = {
     "seed": 0,               # weight init and batch order
 }
 OPTIMIZERS = ("sgd", "adam", "adamw")
+CHECKPOINT = "checkpoint.pt"
 _VALIDATION_FRACTION = 0.2
 _SPLIT_SEED = 12345
 
@@ -87,7 +89,14 @@ class MnistCNN:
         if self._images is None:
             self.prepare()
         hp = {**HYPERPARAMETERS, **self.fixed, **params}
-        return train_and_validate(self._images, self._labels, hp)
+        context = fidelity_context()
+        if context is None or context["param"] != "epochs":
+            return train_and_validate(self._images, self._labels, hp)
+        # Multi-fidelity in epochs: keep a checkpoint per epoch for a promotion to continue.
+        below = context["continues_dir"]
+        return train_and_validate(self._images, self._labels, hp,
+                                  checkpoint=Path(os.environ["AUTODEHYPO_TRIAL_DIR"]) / CHECKPOINT,
+                                  continue_from=Path(below) / CHECKPOINT if below else None)
 
 
 def _build_model(torch_nn):
@@ -98,7 +107,11 @@ def _build_model(torch_nn):
         nn.Flatten(), nn.Linear(32 * 7 * 7, 64), nn.ReLU(), nn.Linear(64, 10))
 
 
-def train_and_validate(images: np.ndarray, labels: np.ndarray, hp: dict[str, Any]) -> dict[str, Any]:
+def train_and_validate(images: np.ndarray, labels: np.ndarray, hp: dict[str, Any], *,
+                       checkpoint: Path | None = None, continue_from: Path | None = None) -> dict[str, Any]:
+    """Train and validate; with ``checkpoint``, save the state after each epoch there and
+    resume from it, else from ``continue_from`` (a lower-fidelity trial's), and report the
+    epoch it started from as ``continued_from``."""
     import torch
     from torch import nn
 
@@ -140,9 +153,19 @@ def train_and_validate(images: np.ndarray, labels: np.ndarray, hp: dict[str, Any
             logits = model(x_val)
             return float(loss_fn(logits, y_val)), int((logits.argmax(1) == y_val).sum()) / len(y_val)
 
-    train_time = 0.0
+    train_time, start, continued_from = 0.0, 0, 0
+    source = checkpoint if checkpoint is not None and checkpoint.is_file() else continue_from
+    if source is not None and source.is_file():
+        state = torch.load(source, weights_only=False)
+        if state["epoch"] < epochs:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            generator.set_state(state["generator"])
+            torch.set_rng_state(state["torch_rng"])
+            start = state["epoch"] + 1
+            continued_from = state["continued_from"] if source == checkpoint else start
     val_loss, accuracy = float("nan"), 0.0
-    for epoch in range(epochs):
+    for epoch in range(start, epochs):
         started = time.perf_counter()
         model.train()
         loss_sum, steps = 0.0, 0
@@ -156,13 +179,22 @@ def train_and_validate(images: np.ndarray, labels: np.ndarray, hp: dict[str, Any
             loss_sum, steps = loss_sum + float(loss), steps + 1
         epoch_time = time.perf_counter() - started
         train_time += epoch_time
+        if checkpoint is not None:
+            tmp = checkpoint.with_suffix(".tmp")
+            torch.save({"epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                        "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
+                        "continued_from": continued_from}, tmp)
+            os.replace(tmp, checkpoint)  # a kill never leaves half a checkpoint
         # Validating draws no random numbers and leaves the weights alone: the result is the
         # same as validating once at the end, and the last epoch's figures are the trial's.
         val_loss, accuracy = validate()
         report_progress(epoch=epoch + 1, epochs=epochs, loss=loss_sum / max(1, steps),
                         val_error=1.0 - accuracy, images_per_s=len(x_train) / epoch_time)
-    if epochs < 1:
+    if start >= epochs:  # no epoch to train (none asked, or restarted after the last one)
         val_loss, accuracy = validate()
-    return {"objective": 1.0 - accuracy, "val_loss": val_loss, "accuracy": accuracy,
-            "epochs": epochs, "train_time_s": train_time,
-            "images_per_s": epochs * len(x_train) / train_time if train_time > 0 else None}
+    metrics = {"objective": 1.0 - accuracy, "val_loss": val_loss, "accuracy": accuracy,
+               "epochs": epochs, "train_time_s": train_time,
+               "images_per_s": (epochs - start) * len(x_train) / train_time if train_time > 0 else None}
+    if checkpoint is not None:
+        metrics["continued_from"] = continued_from
+    return metrics

@@ -8,7 +8,8 @@ from typing import Any, Mapping
 from ..python import _check_fixed
 from .data import DATASETS, DataError, ImageData, load_dataset
 from .models import MODELS, TRAINABLE
-from .trainer import OPTIMIZERS, PRECISIONS, SCHEDULES, train_and_evaluate
+from ...continuation import fidelity_context
+from .trainer import CHECKPOINT, OPTIMIZERS, PRECISIONS, SCHEDULES, train_and_evaluate
 
 HYPERPARAMETERS: dict[str, Any] = {
     "lr": 0.01,
@@ -93,8 +94,15 @@ class VisionObjective:
         hp = {**HYPERPARAMETERS, **self.fixed, **params}
         trial_dir = os.environ.get("AUTODEHYPO_TRIAL_DIR")
         checkpoint_dir = Path(trial_dir) if trial_dir else Path(tempfile.mkdtemp(prefix="autodehypo-trial-"))
+        keep, continue_from, schedule_epochs = self.keep_checkpoints, None, None
+        context = fidelity_context()
+        if context is not None and context["param"] == "epochs":
+            # A promoted configuration continues from this trial's checkpoint: keep it.
+            keep, schedule_epochs = True, int(context["max_fidelity"])
+            if context["continues_dir"]:
+                continue_from = Path(context["continues_dir"]) / CHECKPOINT
         return train_and_evaluate(self._data, hp, model_name=self.model, device=self.device,
                                   deterministic=self.deterministic, checkpoint_dir=checkpoint_dir,
-                                  keep_checkpoint=self.keep_checkpoints,
-                                  validation_fraction=self.validation_fraction,
-                                  eval_limit=self.eval_limit, precision=self.precision)
+                                  keep_checkpoint=keep, validation_fraction=self.validation_fraction,
+                                  eval_limit=self.eval_limit, precision=self.precision,
+                                  continue_from=continue_from, schedule_epochs=schedule_epochs)

@@ -95,7 +95,16 @@ def split_indices(data: ImageData, validation_fraction: float, train_subset: int
 def train_and_evaluate(data: ImageData, hp: dict[str, Any], *, model_name: str, device: str = "auto",
                        deterministic: bool = True, checkpoint_dir: Path | None = None,
                        keep_checkpoint: bool = False, validation_fraction: float = 0.1,
-                       eval_limit: int | None = None, precision: str = "auto") -> dict[str, Any]:
+                       eval_limit: int | None = None, precision: str = "auto",
+                       continue_from: Path | None = None,
+                       schedule_epochs: int | None = None) -> dict[str, Any]:
+    """Train for ``hp["epochs"]`` epochs and evaluate.
+
+    ``continue_from``: a lower-fidelity trial's checkpoint to start from (multi-fidelity
+    promotion); when it is missing the trial trains from scratch and reports
+    ``continued_from`` 0. ``schedule_epochs``: the length the learning-rate schedule spans
+    (the study's largest fidelity), so that a continued run equals a straight one.
+    """
     import torch
     from torch import nn
 
@@ -159,28 +168,37 @@ def train_and_evaluate(data: ImageData, hp: dict[str, Any], *, model_name: str, 
         raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {name!r}")
     epochs, batch_size = int(hp["epochs"]), int(hp["batch_size"])
     steps_per_epoch = -(-len(train_idx) // batch_size)
+    span = max(epochs, int(schedule_epochs or epochs))
     schedule = hp["schedule"]
     if schedule == "constant":
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
     elif schedule == "cosine":
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs * steps_per_epoch))
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, span * steps_per_epoch))
     elif schedule == "step":  # divide by 10 at each third of the run
-        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, epochs * steps_per_epoch // 3), gamma=0.1)
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, span * steps_per_epoch // 3), gamma=0.1)
     else:
         raise ValueError(f"schedule must be one of {list(SCHEDULES)}, got {schedule!r}")
     loss_fn = nn.CrossEntropyLoss(label_smoothing=float(hp["label_smoothing"]))
     generator = torch.Generator().manual_seed(seed)
 
-    start_epoch, train_time = 0, 0.0
+    start_epoch, train_time, continued_from = 0, 0.0, 0
     path = Path(checkpoint_dir) / CHECKPOINT if checkpoint_dir else None
-    if path is not None and path.is_file():
-        state = torch.load(path, map_location=dev, weights_only=False)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        start_epoch, train_time = state["epoch"] + 1, state["train_time_s"]
+    # Its own checkpoint first (a restarted trial), else the one it continues.
+    source = path if path is not None and path.is_file() else continue_from
+    if source is not None and Path(source).is_file():
+        state = torch.load(source, map_location=dev, weights_only=False)
+        if state["epoch"] < epochs:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            sched.load_state_dict(state["scheduler"])
+            generator.set_state(state["generator"])
+            torch.set_rng_state(state["torch_rng"])
+            start_epoch = state["epoch"] + 1
+            if source == path:
+                train_time = state["train_time_s"]
+                continued_from = state.get("continued_from", 0)
+            else:  # the lower trial's time is its own: count this trial's increment only
+                continued_from = start_epoch
 
     validation = None
     for epoch in range(start_epoch, epochs):
@@ -206,7 +224,8 @@ def train_and_evaluate(data: ImageData, hp: dict[str, Any], *, model_name: str, 
             tmp = path.with_suffix(".tmp")
             torch.save({"epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
                         "scheduler": sched.state_dict(), "generator": generator.get_state(),
-                        "torch_rng": torch.get_rng_state(), "train_time_s": train_time}, tmp)
+                        "torch_rng": torch.get_rng_state(), "train_time_s": train_time,
+                        "continued_from": continued_from}, tmp)
             os.replace(tmp, path)  # a kill never leaves half a checkpoint
         # Evaluation draws no random numbers and leaves the weights alone, so watching every
         # epoch does not change the result; the last epoch's figures are the trial's own.
@@ -224,8 +243,8 @@ def train_and_evaluate(data: ImageData, hp: dict[str, Any], *, model_name: str, 
     return {"objective": 1.0 - val_acc, "val_loss": val_loss, "accuracy": val_acc,
             "test_error": 1.0 - test_acc, "epochs": epochs, "train_images": len(train_idx),
             "val_images": len(val_idx), "test_images": len(test_idx),
-            "train_time_s": train_time,
-            "images_per_s": epochs * len(train_idx) / train_time if train_time > 0 else None,
+            "train_time_s": train_time, "continued_from": continued_from,
+            "images_per_s": (epochs - continued_from) * len(train_idx) / train_time if train_time > 0 else None,
             "device": str(dev), "precision": "bf16" if bf16 else "fp32"}
 
 

@@ -1,0 +1,153 @@
+"""Multi-fidelity studies: continued training equals straight training, budgets in full-fidelity
+equivalents, and a killed driver resumes exactly."""
+
+import csv
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from autodehypo import Study
+from autodehypo.continuation import write_context
+from autodehypo.execution import LocalExecutor
+from autodehypo.objectives.mnist_cnn import MnistCNN
+from conftest import toy_config
+
+
+def run_all(executor, params_by_key, workdir):
+    """Run each trial in its own directory under ``workdir``, as a study does."""
+    for key, params in params_by_key.items():
+        executor.submit(key, params, None, workdir / key)
+    results = {}
+    while executor.running:
+        results.update(executor.wait(timeout=5))
+    return results
+
+
+def test_continued_training_equals_straight_training(tmp_path):
+    """mnist_cnn: 1 epoch then 2 more from its checkpoint gives the 3-epoch result exactly;
+    without the checkpoint it trains from scratch and says so."""
+    objective = MnistCNN(param_names=["lr", "epochs"], fixed={"train_size": 400, "batch_size": 50})
+    objective.prepare()
+
+    def context(name, epochs, below=None):
+        write_context(tmp_path / name, {"param": "epochs", "fidelity": epochs, "max_fidelity": 3,
+                                        "continues_dir": str(tmp_path / below) if below else None,
+                                        "continues_fidelity": 1 if below else None})
+    context("straight", 3)
+    context("low", 1)
+    first = run_all(LocalExecutor(objective, workers=2),
+                    {"straight": {"lr": 0.05, "epochs": 3}, "low": {"lr": 0.05, "epochs": 1}},
+                    workdir=tmp_path)
+    context("continued", 3, below="low")
+    context("lost", 3, below="nowhere")
+    second = run_all(LocalExecutor(objective, workers=2),
+                     {"continued": {"lr": 0.05, "epochs": 3}, "lost": {"lr": 0.05, "epochs": 3}},
+                     workdir=tmp_path)
+    assert all(r.ok for r in [*first.values(), *second.values()])
+    assert second["continued"].value == first["straight"].value
+    assert second["continued"].metrics["continued_from"] == 1
+    assert second["lost"].metrics["continued_from"] == 0  # retrained, and recorded so
+    assert second["lost"].value == first["straight"].value
+    assert first["low"].value != first["straight"].value
+
+
+def fidelity_config(evaluations=6, algorithm="jde", workers=2):
+    config = toy_config("toy_objectives:fidelity_sphere", evaluations=evaluations, population=5,
+                        algorithm=algorithm, seed=6, workers=workers)
+    config["study"]["fidelity"] = {"param": "epochs", "min": 1, "max": 9, "eta": 3}
+    del config["study"]["population"]
+    return config
+
+
+def test_fidelity_study_promotes_continues_and_counts_increments(tmp_path):
+    study = Study.create(tmp_path / "s", fidelity_config())
+    final = study.run()
+    trials = study.storage.trials()
+    study.close()
+    first = trials[:9]
+    assert [t.fidelity for t in first] == [1.0] * 9 and all(t.continues is None for t in first)
+    promoted = [t for t in trials if t.continues is not None]
+    assert promoted and all(t.fidelity > trials[t.continues].fidelity for t in promoted)
+    assert all(t.params["epochs"] == int(t.fidelity) for t in trials)
+    for t in promoted:  # continued from the trial below, paying only the added epochs
+        assert t.metrics["continued_from"] == trials[t.continues].fidelity == t.fidelity_from
+    units = sum((t.fidelity - t.fidelity_from) / 9 for t in trials)
+    assert 6 - 1e-9 <= units < 6 + max((t.fidelity - t.fidelity_from) / 9 for t in trials)
+    top = max(t.fidelity for t in trials if t.status == "complete")
+    assert final.best_value == min(t.value for t in trials if t.fidelity == top and t.status == "complete")
+
+
+def test_a_failed_low_rung_trial_is_never_promoted(tmp_path):
+    config = fidelity_config(evaluations=3)
+    config["space"]["x0"] = {"type": "float", "low": -1.0, "high": 1.0}
+    config["objective"]["function"] = "toy_objectives:fidelity_sphere_failing_below_zero"
+    study = Study.create(tmp_path / "s", config)
+    study.run()
+    trials = study.storage.trials()
+    study.close()
+    failed = {t.number for t in trials if t.status == "failed"}
+    assert failed and not any(t.continues in failed for t in trials)
+
+
+def test_fidelity_config_errors_are_one_line(tmp_path):
+    from autodehypo.config import ConfigError
+    for change, message in [
+        ({"param": "x0"}, "study.fidelity.param: 'x0' is searched in [space]"),
+        ({"min": 10}, "study.fidelity: min (10) is larger than max (9)"),
+        ({"eta": 1}, "eta must be > 1"),
+        ({"speed": 2}, "study.fidelity: unknown key(s) ['speed']"),
+    ]:
+        config = fidelity_config()
+        config["study"]["fidelity"].update(change)
+        with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
+            Study.create(tmp_path / "s", config)
+    config = fidelity_config(algorithm="lshade")
+    with pytest.raises(ConfigError, match="lshade cannot be the search inside multi-fidelity brackets"):
+        Study.create(tmp_path / "s", config)
+
+
+def _export(directory, env):
+    out = subprocess.run([sys.executable, "-m", "autodehypo", "export", str(directory)],
+                         capture_output=True, text=True, env=env, check=True).stdout
+    keep = ("number", "status", "value", "told_value", "unit", "fidelity", "continues", "fidelity_from")
+    return [{k: r[k] for k in keep} for r in csv.DictReader(io.StringIO(out))]
+
+
+@pytest.mark.slow
+def test_fidelity_study_killed_at_random_moments_resumes_exactly(tmp_path, subprocess_env):
+    import numpy as np
+    from test_resume import write_config
+    env = {**subprocess_env, "TOY_SLEEP": "0.06"}
+    path = write_config(tmp_path / "c.toml", "jde")
+    text = path.read_text().replace('function = "toy_objectives:slow_sphere"',
+                                    'function = "toy_objectives:fidelity_sphere"')
+    text = text.replace("population = 6\n", "").replace("evaluations = 34", "evaluations = 8")
+    text += "[study.fidelity]\nparam = \"epochs\"\nmin = 1\nmax = 9\neta = 3\n"
+    path.write_text(text)
+    reference = tmp_path / "reference"
+    run = subprocess.run([sys.executable, "-m", "autodehypo", "run", str(path), "--dir", str(reference)],
+                         env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    killed = tmp_path / "killed"
+    rng = np.random.default_rng(int(os.environ.get("KILL_SEED", "3")))
+    proc = subprocess.Popen([sys.executable, "-m", "autodehypo", "run", str(path), "--dir", str(killed)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    kills = 0
+    for delay in rng.uniform(0.2, 1.5, size=5):
+        time.sleep(delay)
+        if proc.poll() is not None:
+            break
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kills += 1
+        args = ["resume", str(killed)] if (killed / "study.db").exists() else ["run", str(path), "--dir", str(killed)]
+        proc = subprocess.Popen([sys.executable, "-m", "autodehypo", *args], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert proc.wait() == 0, proc.stderr.read()
+    assert kills >= 3
+    assert _export(killed, env) == _export(reference, env)
