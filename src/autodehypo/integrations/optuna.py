@@ -178,7 +178,7 @@ class DESampler(BaseSampler):
             given.add("space")
         differs = sorted(k for k in given if json.dumps(mine[k]) != json.dumps(stored[k]))
         if differs:
-            raise ValueError(f"this study was started by a DESampler with other settings: "
+            raise ValueError("this study was started by a DESampler with other settings: "
                              + ", ".join(f"{k}={stored[k]!r} (here {mine[k]!r})" for k in differs))
         return stored
 
