@@ -151,3 +151,22 @@ def test_fidelity_study_killed_at_random_moments_resumes_exactly(tmp_path, subpr
     assert proc.wait() == 0, proc.stderr.read()
     assert kills >= 3
     assert _export(killed, env) == _export(reference, env)
+
+
+def test_report_shows_each_rung_and_the_best_at_the_highest_fidelity(tmp_path):
+    from autodehypo.reports.text import fidelity_rows, report_text
+    from autodehypo.storage import Storage
+    study = Study.create(tmp_path / "s", fidelity_config())
+    study.run()
+    study.close()
+    storage = Storage.open(tmp_path / "s", readonly=True)
+    trials, text = storage.trials(), report_text(storage)
+    storage.close()
+    rows = fidelity_rows(trials, "minimize")
+    assert [r["fidelity"] for r in rows] == [1.0, 3.0, 9.0]
+    assert sum(r["trials"] for r in rows) == len(trials)
+    assert rows[0]["promoted"] == rows[1]["continued"] == 3  # the first bracket: 9 -> 3 -> 1
+    assert all(r["retrained"] == 0 for r in rows)
+    best = min(t.value for t in trials if t.fidelity == 9.0)
+    assert "fidelity 9, the highest reached" in text and "rungs:" in text
+    assert rows[2]["best"] == best

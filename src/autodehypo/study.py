@@ -85,9 +85,13 @@ class Progress:
 
 
 def best_trial(trials: list[TrialRecord], direction: str) -> TrialRecord | None:
+    """The best completed trial; with fidelities, the best at the highest one completed."""
     done = [t for t in trials if t.status == COMPLETE and t.value is not None]
     if not done:
         return None
+    top = max((t.fidelity for t in done if t.fidelity is not None), default=None)
+    if top is not None:
+        done = [t for t in done if t.fidelity == top]
     pick = min if direction == "minimize" else max
     return pick(done, key=lambda t: t.value)
 

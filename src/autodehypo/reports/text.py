@@ -139,8 +139,9 @@ def report_text(storage: Storage) -> str:
     if best is None:
         lines.append("best:         no trial completed")
     else:
+        at = f", fidelity {best.fidelity:g}, the highest reached" if best.fidelity is not None else ""
         lines.append(f"best value:   {format_value(best.value)} (trial {best.number}, "
-                     f"generation {best.generation})")
+                     f"generation {best.generation}{at})")
         for name, value in best.params.items():
             lines.append(f"  {name} = {format_param(value)}")
         if "test_error" in best.metrics:
@@ -153,6 +154,7 @@ def report_text(storage: Storage) -> str:
         "sources:      " + _sources_line(storage),
         "trials:       " + ", ".join(f"{counts[s]} {s}" for s in sorted(counts)),
     ]
+    lines += _fidelity_lines(trials, direction)
     failed = [t for t in trials if t.status == FAILED]
     if failed:
         reasons = Counter(t.error or "?" for t in failed)
@@ -160,6 +162,37 @@ def report_text(storage: Storage) -> str:
         lines += [f"  {n} x {reason}" for reason, n in reasons.most_common(5)]
     lines += _environment_lines(storage)
     return "\n".join(lines)
+
+
+def fidelity_rows(trials: list[TrialRecord], direction: str) -> list[dict[str, Any]]:
+    """Per fidelity of a multi-fidelity study: its trials, how many continued a lower one (and
+    how many of those had to retrain), how many were promoted, the best value, the energy."""
+    finished = [t for t in trials if t.fidelity is not None and t.status in (COMPLETE, FAILED)]
+    promoted = {t.continues for t in trials if t.continues is not None}
+    pick = min if direction == "minimize" else max
+    rows = []
+    for fidelity in sorted({t.fidelity for t in finished}):
+        at = [t for t in finished if t.fidelity == fidelity]
+        values = [t.value for t in at if t.status == COMPLETE and t.value is not None]
+        continued = [t for t in at if t.continues is not None]
+        rows.append({"fidelity": fidelity, "trials": len(at), "continued": len(continued),
+                     "retrained": sum(1 for t in continued if not t.fidelity_from),
+                     "promoted": sum(1 for t in at if t.number in promoted),
+                     "best": pick(values) if values else None,
+                     "energy_j": sum(t.energy_j or 0.0 for t in at)})
+    return rows
+
+
+def _fidelity_lines(trials: list[TrialRecord], direction: str) -> list[str]:
+    rows = fidelity_rows(trials, direction)
+    if not rows:
+        return []
+    lines = ["rungs:        fidelity  trials  continued (retrained)  promoted  best        energy"]
+    for r in rows:
+        continued = f"{r['continued']} ({r['retrained']})"
+        lines.append(f"              {r['fidelity']:<9g} {r['trials']:<7} {continued:<22} {r['promoted']:<9} "
+                     f"{format_value(r['best']):<11} {format_energy(r['energy_j'])}")
+    return lines
 
 
 NOT_RECORDED = "not recorded (study made by an older autodehypo)"
