@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -170,3 +171,20 @@ def test_report_shows_each_rung_and_the_best_at_the_highest_fidelity(tmp_path):
     best = min(t.value for t in trials if t.fidelity == 9.0)
     assert "fidelity 9, the highest reached" in text and "rungs:" in text
     assert rows[2]["best"] == best
+
+
+def test_a_command_objective_continues_through_its_placeholders(tmp_path):
+    script = Path(__file__).parent / "fidelity_script.py"
+    config = fidelity_config(evaluations=3)
+    config["space"] = {"x": {"type": "float", "low": 0.0, "high": 1.0}}
+    config["objective"] = {"type": "command",
+                           "command": [sys.executable, str(script), "--x", "{x}", "--epochs", "{epochs}",
+                                       "--trial-dir", "{trial_dir}", "--continues-dir", "{continues_dir}"]}
+    study = Study.create(tmp_path / "s", config)
+    study.run()
+    trials = study.storage.trials()
+    study.close()
+    promoted = [t for t in trials if t.continues is not None]
+    assert promoted and all(t.status == "complete" for t in trials)
+    assert all(t.metrics["continued_from"] == trials[t.continues].fidelity == t.fidelity_from
+               for t in promoted)

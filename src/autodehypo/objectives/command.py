@@ -9,9 +9,11 @@ import string
 import subprocess
 from typing import Any, Mapping, Sequence
 
+from ..continuation import fidelity_context
 from ..processes import die_with_parent
 from .python import _check_fixed
 
+TRIAL_FIELDS = ("trial_dir", "continues_dir", "max_fidelity")  # placeholders besides the parameters
 MAX_COMMAND_CHARS = 8192  # a longer command line belongs in a script; shlex needs ~30 us a character
 _STDOUT_KEPT = 1 << 20  # the result is on the last line: keep that much of the end of stdout
 _STDERR_KEPT = 4096
@@ -24,7 +26,11 @@ class CommandObjective:
     ``command`` is a template such as ``"python train.py --lr {lr}"`` (split
     like a shell would, once, before substitution) or a list of arguments.
     Values are substituted into single arguments and the command is run as an
-    argument list, never through a shell, so no value can run as code.
+    argument list, never through a shell, so no value can run as code. Besides
+    the hyperparameters, ``{trial_dir}`` is the trial's own directory, and in a
+    multi-fidelity study ``{continues_dir}`` the directory of the trial whose
+    training this one continues (empty when none) and ``{max_fidelity}`` the
+    study's largest fidelity.
     """
 
     def __init__(self, *, command: str | Sequence[str], fixed: Mapping[str, Any] | None = None,
@@ -52,7 +58,7 @@ class CommandObjective:
             raise ObjectiveError(f"objective.command: expected a string or a list of strings, got {command!r}")
         if not self.argv:
             raise ObjectiveError("objective.command: empty command")
-        known = set(param_names or []) | set(self.fixed)
+        known = set(param_names or []) | set(self.fixed) | set(TRIAL_FIELDS)
         for arg in self.argv:
             try:
                 fields = {f for _, f, _, _ in string.Formatter().parse(arg) if f is not None}
@@ -65,7 +71,11 @@ class CommandObjective:
                                      f"in [space] nor in objective.fixed")
 
     def arguments(self, params: dict[str, Any]) -> list[str]:
-        values = {**self.fixed, **params}
+        context = fidelity_context() or {}
+        trial = {"trial_dir": os.environ.get("AUTODEHYPO_TRIAL_DIR", ""),
+                 "continues_dir": context.get("continues_dir") or "",
+                 "max_fidelity": context.get("max_fidelity", "")}
+        values = {**trial, **self.fixed, **params}
         return [arg.format_map(values) for arg in self.argv]
 
     def __call__(self, params: dict[str, Any]) -> Any:
