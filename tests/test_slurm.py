@@ -96,6 +96,26 @@ def test_async_study_keeps_its_workers_of_jobs_busy(tmp_path):
     assert len({r["job_id"].partition("_")[0] for r in table}) > 3  # not one array per generation
 
 
+def test_promoted_jobs_continue_from_the_checkpoint_in_the_study_directory(tmp_path):
+    config = toy_config("toy_objectives:fidelity_sphere", evaluations=2, seed=6)
+    del config["study"]["population"]
+    config["study"]["algorithm"] = "jde"
+    config["study"]["fidelity"] = {"param": "epochs", "min": 1, "max": 9, "eta": 3}
+    config["executor"] = {"type": "slurm", "time": "5m", "poll_interval": 1}
+    Study.create(tmp_path / "s", config).run()
+    table = export_rows(tmp_path / "s")
+    promoted = [r for r in table if r["continues"]]
+    assert promoted and all(r["status"] == "complete" for r in table)
+    by_number = {r["number"]: r for r in table}
+    for r in promoted:  # the job read the lower trial's directory through the shared study folder
+        assert json_metrics(r)["continued_from"] == float(by_number[r["continues"]]["fidelity"])
+
+
+def json_metrics(row):
+    import json
+    return json.loads(row["metrics"])
+
+
 def test_sacct_is_called_once_per_poll_for_all_jobs(tmp_path):
     executor = SlurmExecutor(toy_objectives.sphere, folder=tmp_path, poll_interval=1.0, time_min=5)
     executor.submit_many([(i, {"x0": i / 10}, None, None) for i in range(4)])

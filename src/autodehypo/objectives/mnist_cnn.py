@@ -153,7 +153,7 @@ def train_and_validate(images: np.ndarray, labels: np.ndarray, hp: dict[str, Any
             logits = model(x_val)
             return float(loss_fn(logits, y_val)), int((logits.argmax(1) == y_val).sum()) / len(y_val)
 
-    train_time, start, continued_from = 0.0, 0, 0
+    train_time, first_epoch, continued_from = 0.0, 0, 0
     source = checkpoint if checkpoint is not None and checkpoint.is_file() else continue_from
     if source is not None and source.is_file():
         state = torch.load(source, weights_only=False)
@@ -162,10 +162,10 @@ def train_and_validate(images: np.ndarray, labels: np.ndarray, hp: dict[str, Any
             opt.load_state_dict(state["optimizer"])
             generator.set_state(state["generator"])
             torch.set_rng_state(state["torch_rng"])
-            start = state["epoch"] + 1
-            continued_from = state["continued_from"] if source == checkpoint else start
+            first_epoch = state["epoch"] + 1
+            continued_from = state["continued_from"] if source == checkpoint else first_epoch
     val_loss, accuracy = float("nan"), 0.0
-    for epoch in range(start, epochs):
+    for epoch in range(first_epoch, epochs):
         started = time.perf_counter()
         model.train()
         loss_sum, steps = 0.0, 0
@@ -190,11 +190,11 @@ def train_and_validate(images: np.ndarray, labels: np.ndarray, hp: dict[str, Any
         val_loss, accuracy = validate()
         report_progress(epoch=epoch + 1, epochs=epochs, loss=loss_sum / max(1, steps),
                         val_error=1.0 - accuracy, images_per_s=len(x_train) / epoch_time)
-    if start >= epochs:  # no epoch to train (none asked, or restarted after the last one)
+    if first_epoch >= epochs:  # no epoch to train (none asked, or restarted after the last one)
         val_loss, accuracy = validate()
     metrics = {"objective": 1.0 - accuracy, "val_loss": val_loss, "accuracy": accuracy,
                "epochs": epochs, "train_time_s": train_time,
-               "images_per_s": (epochs - start) * len(x_train) / train_time if train_time > 0 else None}
+               "images_per_s": (epochs - first_epoch) * len(x_train) / train_time if train_time > 0 else None}
     if checkpoint is not None:
         metrics["continued_from"] = continued_from
     return metrics
