@@ -32,7 +32,7 @@ class ConfigError(ValueError):
 
 _SECTIONS = {
     "study": {"name", "algorithm", "seed", "population", "direction", "failure_value", "noisy", "budget",
-              "options", "schedule"},
+              "options", "schedule", "objectives"},
     "space": None,  # any hyperparameter names
     "objective": None,  # checked by the objective's builder
     "executor": None,  # keys depend on the executor type
@@ -56,6 +56,21 @@ class Budget:
     evaluations: int | None = None
     wall_time_s: float | None = None
     energy_j: float | None = None
+
+
+# What a trial measures itself, usable as an objective by name (besides the objective's value,
+# "objective", and any metric the objective returns): the study's name -> the trial's field.
+MEASURED_OBJECTIVES = {"energy": "energy_j", "elapsed": "elapsed_s", "cpu_time": "cpu_time_s",
+                       "peak_rss_mb": "peak_rss_mb"}
+
+
+@dataclass(frozen=True)
+class ObjectiveSpec:
+    """One of several objectives: the objective's value ("objective"), a metric it returns, or a
+    measured quantity of the trial (:data:`MEASURED_OBJECTIVES`), and which way is better."""
+
+    name: str
+    direction: str = "minimize"
 
 
 @dataclass
@@ -84,6 +99,13 @@ class StudyConfig:
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
     noisy: bool = False  # False: a configuration asked again is answered from its first result
     schedule: str = "generational"  # or "async": a free worker gets a new candidate at once
+    # Two or more with a multi-objective algorithm; empty: one objective, the value (``direction``
+    # is then the first objective's direction).
+    objectives: tuple[ObjectiveSpec, ...] = ()
+
+    @property
+    def n_objectives(self) -> int:
+        return max(1, len(self.objectives))
 
 
 def parse_duration(value: Any, key: str) -> float:
@@ -238,14 +260,18 @@ def parse_config(data: Mapping[str, Any], *, default_name: str = "study",
         raise ConfigError(f"study.name: expected 1 to {MAX_NAME_CHARS} letters, digits, spaces, '_', '.', "
                           f"'+' or '-', starting with a letter, digit or '_', not ending with a space, "
                           f"got {shown}{origin}")
-    algorithm = study.get("algorithm", "de")
+    objectives = _parse_objectives(study)
+    algorithm = study.get("algorithm", "gde3" if objectives else "de")
     if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
         raise ConfigError(f"study.algorithm: unknown algorithm {algorithm!r}; "
                           f"choose one of {sorted(ALGORITHMS)}")
+    _check_objective_count(algorithm, objectives)
     seed = study.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"study.seed: expected an integer >= 0, got {seed!r}")
-    direction = study.get("direction", "minimize")
+    if objectives and "direction" in study:
+        raise ConfigError("study.direction: with study.objectives, give each objective its direction there")
+    direction = objectives[0].direction if objectives else study.get("direction", "minimize")
     if direction not in ("minimize", "maximize"):
         raise ConfigError(f"study.direction: expected \"minimize\" or \"maximize\", got {direction!r}")
     failure = study.get("failure_value", "worst")
@@ -255,6 +281,9 @@ def parse_config(data: Mapping[str, Any], *, default_name: str = "study",
         failure_value = float(failure)
     else:
         raise ConfigError(f"study.failure_value: expected \"worst\" or a finite number, got {failure!r}")
+    if objectives and failure_value is not None:
+        raise ConfigError("study.failure_value: a number applies to one objective; with study.objectives "
+                          "a failed trial loses to every completed one and never enters the front")
     noisy = study.get("noisy", False)
     if not isinstance(noisy, bool):
         raise ConfigError(f"study.noisy: expected true or false, got {noisy!r}")
@@ -292,7 +321,8 @@ def parse_config(data: Mapping[str, Any], *, default_name: str = "study",
     _check_keys(options, set(algorithm_options(algorithm)), f"study.options (for {algorithm})")
     try:
         make_optimizer(algorithm, space.dim, population=population, seed=seed,
-                       max_evaluations=budget.evaluations, schedule=schedule, **options)
+                       max_evaluations=budget.evaluations, schedule=schedule,
+                       objectives=max(1, len(objectives)), **options)
     except (TypeError, ValueError) as exc:
         message = str(exc)
         key = ("study.population" if message.startswith("population")
@@ -312,7 +342,47 @@ def parse_config(data: Mapping[str, Any], *, default_name: str = "study",
     return StudyConfig(name=name, algorithm=algorithm, seed=seed, population=population,
                        direction=direction, failure_value=failure_value, budget=budget,
                        options=options, space=space, objective=objective, executor=executor,
-                       energy=energy, raw=dict(data), noisy=noisy, schedule=schedule)
+                       energy=energy, raw=dict(data), noisy=noisy, schedule=schedule,
+                       objectives=objectives)
+
+
+def _parse_objectives(study: Mapping[str, Any]) -> tuple[ObjectiveSpec, ...]:
+    """``study.objectives``: a list of {name, direction} tables, two or more; () when absent."""
+    if "objectives" not in study:
+        return ()
+    items = study["objectives"]
+    if not isinstance(items, list) or len(items) < 2:
+        raise ConfigError(f"study.objectives: expected a list of two or more tables "
+                          f"{{ name = ..., direction = ... }}, got {items!r:.200}; for one objective "
+                          "leave it out and set study.direction")
+    specs = []
+    for i, item in enumerate(items):
+        where = f"study.objectives[{i}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"{where}: expected a table {{ name = ..., direction = ... }}, got {item!r:.100}")
+        _check_keys(item, {"name", "direction"}, where)
+        name, direction = item.get("name"), item.get("direction", "minimize")
+        if not isinstance(name, str) or not name or len(name) > MAX_NAME_CHARS:
+            raise ConfigError(f"{where}.name: expected \"objective\", a metric the objective returns or "
+                              f"one of {sorted(MEASURED_OBJECTIVES)}, got {name!r:.100}")
+        if direction not in ("minimize", "maximize"):
+            raise ConfigError(f"{where}.direction: expected \"minimize\" or \"maximize\", got {direction!r}")
+        if name in (s.name for s in specs):
+            raise ConfigError(f"{where}.name: {name!r} is named twice")
+        specs.append(ObjectiveSpec(name, direction))
+    return tuple(specs)
+
+
+def _check_objective_count(algorithm: str, objectives: tuple[ObjectiveSpec, ...]) -> None:
+    """A multi-objective algorithm needs study.objectives, and the others refuse it."""
+    multi = ALGORITHMS[algorithm].multi_objective
+    several = sorted(n for n, cls in ALGORITHMS.items() if cls.multi_objective)
+    if multi and not objectives:
+        raise ConfigError(f"study.algorithm: {algorithm} optimizes two or more objectives: set "
+                          "study.objectives, e.g. [{ name = \"objective\" }, { name = \"energy\" }]")
+    if objectives and not multi:
+        raise ConfigError(f"study.algorithm: {algorithm} optimizes one objective, not "
+                          f"{len(objectives)}; choose one of {', '.join(several)}")
 
 
 def _positive_number(value: Any, key: str) -> float:
