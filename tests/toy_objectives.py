@@ -144,3 +144,9 @@ def zdt1_failing(params):
     if params["x0"] > 0.9:
         del result["f2"]
     return result
+
+
+def grid_two(params):
+    """Two objectives on a small grid, opposed: most asks repeat an earlier configuration."""
+    a, b = params["a"], params["b"]
+    return {"objective": (a - 1) ** 2 + b, "cost": 3 - a + 0.5 * b}
