@@ -114,6 +114,7 @@ def status_text(storage: Storage, driver_alive: bool, live: dict | None = None) 
         f"failed:       {counts[FAILED]}",
         f"best so far:  {format_value(best.value if best else None)}"
         + (f" (trial {best.number}: {format_params(best.params)})" if best else ""),
+        *_front_lines(config, trials),
         f"energy:       {_energy_line(trials)}",
         f"driver time:  {format_duration(driver_time)}",
         "sources:      " + _sources_line(storage),
@@ -124,6 +125,15 @@ def status_text(storage: Storage, driver_alive: bool, live: dict | None = None) 
         lines.append(f"  trial {trial['number']}: running {format_duration(trial['elapsed_s'])}{energy}; "
                      f"{describe(trial.get('report') or {})}")
     return "\n".join(lines)
+
+
+def _front_lines(config: dict[str, Any], trials: list[TrialRecord]) -> list[str]:
+    """Several objectives: the front's size so far (``report`` lists it)."""
+    objectives = objectives_of(config)
+    if not objectives:
+        return []
+    names = ", ".join(o.label for o in objectives)
+    return [f"front:        {len(front_trials(trials, objectives))} trials ({names}; best so far is the first's)"]
 
 
 def report_text(storage: Storage) -> str:
