@@ -209,3 +209,17 @@ def test_objectives_must_match_the_algorithm():
     while len(x := three.ask_generation()):
         three.tell_generation(np.stack([x[:, 0], x[:, 1], 1 - x[:, 0] - x[:, 1]], axis=1))
     assert three.front()[1].shape[1] == 3
+
+
+def test_pending_candidates_after_a_partial_tell_and_a_state_round_trip():
+    """What a resumed study asks the optimizer for: the asked, untold candidates of the generation."""
+    from autodehypo.algorithms import make_optimizer
+    opt = make_optimizer("gde3", 3, population=6, seed=1, objectives=2)
+    asked = [opt.ask() for _ in range(4)]
+    opt.tell(asked[1].id, [0.5, 0.5])
+    again = make_optimizer("gde3", 3, population=6, seed=1, objectives=2)
+    again.load_state_dict(opt.state_dict())
+    for o in (opt, again):
+        pending = o.pending_candidates()
+        assert [c.id for c in pending] == [asked[i].id for i in (0, 2, 3)] == o.pending_ids()
+        assert all(np.array_equal(c.x, asked[i].x) for c, i in zip(pending, (0, 2, 3)))

@@ -111,10 +111,21 @@ def sql(study, statement):
 
 
 def overwrite_middle_page(study):
+    """Overwrite the middle page of the trials table, which every command reads (the middle page
+    of the file may belong to the checkpoints, which status, export and resume never read; which
+    table it is depends on how the trials' and checkpoints' inserts interleaved)."""
     db = study / "study.db"
-    pages = db.stat().st_size // 4096
+    page = db.stat().st_size // 4096 // 2
+    with sqlite3.connect(db) as conn:
+        try:
+            trials = [n - 1 for (n,) in conn.execute(
+                "SELECT pageno FROM dbstat WHERE name = 'trials' AND pagetype = 'leaf' ORDER BY pageno")]
+            page = trials[len(trials) // 2]
+        except sqlite3.OperationalError:  # an SQLite built without dbstat: the file's middle page
+            pass
+    conn.close()
     with open(db, "r+b") as f:
-        f.seek(pages // 2 * 4096)
+        f.seek(page * 4096)
         f.write(bytes(range(256)) * 16)
 
 

@@ -136,3 +136,32 @@ def fidelity_sphere_failing_below_zero(params):
     if params["x0"] < 0:
         raise ValueError("x0 below zero")
     return fidelity_sphere(params)
+
+
+def zdt1(params):
+    """ZDT1 over the parameters x0, x1, ...: f1 is the value, f2 a metric (both minimized)."""
+    xs = [params[k] for k in sorted(params) if k.startswith("x")]
+    f1 = xs[0]
+    g = 1.0 + 9.0 * sum(xs[1:]) / max(1, len(xs) - 1)
+    return {"objective": f1, "f2": g * (1.0 - math.sqrt(f1 / g))}
+
+
+def slow_zdt1(params):
+    time.sleep(float(os.environ.get("TOY_SLEEP", "0.05")))
+    return zdt1(params)
+
+
+def zdt1_failing(params):
+    """ZDT1 that fails where x0 < 0.2 (raises) and leaves out f2 where x0 > 0.9."""
+    if params["x0"] < 0.2:
+        raise ValueError("x0 too small")
+    result = zdt1(params)
+    if params["x0"] > 0.9:
+        del result["f2"]
+    return result
+
+
+def grid_two(params):
+    """Two objectives on a small grid, opposed: most asks repeat an earlier configuration."""
+    a, b = params["a"], params["b"]
+    return {"objective": (a - 1) ** 2 + b, "cost": 3 - a + 0.5 * b}

@@ -32,6 +32,10 @@ class Tally:
     worst_value: float | None = None
     energy_sources: set[str] = field(default_factory=set)
     best_fidelity: float | None = None
+    # Several objectives: each one's sign (1 minimize, -1 maximize) and the non-dominated
+    # completed vectors so far, minimized, for the progress line's front size.
+    signs: tuple[float, ...] = ()
+    front: list[tuple[float, ...]] = field(default_factory=list)
 
     def add(self, trial: TrialRecord) -> None:
         self.evaluations += 1
@@ -42,6 +46,8 @@ class Tally:
             self.energy_sources.add(trial.energy_source)
         if trial.status != COMPLETE or trial.value is None:
             return
+        if self.signs and trial.objective_values is not None and "repeat_of" not in trial.metrics:
+            self._add_to_front(tuple(s * v for s, v in zip(self.signs, trial.objective_values)))
         minimize = self.direction == "minimize"
         higher = trial.fidelity is not None and (self.best_fidelity is None
                                                  or trial.fidelity > self.best_fidelity)
@@ -54,14 +60,24 @@ class Tally:
                                         else trial.value < self.worst_value):
             self.worst_value = trial.value
 
+    def _add_to_front(self, point: tuple[float, ...]) -> None:
+        if any(_dominates(other, point) for other in self.front):
+            return
+        self.front = [p for p in self.front if not _dominates(point, p)]
+        self.front.append(point)
+
     @classmethod
-    def of(cls, trials: list[TrialRecord], direction: str,
-           max_fidelity: float | None = None) -> "Tally":
-        tally = cls(direction, max_fidelity)
+    def of(cls, trials: list[TrialRecord], direction: str, max_fidelity: float | None = None,
+           signs: tuple[float, ...] = ()) -> "Tally":
+        tally = cls(direction, max_fidelity, signs=signs)
         for t in trials:
             if t.status in (COMPLETE, FAILED):
                 tally.add(t)
         return tally
+
+
+def _dominates(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return all(x <= y for x, y in zip(a, b)) and any(x < y for x, y in zip(a, b))
 
 
 def budget_spent(budget: Budget, tally: Tally, elapsed_s: float, started: float) -> bool:

@@ -117,7 +117,7 @@ class ProgressView:
         eta = self.eta(p, fraction)
         line = (f"gen {p.generation}  evals {p.evaluations}{of}  running {p.running}"
                 f"{self.running_epochs(p)}  "
-                f"failed {p.failed}  best {format_value(p.best_value)}  "
+                f"failed {p.failed}  {self.best(p)}  "
                 f"energy {format_energy(p.energy_j)} ({'+'.join(p.energy_sources) or '-'})"
                 f"{self.running_energy(p)}  {format_duration(p.elapsed_s)}" + (f"  ETA {format_duration(eta)}" if eta is not None else ""))
         if self.tty:
@@ -130,6 +130,13 @@ class ProgressView:
                 self._last_generation = p.generation
                 print(line, file=self.stream, flush=True)
             self.log_epochs(p)
+
+    @staticmethod
+    def best(p: Progress) -> str:
+        """``best 0.12``, or with several objectives ``front 7  best error 0.12`` (the first's)."""
+        if p.front_size is None:
+            return f"best {format_value(p.best_value)}"
+        return f"front {p.front_size}  best {p.config.objectives[0].name} {format_value(p.best_value)}"
 
     @staticmethod
     def running_epochs(p: Progress, shown: int = 2) -> str:
@@ -184,7 +191,9 @@ class ProgressView:
 def _summary(study: Study, p: Progress) -> str:
     best = best_trial(study.storage.trials(), study.config.direction)
     lines = [f"study:   {study.config.name} ({study.directory})"]
-    if best is None:
+    if study.config.objectives:
+        lines += _front_summary(study)
+    elif best is None:
         lines.append("best:    no trial completed")
     else:
         lines.append(f"best:    {format_value(best.value)} (trial {best.number})")
@@ -197,6 +206,19 @@ def _summary(study: Study, p: Progress) -> str:
     lines.append(f"energy:  {format_energy(p.energy_j)} (source: {sources}{note})")
     lines.append(f"trials:  {p.evaluations} run, {p.failed} failed")
     return "\n".join(lines)
+
+
+def _front_summary(study: Study) -> list[str]:
+    """Several objectives: the front's size and its knee, as the report shows them."""
+    from .reports.front import front_trials, knee_trial, objectives_of
+    objectives = objectives_of(study.storage.meta("config"))
+    front = front_trials(study.storage.trials(), objectives)
+    if not front:
+        return ["front:   no trial completed"]
+    knee = knee_trial(front, objectives)
+    values = ", ".join(f"{o.name} {format_value(v)}" for o, v in zip(objectives, knee.objective_values))
+    return [f"front:   {len(front)} trials (`autodehypo report {study.directory}` lists them)",
+            f"knee:    trial {knee.number}: {values}", "params:  " + format_params(knee.params)]
 
 
 def _no_trial_line(study: Study) -> str:
@@ -343,9 +365,16 @@ def _slurm(args: argparse.Namespace) -> int:
 def _plot(args: argparse.Namespace) -> int:
     if args.kind == "energy" and not args.by:
         raise UsageError("--kind energy needs --by PARAM")
+    if args.kind == "hypervolume" and args.x == "time":
+        raise UsageError("--kind hypervolume: --x evaluations or energy")
     if Path(args.output).suffix.lower() not in (".png", ".svg"):
         raise UsageError(f"-o: the plot file must end in .png or .svg, got {Path(args.output).name!r}")
     studies = _load_all(args.dirs)
+    if args.kind == "hypervolume" and not all(s.objectives for s in studies):
+        raise UsageError("--kind hypervolume: only studies of several objectives (study.objectives) "
+                         "have a front")
+    if args.kind in ("pareto", "hypervolume") and len({tuple(s.objectives) for s in studies}) > 1:
+        raise UsageError("these studies have different objectives; plot them one at a time")
     try:
         fig = plot_kinds.make(args.kind, studies, x=args.x, by=args.by)
     except KeyError as exc:
@@ -364,7 +393,7 @@ def _load_all(dirs: list[str]):
 
 def _report(args: argparse.Namespace) -> int:
     from .reports.html import render_html
-    from .reports.tables import group_rows, render
+    from .reports.tables import group_rows, render, render_front
     studies = _load_all(args.dirs)
     try:
         if args.format == "html":
@@ -375,6 +404,8 @@ def _report(args: argparse.Namespace) -> int:
                 storage = Storage.open(Path(args.dirs[0]), readonly=True)
                 text = report_text(storage) + "\n\n" + text
                 storage.close()
+            if args.format != "csv":  # CSV stays one table; export marks the front members
+                text += "".join("\n" + render_front(s, args.format) for s in studies if s.objectives)
     except KeyError as exc:
         raise UsageError(f"--group-by: no parameter {exc.args[0]!r} in these studies "
                          "(neither searched nor fixed)") from None

@@ -32,7 +32,7 @@ class ConfigError(ValueError):
 
 _SECTIONS = {
     "study": {"name", "algorithm", "seed", "population", "direction", "failure_value", "noisy", "budget",
-              "options", "schedule", "fidelity"},
+              "options", "schedule", "fidelity", "objectives"},
     "space": None,  # any hyperparameter names
     "objective": None,  # checked by the objective's builder
     "executor": None,  # keys depend on the executor type
@@ -56,6 +56,21 @@ class Budget:
     evaluations: int | None = None
     wall_time_s: float | None = None
     energy_j: float | None = None
+
+
+# What a trial measures itself, usable as an objective by name (besides the objective's value,
+# "objective", and any metric the objective returns): the study's name -> the trial's field.
+MEASURED_OBJECTIVES = {"energy": "energy_j", "elapsed": "elapsed_s", "cpu_time": "cpu_time_s",
+                       "peak_rss_mb": "peak_rss_mb"}
+
+
+@dataclass(frozen=True)
+class ObjectiveSpec:
+    """One of several objectives: the objective's value ("objective"), a metric it returns, or a
+    measured quantity of the trial (:data:`MEASURED_OBJECTIVES`), and which way is better."""
+
+    name: str
+    direction: str = "minimize"
 
 
 @dataclass
@@ -97,6 +112,13 @@ class StudyConfig:
     noisy: bool = False  # False: a configuration asked again is answered from its first result
     schedule: str = "generational"  # or "async": a free worker gets a new candidate at once
     fidelity: FidelityConfig | None = None
+    # Two or more with a multi-objective algorithm; empty: one objective, the value (``direction``
+    # is then the first objective's direction).
+    objectives: tuple[ObjectiveSpec, ...] = ()
+
+    @property
+    def n_objectives(self) -> int:
+        return max(1, len(self.objectives))
 
 
 def parse_duration(value: Any, key: str) -> float:
@@ -251,14 +273,18 @@ def parse_config(data: Mapping[str, Any], *, default_name: str = "study",
         raise ConfigError(f"study.name: expected 1 to {MAX_NAME_CHARS} letters, digits, spaces, '_', '.', "
                           f"'+' or '-', starting with a letter, digit or '_', not ending with a space, "
                           f"got {shown}{origin}")
-    algorithm = study.get("algorithm", "de")
+    objectives = _parse_objectives(study)
+    algorithm = study.get("algorithm", "gde3" if objectives else "de")
     if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
         raise ConfigError(f"study.algorithm: unknown algorithm {algorithm!r}; "
                           f"choose one of {sorted(ALGORITHMS)}")
+    _check_objective_count(algorithm, objectives)
     seed = study.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"study.seed: expected an integer >= 0, got {seed!r}")
-    direction = study.get("direction", "minimize")
+    if objectives and "direction" in study:
+        raise ConfigError("study.direction: with study.objectives, give each objective its direction there")
+    direction = objectives[0].direction if objectives else study.get("direction", "minimize")
     if direction not in ("minimize", "maximize"):
         raise ConfigError(f"study.direction: expected \"minimize\" or \"maximize\", got {direction!r}")
     failure = study.get("failure_value", "worst")
@@ -268,6 +294,9 @@ def parse_config(data: Mapping[str, Any], *, default_name: str = "study",
         failure_value = float(failure)
     else:
         raise ConfigError(f"study.failure_value: expected \"worst\" or a finite number, got {failure!r}")
+    if objectives and failure_value is not None:
+        raise ConfigError("study.failure_value: a number applies to one objective; with study.objectives "
+                          "a failed trial loses to every completed one and never enters the front")
     noisy = study.get("noisy", False)
     if not isinstance(noisy, bool):
         raise ConfigError(f"study.noisy: expected true or false, got {noisy!r}")
@@ -305,7 +334,8 @@ def parse_config(data: Mapping[str, Any], *, default_name: str = "study",
     _check_keys(options, set(algorithm_options(algorithm)), f"study.options (for {algorithm})")
     try:
         make_optimizer(algorithm, space.dim, population=population, seed=seed,
-                       max_evaluations=budget.evaluations, schedule=schedule, **options)
+                       max_evaluations=budget.evaluations, schedule=schedule,
+                       objectives=max(1, len(objectives)), **options)
     except (TypeError, ValueError) as exc:
         message = str(exc)
         key = ("study.population" if message.startswith("population")
@@ -316,6 +346,9 @@ def parse_config(data: Mapping[str, Any], *, default_name: str = "study",
 
     fidelity = _parse_fidelity(_table(study, "fidelity", "study.fidelity"), space, algorithm,
                                population, seed, options) if "fidelity" in study else None
+    if fidelity is not None and objectives:
+        raise ConfigError("study.fidelity: multi-fidelity search takes one objective, not "
+                          f"{len(objectives)} (study.objectives)")
     if fidelity is not None and schedule == "async":
         raise ConfigError("study.schedule: multi-fidelity brackets run rung by rung (a rung's "
                           "values decide the next one); use the generational schedule with them")
@@ -336,7 +369,7 @@ def parse_config(data: Mapping[str, Any], *, default_name: str = "study",
                        direction=direction, failure_value=failure_value, budget=budget,
                        options=options, space=space, objective=objective, executor=executor,
                        energy=energy, raw=dict(data), noisy=noisy, schedule=schedule,
-                       fidelity=fidelity)
+                       fidelity=fidelity, objectives=objectives)
 
 
 def _parse_fidelity(table: dict[str, Any], space: SearchSpace, algorithm: str, population: int,
@@ -365,6 +398,45 @@ def _parse_fidelity(table: dict[str, Any], space: SearchSpace, algorithm: str, p
     except ValueError as exc:
         raise ConfigError(f"study.fidelity: {exc}") from None
     return FidelityConfig(param, low, high, eta, integer)
+
+
+def _parse_objectives(study: Mapping[str, Any]) -> tuple[ObjectiveSpec, ...]:
+    """``study.objectives``: a list of {name, direction} tables, two or more; () when absent."""
+    if "objectives" not in study:
+        return ()
+    items = study["objectives"]
+    if not isinstance(items, list) or len(items) < 2:
+        raise ConfigError(f"study.objectives: expected a list of two or more tables "
+                          f"{{ name = ..., direction = ... }}, got {items!r:.200}; for one objective "
+                          "leave it out and set study.direction")
+    specs = []
+    for i, item in enumerate(items):
+        where = f"study.objectives[{i}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"{where}: expected a table {{ name = ..., direction = ... }}, got {item!r:.100}")
+        _check_keys(item, {"name", "direction"}, where)
+        name, direction = item.get("name"), item.get("direction", "minimize")
+        if not isinstance(name, str) or not name or len(name) > MAX_NAME_CHARS:
+            raise ConfigError(f"{where}.name: expected \"objective\", a metric the objective returns or "
+                              f"one of {sorted(MEASURED_OBJECTIVES)}, got {name!r:.100}")
+        if direction not in ("minimize", "maximize"):
+            raise ConfigError(f"{where}.direction: expected \"minimize\" or \"maximize\", got {direction!r}")
+        if name in (s.name for s in specs):
+            raise ConfigError(f"{where}.name: {name!r} is named twice")
+        specs.append(ObjectiveSpec(name, direction))
+    return tuple(specs)
+
+
+def _check_objective_count(algorithm: str, objectives: tuple[ObjectiveSpec, ...]) -> None:
+    """A multi-objective algorithm needs study.objectives, and the others refuse it."""
+    multi = ALGORITHMS[algorithm].multi_objective
+    several = sorted(n for n, cls in ALGORITHMS.items() if cls.multi_objective)
+    if multi and not objectives:
+        raise ConfigError(f"study.algorithm: {algorithm} optimizes two or more objectives: set "
+                          "study.objectives, e.g. [{ name = \"objective\" }, { name = \"energy\" }]")
+    if objectives and not multi:
+        raise ConfigError(f"study.algorithm: {algorithm} optimizes one objective, not "
+                          f"{len(objectives)}; choose one of {', '.join(several)}")
 
 
 def _positive_number(value: Any, key: str) -> float:

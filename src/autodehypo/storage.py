@@ -68,7 +68,9 @@ CREATE TABLE trials (
     asked_after INTEGER,
     fidelity REAL,
     continues INTEGER,
-    fidelity_from REAL
+    fidelity_from REAL,
+    objective_values TEXT,
+    told_values TEXT
 );
 CREATE TABLE optimizer (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -95,14 +97,17 @@ TRIAL_COLUMNS = ("number", "generation", "idx", "params", "unit", "status", "val
                  "metrics", "error", "started_at", "ended_at", "elapsed_s", "cpu_time_s",
                  "peak_rss_mb", "energy_j", "energy_source", "energy_detail", "host", "attempt", "job_id",
                  "pgid", "pgid_start", "told_seq", "asked_after", "fidelity", "continues",
-                 "fidelity_from")
-_JSON_COLUMNS = {"params", "unit", "metrics", "energy_detail"}
-_JSON_TYPES = {"params": dict, "unit": list, "metrics": dict, "energy_detail": dict}
+                 "fidelity_from", "objective_values", "told_values")
+_JSON_COLUMNS = {"params", "unit", "metrics", "energy_detail", "objective_values", "told_values"}
+_JSON_TYPES = {"params": dict, "unit": list, "metrics": dict, "energy_detail": dict,
+               "objective_values": list, "told_values": list}
+# A failed trial is told +inf for every objective; JSON has no inf, so such a list stores null.
+_INF_LISTS = {"told_values"}
 # Columns added to schema version 1 without a new version: an older autodehypo reads a file that
 # has them (it selects the columns it knows), and this one adds them to an older file it writes.
 _ADDED_COLUMNS = {"pgid": "INTEGER", "pgid_start": "TEXT", "told_seq": "INTEGER",
                   "asked_after": "INTEGER", "fidelity": "REAL", "continues": "INTEGER",
-                  "fidelity_from": "REAL"}
+                  "fidelity_from": "REAL", "objective_values": "TEXT", "told_values": "TEXT"}
 # Likewise a table: the optimizer's state after the driver's last step (older files kept only
 # the state after each generation, in checkpoints).
 _OPTIMIZER_TABLE = _SCHEMA[_SCHEMA.index("CREATE TABLE optimizer"):_SCHEMA.index("CREATE TABLE checkpoints")]
@@ -212,9 +217,15 @@ class TrialRecord:
     fidelity: float | None = None  # multi-fidelity: the budget it trained to (epochs, ...)
     continues: int | None = None  # the trial whose checkpoint it continues
     fidelity_from: float | None = None  # where its training started (0: from scratch)
+    # Studies of several objectives: each objective's value in its own direction (value is the
+    # first), and the minimized vector told (+inf each for a failed trial).
+    objective_values: list[float] | None = None
+    told_values: list[float] | None = None
 
 
 def _encode(column: str, value: Any) -> Any:
+    if column in _INF_LISTS and value is not None:
+        value = [v if math.isfinite(v) else None for v in value]
     if column in _JSON_COLUMNS:
         return None if value is None else json.dumps(value, allow_nan=False, default=_json_default)
     if isinstance(value, float) and not math.isfinite(value):
@@ -239,6 +250,8 @@ def _decode_row(row: sqlite3.Row) -> TrialRecord:
             if not isinstance(v, _JSON_TYPES[column]):
                 raise _BadValue(f"trial {row['number']}: {column} holds {type(v).__name__}, "
                                 f"expected a JSON {'object' if _JSON_TYPES[column] is dict else 'array'}")
+        if column in _INF_LISTS and v is not None:
+            v = [math.inf if x is None else x for x in v]
         values[column] = v
     if values["status"] not in STATUSES:
         raise _BadValue(f"trial {values['number']} has unknown status {values['status']!r} "

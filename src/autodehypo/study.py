@@ -38,7 +38,7 @@ from .processes import end_group
 from .space import ENCODING_VERSION
 from .storage import (COMPLETE, DB_NAME, FAILED, PENDING, RUNNING, Storage, StorageError,
                       TrialRecord, diagnose)
-from .told_value import ToldValuePolicy
+from .told_value import ToldValuePolicy, ToldVectorPolicy, measure_objectives
 from .trial_progress import PROGRESS_FILE, read_progress, remove_live, write_live
 
 LOCK_NAME = "driver.lock"
@@ -82,6 +82,7 @@ class Progress:
     energy_sources: tuple[str, ...] = ()
     finished: bool = False
     live: tuple[LiveTrial, ...] = ()
+    front_size: int | None = None  # several objectives: the non-dominated completed trials so far
 
 
 def best_trial(trials: list[TrialRecord], direction: str) -> TrialRecord | None:
@@ -156,7 +157,8 @@ class Study:
         self._meter_tokens: dict[int, list] = {}
         self._stop_signal: int | None = None
         self._tally: Tally | None = None
-        self.policy = ToldValuePolicy(config.direction, config.failure_value)
+        self.policy = (ToldVectorPolicy(config.objectives) if config.objectives
+                       else ToldValuePolicy(config.direction, config.failure_value))
         self._held: list[TrialRecord] = []  # finished trials not told yet
         self._told_seq = 0
         self._lock: _DriverLock | None = None
@@ -312,7 +314,7 @@ class Study:
         executor = self._executor()
         (self.directory / "trials").mkdir(exist_ok=True)
         stored = self.storage.trials()
-        self._tally = Tally.of(stored, cfg.direction, self._max_fidelity())
+        self._tally = Tally.of(stored, cfg.direction, self._max_fidelity(), getattr(self.policy, "signs", ()))
         self._answers = {}
         for trial in stored:
             self._remember(trial)
@@ -484,13 +486,14 @@ class Study:
             telling = [t for t in self._held if t.status == COMPLETE or generation_in]
         else:
             telling = list(self._held)
-        told = {t.number for t in telling}
-        self._held = [t for t in self._held if t.number not in told]
+        telling_now = {t.number for t in telling}
+        self._held = [t for t in self._held if t.number not in telling_now]
         for trial in telling:
-            trial.told_value = self.policy.told(trial, self._tally.worst_value)
+            told = self.policy.told(trial, self._tally.worst_value)
+            trial.told_value, trial.told_values = (told[0], told) if isinstance(told, list) else (told, None)
             trial.told_seq = self._told_seq
             self._told_seq += 1
-            opt.tell(trial.number, trial.told_value)
+            opt.tell(trial.number, told)
         changed = {t.number: t for t in [*finished, *telling]}
         if changed:
             self.storage.record_told(list(changed.values()), opt.state_dict(), opt.evaluations,
@@ -535,6 +538,7 @@ class Study:
         """
         now = time.time()
         trial.status, trial.value, trial.error = COMPLETE, earlier.value, None
+        trial.objective_values = earlier.objective_values
         trial.metrics = {**earlier.metrics, "repeat_of": earlier.number}
         trial.started_at = trial.ended_at = now
         trial.elapsed_s = trial.cpu_time_s = trial.energy_j = 0.0
@@ -610,7 +614,25 @@ class Study:
         trial.energy_detail = {"readings": [r.as_dict() for r in readings],
                                "node_level": reading.node_level,
                                "co2e_g": co2e_grams(reading.joules, self.config.energy.grid_intensity)}
+        if self.config.objectives:
+            self._measure_objectives(trial)
         return trial
+
+    def _measure_objectives(self, trial: TrialRecord) -> None:
+        """Several objectives: the trial's vector, its first entry the trial's value; a figure
+        missing from a completed trial fails it. The objective's own value, when it is not the
+        first objective, is kept among the metrics under its key."""
+        key = getattr(self.objective, "key", "objective")
+        if trial.value is not None and self.config.objectives[0].name not in ("objective", key):
+            trial.metrics = {**trial.metrics, key: trial.value}
+        if trial.status != COMPLETE:
+            trial.value = None
+            return
+        trial.objective_values, error = measure_objectives(trial, self.config.objectives, key)
+        if error is not None:
+            trial.status, trial.value, trial.error = FAILED, None, error
+        else:
+            trial.value = trial.objective_values[0]
 
     def _spent(self, elapsed: float, started: list[TrialRecord]) -> bool:
         """True when no further trial may start, with ``started`` trials under way."""
@@ -619,12 +641,13 @@ class Study:
 
     def _progress(self, opt: Optimizer, elapsed: float, running: int,
                   finished: bool = False, live: tuple[LiveTrial, ...] = ()) -> Progress:
-        tally = self._tally or Tally.of(self.storage.trials(), self.config.direction, self._max_fidelity())
+        tally = self._tally or Tally.of(self.storage.trials(), self.config.direction, self._max_fidelity(),
+                                        getattr(self.policy, "signs", ()))
         return Progress(generation=opt.generation, evaluations=tally.evaluations,
                         failed=tally.failed, running=running, best_value=tally.best_value,
                         energy_j=tally.energy_j, elapsed_s=elapsed, config=self.config,
                         energy_sources=tuple(sorted(tally.energy_sources)), finished=finished,
-                        live=live)
+                        live=live, front_size=len(tally.front) if self.config.objectives else None)
 
 
 def build_optimizer(cfg: StudyConfig) -> Optimizer | MultiFidelityDE:
@@ -635,7 +658,8 @@ def build_optimizer(cfg: StudyConfig) -> Optimizer | MultiFidelityDE:
                                eta=f.eta, integer=f.integer, population=cfg.population, seed=cfg.seed,
                                **cfg.options)
     return make_optimizer(cfg.algorithm, cfg.space.dim, population=cfg.population, seed=cfg.seed,
-                          max_evaluations=cfg.budget.evaluations, schedule=cfg.schedule, **cfg.options)
+                          max_evaluations=cfg.budget.evaluations, schedule=cfg.schedule,
+                          objectives=cfg.n_objectives, **cfg.options)
 
 
 def _params_key(params: dict[str, Any]) -> str:

@@ -5,12 +5,17 @@ flipped. A failed trial is told ``failure_value`` when the config sets one,
 else the worst value seen so far (+inf before any completed trial): a failure
 then loses every comparison without stretching the scale the adaptive
 variants learn from.
+
+With several objectives (``study.objectives``) the optimizer is told a vector:
+:func:`measure_objectives` reads it off the finished trial, and
+:class:`ToldVectorPolicy` signs it.
 """
 
 from __future__ import annotations
 
 import math
 
+from .config import MEASURED_OBJECTIVES
 from .storage import COMPLETE, TrialRecord
 
 
@@ -26,3 +31,48 @@ class ToldValuePolicy:
         if self.failure_value is not None:
             return self.sign * self.failure_value
         return math.inf if worst_value is None else self.sign * worst_value
+
+
+def measure_objectives(trial: TrialRecord, objectives, value_key: str = "objective"
+                       ) -> tuple[list[float] | None, str | None]:
+    """A finished trial's value of each objective, in its own direction, or why there is none.
+
+    A name is the objective's value ("objective", or the configured ``value_key``), a measured
+    quantity of the trial (:data:`~autodehypo.config.MEASURED_OBJECTIVES`: energy is the figure
+    the study counts toward its energy budget), or else a metric the objective returned. Only a
+    completed trial is measured; a missing, unknown or non-finite figure is the error.
+    """
+    values = []
+    for spec in objectives:
+        if spec.name in ("objective", value_key):
+            value = trial.value
+        elif spec.name in MEASURED_OBJECTIVES:
+            value = getattr(trial, MEASURED_OBJECTIVES[spec.name])
+            if value is None:
+                source = f" (source {trial.energy_source or 'none'})" if spec.name == "energy" else ""
+                return None, f"objective {spec.name!r}: the trial's {spec.name} is unknown{source}"
+        elif spec.name in trial.metrics:
+            value = trial.metrics[spec.name]
+        else:
+            shown = ", ".join(sorted(trial.metrics)) or "none"
+            return None, f"objective {spec.name!r} not in the trial's metrics: {shown}"
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return None, f"objective {spec.name!r}: expected a finite number, got {value!r:.60}"
+        values.append(float(value))
+    return values, None
+
+
+class ToldVectorPolicy:
+    """What a multi-objective optimizer is told: each objective's value, sign-flipped where it
+    is maximized. A failed trial is told +inf for every objective: the multi-objective
+    algorithms take a vector with an infinite entry as a failure, which loses to every
+    completed trial and never enters the front. (A vector of the worst values seen would be
+    finite, could tie with a completed trial and survive selection beside it.)"""
+
+    def __init__(self, objectives):
+        self.signs = tuple(1.0 if s.direction == "minimize" else -1.0 for s in objectives)
+
+    def told(self, trial: TrialRecord, worst_value: float | None = None) -> list[float]:
+        if trial.status == COMPLETE and trial.objective_values is not None:
+            return [s * v for s, v in zip(self.signs, trial.objective_values)]
+        return [math.inf] * len(self.signs)

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .base import Optimizer, _array, _list
+from .base import Candidate, Optimizer, _array, _list
 from .pareto import finite_rows, non_dominated, dominates, survival_order
 
 
@@ -101,10 +101,12 @@ class MultiObjectiveOptimizer(Optimizer):
         if not np.isnan(told).any():
             self.tell_generation(told)
 
-    def pending_ids(self) -> list[int]:
+    def pending_candidates(self) -> list[Candidate]:
+        # A row of told values per candidate: all NaN until told (the base class has one value).
         if self.schedule == "async" or self._pending is None:
-            return super().pending_ids()
-        return [self._first_id + r for r in range(self._handed) if np.isnan(self._told[r]).all()]
+            return super().pending_candidates()
+        return [Candidate(self._first_id + r, self._pending[r].copy(), self.generation, r)
+                for r in range(self._handed) if np.isnan(self._told[r]).all()]
 
     def _new_generation(self) -> None:
         super()._new_generation()

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from ..storage import COMPLETE, FAILED, Storage, TrialRecord
+from .front import Objective, objectives_of
 
 
 @dataclass
@@ -23,11 +24,19 @@ class StudyData:
 
     @property
     def direction(self) -> str:
-        return self.config.get("study", {}).get("direction", "minimize")
+        return study_direction(self.config)
+
+    @property
+    def objectives(self) -> list[Objective]:
+        """Several objectives as configured; [] for a study of one."""
+        return objectives_of(self.config)
 
     @property
     def value_name(self) -> str:
-        """What the objective's value is: the returned key, or what a built-in objective returns."""
+        """What the objective's value is: the returned key, or what a built-in objective returns
+        (with several objectives: the first one, which the trials' value holds)."""
+        if self.objectives and self.objectives[0].name != "objective":
+            return self.objectives[0].name
         objective = self.config.get("objective", {})
         if objective.get("type") in ("mnist_cnn", "vision"):
             return "validation error"
@@ -35,7 +44,7 @@ class StudyData:
 
     @property
     def algorithm(self) -> str:
-        return self.config.get("study", {}).get("algorithm", "de")
+        return study_algorithm(self.config)
 
     @property
     def wall_time_s(self) -> float:
@@ -46,6 +55,17 @@ class StudyData:
 
     def fixed(self) -> dict[str, Any]:
         return dict(self.config.get("objective", {}).get("fixed", {}))
+
+
+def study_direction(config: dict[str, Any]) -> str:
+    """The direction of the trials' value: the study's, or its first objective's."""
+    objectives = objectives_of(config)
+    return objectives[0].direction if objectives else config.get("study", {}).get("direction", "minimize")
+
+
+def study_algorithm(config: dict[str, Any]) -> str:
+    """The configured algorithm; the default is gde3 with several objectives, else de."""
+    return config.get("study", {}).get("algorithm") or ("gde3" if objectives_of(config) else "de")
 
 
 def study_name(config: dict[str, Any], directory: str | Path) -> str:

@@ -10,7 +10,7 @@ import time
 from .. import __version__
 from . import plots
 from .data import StudyData
-from .tables import group_rows, render
+from .tables import group_rows, render, render_front
 from .text import NOT_RECORDED, energy_by_source, environment_sections, format_energy, format_param
 
 _STYLE = """
@@ -71,6 +71,14 @@ def render_html(studies: list[StudyData], group_by: str | None) -> str:
         rows = "".join(f"<tr><td>{e(k)}</td><td>{e(format_param(v))}</td></tr>" for k, v in best.params.items())
         parts.append(f"<h3>{e(s.name)}: {best.value:.6g} (trial {best.number})</h3>"
                      f"<table><tr><th>parameter</th><th>value</th></tr>{rows}</table>")
+
+    several = [s for s in studies if s.objectives]
+    if several:
+        parts.append("<h2>Pareto front</h2>")
+        for s in several:
+            parts += [f"<h3>{e(s.name)}</h3>", render_front(s, "html")]
+        if len({tuple(s.objectives) for s in several}) == 1:
+            parts += [_png(plots.hypervolume(several, "evaluations")), _png(plots.hypervolume(several, "energy"))]
 
     parts.append("<h2>Plots</h2>")
     figures = [plots.convergence(studies, "evaluations"), plots.convergence(studies, "energy"),

@@ -11,8 +11,9 @@ import numpy as np
 
 from ..storage import COMPLETE
 from .data import StudyData, best_so_far
+from .front import REFERENCE, Bounds, candidates, front_trials, hypervolume_curve, knee_trial, minimized
 
-KINDS = ("convergence", "pareto", "energy", "adaptation")
+KINDS = ("convergence", "pareto", "energy", "adaptation", "hypervolume")
 X_AXES = {"evaluations": "evaluations", "time": "wall time (s)", "energy": "cumulative energy"}
 
 
@@ -114,6 +115,8 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
 
 
 def pareto(studies: list[StudyData]):
+    if studies and all(s.objectives for s in studies) and len({tuple(s.objectives) for s in studies}) == 1:
+        return front_plot(studies)
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.2))
     points = [(t.energy_j, t.value) for s in studies for t in s.trials
@@ -133,6 +136,95 @@ def pareto(studies: list[StudyData]):
     ax.set_xlabel(energy_label(studies, "energy per trial"))
     ax.set_ylabel(value_label(studies))
     ax.set_title("value against energy per trial")
+    ax.grid(alpha=0.3)
+    _legend(ax)
+    fig.tight_layout()
+    return fig
+
+
+def _same_objectives(studies: list[StudyData]):
+    objectives = studies[0].objectives
+    if any(s.objectives != objectives for s in studies):
+        raise ValueError("these studies have different objectives; plot them one at a time")
+    return objectives
+
+
+def front_plot(studies: list[StudyData]):
+    """Studies of several objectives: every completed trial in the first two objectives, the
+    front's members in colour (joined as a staircase), the dominated ones grey, the knee starred.
+    With three or more objectives the front is still computed in all of them."""
+    plt = _pyplot()
+    objectives = _same_objectives(studies)
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    failed = sum(t.status == "failed" for s in studies for t in s.trials)
+    for s in studies:
+        pool = candidates(s.trials)
+        members = front_trials(s.trials, objectives)
+        on_front = {t.number for t in members}
+        dominated = [t for t in pool if t.number not in on_front]
+        if dominated:
+            d = np.array([t.objective_values[:2] for t in dominated])
+            ax.scatter(d[:, 0], d[:, 1], s=12, color="0.7", label="dominated" if s is studies[0] else None)
+        if not members:
+            continue
+        f = np.array([t.objective_values[:2] for t in members])
+        label = _label(s, studies)
+        line = ax.scatter(f[:, 0], f[:, 1], s=30, zorder=3, label=f"front: {label} ({len(members)})")
+        if len(objectives) == 2:
+            order = np.argsort(minimized(members, objectives)[:, 0])
+            ax.step(f[order, 0], f[order, 1], where="post", color=line.get_facecolor()[0], alpha=0.7)
+        knee = knee_trial(members, objectives)
+        ax.scatter([knee.objective_values[0]], [knee.objective_values[1]], marker="*", s=180,
+                   color=line.get_facecolor()[0], edgecolor="k", zorder=4,
+                   label=f"knee: trial {knee.number}" if len(studies) == 1 else None)
+    if not any(candidates(s.trials) for s in studies):
+        _say(ax, "no completed trial yet")
+    ax.set_xlabel(_axis_label(studies, objectives[0]))
+    ax.set_ylabel(_axis_label(studies, objectives[1]))
+    more = f", front over all {len(objectives)} objectives" if len(objectives) > 2 else ""
+    ax.set_title(f"Pareto front ({failed} failed trial{'s' if failed != 1 else ''} not shown{more})")
+    ax.grid(alpha=0.3)
+    _legend(ax, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _axis_label(studies: list[StudyData], objective) -> str:
+    if objective.name == "energy":
+        return energy_label(studies, f"energy ({objective.direction})")
+    return objective.label if objective.name != "objective" else f"{value_label(studies)}"
+
+
+def hypervolume(studies: list[StudyData], x: str = "evaluations"):
+    """Hypervolume of the front so far against evaluations or cumulative energy, all studies
+    normalized by the same bounds (see :mod:`.front`); several seeds of one algorithm: median
+    and quartiles."""
+    if x not in ("evaluations", "energy"):
+        raise ValueError("a hypervolume plot is against evaluations or energy")
+    plt = _pyplot()
+    objectives = _same_objectives(studies)
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    bounds = Bounds.of([s.trials for s in studies], objectives)
+    groups: dict[str, list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)
+    if bounds is not None:
+        for s in studies:
+            evaluations, energy, volumes = hypervolume_curve(s.trials, objectives, bounds)
+            if len(volumes):
+                groups[_label(s, studies)].append((evaluations if x == "evaluations" else energy, volumes))
+    for label, series in groups.items():
+        if len(series) == 1:
+            ax.step(series[0][0], series[0][1], where="post", label=label)
+            continue
+        grid = np.linspace(max(xs[0] for xs, _ in series), max(xs[-1] for xs, _ in series), 200)
+        stacked = np.array([np.interp(grid, xs, ys, left=np.nan) for xs, ys in series])
+        q1, med, q3 = np.nanpercentile(stacked, [25, 50, 75], axis=0)
+        line, = ax.plot(grid, med, label=f"{label} (median of {len(series)})")
+        ax.fill_between(grid, q1, q3, alpha=0.25, color=line.get_color())
+    if not groups:
+        _say(ax, "no completed trial yet")
+    ax.set_xlabel(energy_label(studies, X_AXES[x]) if x == "energy" else X_AXES[x])
+    ax.set_ylabel("hypervolume (normalized)")
+    ax.set_title(f"hypervolume against {x}; objectives scaled to [0, 1], reference {REFERENCE:g}")
     ax.grid(alpha=0.3)
     _legend(ax)
     fig.tight_layout()
@@ -243,6 +335,8 @@ def make(kind: str, studies: list[StudyData], *, x: str = "evaluations", by: str
         return energy_by(studies, by)
     if kind == "adaptation":
         return adaptation(studies)
+    if kind == "hypervolume":
+        return hypervolume(studies, x)
     raise ValueError(f"kind must be one of {list(KINDS)}, got {kind!r}")
 
 

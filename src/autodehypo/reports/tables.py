@@ -10,7 +10,9 @@ from typing import Any
 
 from ..storage import COMPLETE, FAILED
 from .data import StudyData, better
-from .text import format_duration
+from .front import (REFERENCE, Bounds, candidates, energy_sources_note, front_trials, knee_trial,
+                    normalized_hypervolume)
+from .text import format_duration, format_param
 
 FORMATS = ("text", "md", "csv", "latex", "html")
 
@@ -107,6 +109,11 @@ def render(rows: list[Row], fmt: str, group_label: str) -> str:
              "unknown" if r.energy_j is None else f"{r.energy_j / scale:.3g}",
              "unknown" if r.energy_j is None else f"{r.energy_j / 3.6e6:.3g}",
              str(r.trials), str(r.failed), r.sources or "-"] for r in rows]
+    return render_grid(header, body, fmt)
+
+
+def render_grid(header: list[str], body: list[list[str]], fmt: str) -> str:
+    """Cells already formatted as text, as a text, Markdown, LaTeX or HTML table."""
     if fmt == "text":
         widths = [max(len(x) for x in col) for col in zip(header, *body)]
         lines = ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in [header, *body]]
@@ -128,6 +135,61 @@ def render(rows: list[Row], fmt: str, group_label: str) -> str:
         trs = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in line) + "</tr>" for line in body)
         return f'<table class="results"><thead><tr>{head}</tr></thead><tbody>{trs}</tbody></table>'
     raise ValueError(f"format must be one of {list(FORMATS)}, got {fmt!r}")
+
+
+def front_rows(study: StudyData) -> tuple[list[str], list[list[str]]]:
+    """The Pareto front of a study of several objectives: one row per member, sorted by the
+    first objective, with its parameters; the knee marked."""
+    objectives = study.objectives
+    front = front_trials(study.trials, objectives)
+    knee = knee_trial(front, objectives)
+    names: list[str] = []
+    for t in front:
+        names += [k for k in t.params if k not in names]
+    header = ["trial", *(o.label for o in objectives), *names, "knee"]
+    body = [[str(t.number), *(f"{v:.4g}" for v in t.objective_values),
+             *(format_param(t.params[k]) if k in t.params else "-" for k in names),
+             "knee" if t is knee else ""] for t in front]
+    return header, body
+
+
+def front_summary(study: StudyData, bounds: Bounds | None = None) -> list[str]:
+    """Lines under the front table: its size, the knee, the hypervolume and its reference point,
+    and which energy source fed an energy objective."""
+    objectives = study.objectives
+    front = front_trials(study.trials, objectives)
+    if not front:
+        return [f"{study.name}: no trial completed, no front yet"]
+    bounds = bounds or Bounds.of([study.trials], objectives)
+    knee = knee_trial(front, objectives)
+    failed = sum(t.status == FAILED for t in study.trials)
+    lines = [f"{study.name}: {len(front)} trials on the front of {len(candidates(study.trials))} completed "
+             f"({failed} failed, never on it)",
+             f"knee point: trial {knee.number} ("
+             + ", ".join(f"{o.name} {v:.4g}" for o, v in zip(objectives, knee.objective_values)) + ")",
+             f"hypervolume: {normalized_hypervolume(study.trials, objectives, bounds):.4f} (each objective "
+             f"scaled to [0, 1] by its best and worst completed value; reference point {REFERENCE:g} "
+             "in each)"]
+    sources = energy_sources_note(study.trials, objectives)
+    if sources is not None:
+        lines.append(f"energy objective measured by: {sources}")
+    return lines
+
+
+def render_front(study: StudyData, fmt: str) -> str:
+    """The front table with its summary lines, in any format but CSV (export has a front column)."""
+    header, body = front_rows(study)
+    lines = front_summary(study)
+    if fmt == "html":
+        e = html.escape
+        return render_grid(header, body, fmt) + "".join(f'<p class="note">{e(x)}</p>' for x in lines)
+    if fmt == "latex":
+        notes = "\n\n".join(_latex_escape(x) for x in lines)
+        return f"% Pareto front of {study.name}\n" + render_grid(header, body, fmt) + f"\n{notes}\n"
+    title = f"Pareto front of {study.name}"
+    if fmt == "md":
+        return f"**{title}**\n\n" + render_grid(header, body, fmt) + "\n" + "\n".join(f"- {x}" for x in lines) + "\n"
+    return f"{title}\n" + render_grid(header, body, fmt) + "\n".join(lines) + "\n"
 
 
 def _md_cell(text: str) -> str:

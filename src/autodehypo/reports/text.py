@@ -11,7 +11,8 @@ from typing import IO, Any
 from ..storage import COMPLETE, FAILED, RUNNING, TRIAL_COLUMNS, Storage, TrialRecord
 from ..study import best_trial
 from ..trial_progress import describe
-from .data import study_name
+from .data import study_algorithm, study_direction, study_name
+from .front import front_trials, objectives_of
 
 
 def format_duration(seconds: float | None) -> str:
@@ -92,7 +93,7 @@ def status_text(storage: Storage, driver_alive: bool, live: dict | None = None) 
     done = counts[COMPLETE] + counts[FAILED]
     checkpoint = storage.last_checkpoint()
     generation = checkpoint["state"]["generation"] if checkpoint else 0
-    direction = config.get("study", {}).get("direction", "minimize")
+    direction = study_direction(config)
     best = best_trial(trials, direction)
     budget = config.get("study", {}).get("budget", {})
     of = f" of {budget['evaluations']}" if "evaluations" in budget else ""
@@ -113,6 +114,7 @@ def status_text(storage: Storage, driver_alive: bool, live: dict | None = None) 
         f"failed:       {counts[FAILED]}",
         f"best so far:  {format_value(best.value if best else None)}"
         + (f" (trial {best.number}: {format_params(best.params)})" if best else ""),
+        *_front_lines(config, trials),
         f"energy:       {_energy_line(trials)}",
         f"driver time:  {format_duration(driver_time)}",
         "sources:      " + _sources_line(storage),
@@ -125,17 +127,30 @@ def status_text(storage: Storage, driver_alive: bool, live: dict | None = None) 
     return "\n".join(lines)
 
 
+def _front_lines(config: dict[str, Any], trials: list[TrialRecord]) -> list[str]:
+    """Several objectives: the front's size so far (``report`` lists it)."""
+    objectives = objectives_of(config)
+    if not objectives:
+        return []
+    names = ", ".join(o.label for o in objectives)
+    return [f"front:        {len(front_trials(trials, objectives))} trials ({names}; best so far is the first's)"]
+
+
 def report_text(storage: Storage) -> str:
     config = storage.meta("config")
     trials = storage.trials()
-    direction = config.get("study", {}).get("direction", "minimize")
+    direction = study_direction(config)
     best = best_trial(trials, direction)
     counts = Counter(t.status for t in trials)
     directory = storage.path.parent
     lines = [f"study:        {study_name(config, directory)} "
-             f"({config.get('study', {}).get('algorithm', 'de')}, seed "
+             f"({study_algorithm(config)}, seed "
              f"{config.get('study', {}).get('seed', 0)}, {direction})",
              f"directory:    {directory}"]
+    objectives = objectives_of(config)
+    if objectives:
+        lines.append("objectives:   " + ", ".join(o.label for o in objectives)
+                     + " (the best value below is the first's; the front follows the table)")
     if best is None:
         lines.append("best:         no trial completed")
     else:
@@ -249,8 +264,10 @@ def _sources_line(storage: Storage) -> str:
     return "; ".join(v if v.startswith(f"{k}:") else f"{k}: {v}" for k, v in sources.items()) or "-"
 
 
-def trial_table(trials: list[TrialRecord]) -> tuple[list[str], list[list[Any]]]:
-    """All stored columns, params and metrics flattened into param_* and metric_* columns."""
+def trial_table(trials: list[TrialRecord], front: set[int] | None = None) -> tuple[list[str], list[list[Any]]]:
+    """All stored columns, params and metrics flattened into param_* and metric_* columns; with
+    ``front`` (the numbers of the front's trials, in a study of several objectives) a last
+    column ``front``, 1 for its members and 0 for the rest."""
     param_names: list[str] = []
     metric_names: list[str] = []
     for t in trials:
@@ -258,6 +275,8 @@ def trial_table(trials: list[TrialRecord]) -> tuple[list[str], list[list[Any]]]:
         metric_names += [k for k in t.metrics if k not in metric_names]
     plain = [c for c in TRIAL_COLUMNS if c not in ("params", "metrics")]
     header = plain + [f"param_{k}" for k in param_names] + [f"metric_{k}" for k in metric_names]
+    if front is not None:
+        header.append("front")
     rows = []
     for t in trials:
         row: list[Any] = []
@@ -266,13 +285,15 @@ def trial_table(trials: list[TrialRecord]) -> tuple[list[str], list[list[Any]]]:
             row.append(json.dumps(v) if isinstance(v, (dict, list)) else v)
         row += [_cell(t.params.get(k)) for k in param_names]
         row += [_cell(t.metrics.get(k)) for k in metric_names]
+        if front is not None:
+            row.append(int(t.number in front))
         rows.append(row)
     return header, rows
 
 
 def export_csv(storage: Storage, out: IO[str]) -> int:
     """One row per trial; returns the row count."""
-    header, rows = trial_table(storage.trials())
+    header, rows = _export_table(storage)
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
     writer.writerows([["" if v is None else v for v in row] for row in rows])
@@ -285,13 +306,20 @@ def export_parquet(storage: Storage, path: str) -> int:
         import pandas as pd
     except ImportError:
         raise RuntimeError("Parquet export needs pandas and pyarrow: pip install 'autodehypo[plot]'") from None
-    header, rows = trial_table(storage.trials())
+    header, rows = _export_table(storage)
     frame = pd.DataFrame(rows, columns=header)
     for column in frame.columns:  # mixed types (a categorical of str and int) become text
         if frame[column].dtype == object and len({type(v) for v in frame[column].dropna()}) > 1:
             frame[column] = frame[column].map(lambda v: None if v is None else str(v))
     frame.to_parquet(path, index=False)
     return len(rows)
+
+
+def _export_table(storage: Storage) -> tuple[list[str], list[list[Any]]]:
+    trials = storage.trials()
+    objectives = objectives_of(storage.meta("config"))
+    front = {t.number for t in front_trials(trials, objectives)} if objectives else None
+    return trial_table(trials, front)
 
 
 def _cell(value: Any) -> Any:
