@@ -1,7 +1,6 @@
 """The driver on real trial processes and a real SQLite file."""
 
 import csv
-import json
 import io
 import math
 import sqlite3
@@ -11,7 +10,7 @@ import pytest
 from autodehypo import ConfigError, Study
 from autodehypo.reports.text import export_csv, report_text, status_text
 from autodehypo.storage import Storage
-from autodehypo.study import StudyLockedError, _DriverLock, driver_alive
+from autodehypo.driver_lock import DriverLock, StudyLockedError, driver_alive
 from conftest import toy_config
 
 
@@ -104,7 +103,7 @@ def test_wall_time_budget_stops_the_study(tmp_path):
 def test_second_driver_is_refused(tmp_path):
     study = Study.create(tmp_path / "s", toy_config(evaluations=8))
     assert not driver_alive(tmp_path / "s")
-    lock = _DriverLock(tmp_path / "s")
+    lock = DriverLock(tmp_path / "s")
     try:
         assert driver_alive(tmp_path / "s")
         with pytest.raises(StudyLockedError, match="another driver is running this study"):

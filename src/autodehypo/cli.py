@@ -21,7 +21,8 @@ from .reports.text import (export_csv, export_parquet, format_duration, format_e
 from .storage import FAILED, Storage, StorageError
 from .trial_progress import describe, read_live
 from .execution.slurm_driver import DriverJob, driver_script, requeue_self, submit
-from .study import Interrupted, Progress, Study, best_trial, driver_alive
+from .driver_lock import driver_alive
+from .study import Interrupted, Progress, Study, best_trial
 
 EXIT_OK, EXIT_USAGE, EXIT_STORAGE, EXIT_NO_TRIAL, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
 EXIT_CODES = ("exit codes: 0 done, 1 internal error, 2 bad config or arguments, 3 study file problem "

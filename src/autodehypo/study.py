@@ -12,12 +12,9 @@ generation, ``async`` gives a free worker a new candidate at once.
 from __future__ import annotations
 
 import errno
-import fcntl
 import importlib.util
 import json
-import os
 import signal
-import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +24,7 @@ import numpy as np
 
 from .algorithms import Candidate, Optimizer, make_optimizer
 from .algorithms.multifidelity import MultiFidelityDE
+from .answers import RecordedAnswers, answer, params_key
 from .budget import Tally, budget_spent, trial_units
 from .continuation import write_context
 from .config import ConfigError, StudyConfig, parse_config
@@ -38,14 +36,10 @@ from .processes import end_group
 from .space import ENCODING_VERSION
 from .storage import (COMPLETE, DB_NAME, FAILED, PENDING, RUNNING, Storage, StorageError,
                       TrialRecord, diagnose)
+from .driver_lock import LOCK_NAME, DriverLock
 from .told_value import ToldValuePolicy, ToldVectorPolicy, measure_objectives
 from .trial_progress import PROGRESS_FILE, read_progress, remove_live, write_live
 
-LOCK_NAME = "driver.lock"
-
-
-class StudyLockedError(StorageError):
-    """Another driver is running this study."""
 
 
 class Interrupted(Exception):
@@ -97,53 +91,6 @@ def best_trial(trials: list[TrialRecord], direction: str) -> TrialRecord | None:
     return pick(done, key=lambda t: t.value)
 
 
-class _DriverLock:
-    """An exclusive flock on the study directory, released by the kernel if the driver dies."""
-
-    def __init__(self, directory: Path):
-        self.path = directory / LOCK_NAME
-        if self.path.is_dir() and not self.path.is_symlink():
-            raise StorageError(f"{self.path}: a directory where the driver's lock file belongs; "
-                               "remove it (it holds nothing autodehypo wrote) and try again")
-        try:
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise StorageError(diagnose(directory / DB_NAME, exc)) from None
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(self.fd, 200).decode(errors="replace").strip() or "unknown"
-            os.close(self.fd)
-            raise StudyLockedError(f"{directory}: another driver is running this study ({holder}); "
-                                   "wait for it to finish or stop it first") from None
-        try:
-            os.ftruncate(self.fd, 0)
-            os.write(self.fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
-        except OSError as exc:
-            self.release()
-            raise StorageError(diagnose(directory / DB_NAME, exc)) from None
-
-    def release(self) -> None:
-        os.ftruncate(self.fd, 0)
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        os.close(self.fd)
-
-
-def driver_alive(directory: Path) -> bool:
-    """Whether a driver holds the study's lock right now."""
-    try:
-        fd = os.open(Path(directory) / LOCK_NAME, os.O_RDONLY)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        return False
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-
-
 class Study:
     """A study on disk. Use :meth:`create` or :meth:`open`, then :meth:`run`."""
 
@@ -161,10 +108,10 @@ class Study:
                        else ToldValuePolicy(config.direction, config.failure_value))
         self._held: list[TrialRecord] = []  # finished trials not told yet
         self._told_seq = 0
-        self._lock: _DriverLock | None = None
+        self._lock: DriverLock | None = None
         self._live: tuple[LiveTrial, ...] = ()
         self._live_at = 0.0
-        self._answers: dict[str, TrialRecord] = {}
+        self._answers = RecordedAnswers()
 
     # -- construction -------------------------------------------------------
     @classmethod
@@ -250,7 +197,7 @@ class Study:
         if self.storage.meta("state") == "finished":
             return self._progress(self._optimizer(), self.storage.meta("driver_elapsed_s", 0.0),
                                   0, finished=True)
-        lock = self._lock = _DriverLock(self.directory)
+        lock = self._lock = DriverLock(self.directory)
         try:
             self.meters, sources = _open_meters(self.config)
             # One environment per run session: a resumed study may run on another node or software.
@@ -315,9 +262,7 @@ class Study:
         (self.directory / "trials").mkdir(exist_ok=True)
         stored = self.storage.trials()
         self._tally = Tally.of(stored, cfg.direction, self._max_fidelity(), getattr(self.policy, "signs", ()))
-        self._answers = {}
-        for trial in stored:
-            self._remember(trial)
+        self._answers = RecordedAnswers(stored)
         self._told_seq = self.storage.next_told_seq()
         outstanding = self._outstanding(opt, stored)
         self._held = [t for t in outstanding if t.status in (COMPLETE, FAILED)]
@@ -343,25 +288,8 @@ class Study:
         try:
             while True:
                 self._check_signal()
-                starting: list[TrialRecord] = []
-                repeats: list[TrialRecord] = []
                 queue[:0], waiting = waiting, []  # their twins may have finished
-                busy = {_params_key(t.params) for t in running.values()}
-                while (executor.free_slots > len(starting) + len(waiting) and not self._spent(
-                        elapsed(), [*running.values(), *starting, *repeats, *waiting])):
-                    trial = queue.pop(0) if queue else self._ask(opt, elapsed())
-                    if trial is None:
-                        break  # generational: the rest of the generation is out
-                    if not cfg.noisy:  # never pay twice for one configuration
-                        key = _params_key(trial.params)
-                        if key in self._answers:
-                            repeats.append(self._repeat(trial, self._answers[key]))
-                            continue
-                        if key in busy:  # the same configuration is training: wait for its result
-                            waiting.append(trial)
-                            continue
-                        busy.add(key)
-                    starting.append(trial)
+                starting, repeats, waiting = self._fill(opt, executor, queue, running, elapsed)
                 if repeats:
                     for trial in repeats:
                         self._tally.add(trial)
@@ -382,7 +310,7 @@ class Study:
                     done = [self._record(running.pop(number), outcome) for number, outcome in ended]
                     for trial in done:
                         self._tally.add(trial)
-                        self._remember(trial)
+                        self._answers.remember(trial)
                     self._settle(opt, done, elapsed())
                     finished = {t.number for t in done}
                     self._live = tuple(t for t in self._live if t.number not in finished)
@@ -405,6 +333,34 @@ class Study:
         if progress is not None:
             progress(final)
         return final
+
+    def _fill(self, opt: Optimizer, executor, queue: list[TrialRecord], running: dict[int, TrialRecord],
+              elapsed: Callable[[], float]) -> tuple[list[TrialRecord], list[TrialRecord], list[TrialRecord]]:
+        """Trials for the free slots: first the queue (asked before, not yet run), then new
+        asks, until the slots are full, the budget is spent or the optimizer waits.
+
+        Returns those to start, those answered from the record, and those waiting for a twin
+        that is training now (they go back to the queue)."""
+        starting: list[TrialRecord] = []
+        repeats: list[TrialRecord] = []
+        waiting: list[TrialRecord] = []
+        busy = {params_key(t.params) for t in running.values()}
+        while (executor.free_slots > len(starting) + len(waiting) and not self._spent(
+                elapsed(), [*running.values(), *starting, *repeats, *waiting])):
+            trial = queue.pop(0) if queue else self._ask(opt, elapsed())
+            if trial is None:
+                break  # generational: the rest of the generation is out
+            if not self.config.noisy:  # never pay twice for one configuration
+                earlier = self._answers.earlier(trial)
+                if earlier is not None:
+                    repeats.append(answer(trial, earlier))
+                    continue
+                if params_key(trial.params) in busy:
+                    waiting.append(trial)
+                    continue
+                busy.add(params_key(trial.params))
+            starting.append(trial)
+        return starting, repeats, waiting
 
     def _outstanding(self, opt: Optimizer, stored: list[TrialRecord]) -> list[TrialRecord]:
         """The stored trials of the candidates the optimizer waits for, in the order asked.
@@ -522,31 +478,6 @@ class Study:
                                     "trials": [t.as_dict() for t in live]})
         return True
 
-    def _remember(self, trial: TrialRecord) -> None:
-        """Keep the first completed result of each configuration, to answer it if asked again.
-
-        A failed configuration is tried again: its failure may have been the node's, not its own.
-        """
-        if trial.status == COMPLETE:
-            self._answers.setdefault(_params_key(trial.params), trial)
-
-    def _repeat(self, trial: TrialRecord, earlier: TrialRecord) -> TrialRecord:
-        """Answer a configuration asked again with its recorded result, at no cost.
-
-        It still counts as an evaluation (the optimizer is told a value), with no time and no
-        energy: a study of a deterministic objective pays once for each configuration it tries.
-        """
-        now = time.time()
-        trial.status, trial.value, trial.error = COMPLETE, earlier.value, None
-        trial.objective_values = earlier.objective_values
-        trial.metrics = {**earlier.metrics, "repeat_of": earlier.number}
-        trial.started_at = trial.ended_at = now
-        trial.elapsed_s = trial.cpu_time_s = trial.energy_j = 0.0
-        trial.energy_source = earlier.energy_source
-        trial.energy_detail = {"repeat_of": earlier.number, "readings": [], "node_level": False,
-                               "co2e_g": 0.0}
-        return trial
-
     def _trial_dir(self, trial: TrialRecord) -> Path:
         return self.directory / "trials" / f"{trial.number:06d}"
 
@@ -660,11 +591,6 @@ def build_optimizer(cfg: StudyConfig) -> Optimizer | MultiFidelityDE:
     return make_optimizer(cfg.algorithm, cfg.space.dim, population=cfg.population, seed=cfg.seed,
                           max_evaluations=cfg.budget.evaluations, schedule=cfg.schedule,
                           objectives=cfg.n_objectives, **cfg.options)
-
-
-def _params_key(params: dict[str, Any]) -> str:
-    """One configuration's identity: its decoded values, which is what a trial trains."""
-    return json.dumps(params, sort_keys=True, default=str)
 
 
 def _build(cfg: StudyConfig, objective: Callable | None) -> Any:
