@@ -411,12 +411,15 @@ def report(results: list[dict], budgets: list[int], methods: list[str], seeds: i
            "target. *Energy to target*: median over runs (∞ when fewer than half got there) [share of runs "
            "reaching it]; *ERT*: energy spent by all runs (to the target, or their whole budget) / runs reaching "
            "it. Ratio: ours / peer of the medians, then of the ERTs; p: two-sided Mann-Whitney U on the per-run "
-           "energies to target (runs that never got there tied at +∞).", ""]
+           "energies to target (runs that never got there tied at +∞). A geometric mean is over the tasks where "
+           "the ratio is finite and positive (their count in brackets): a ratio of 0 (the peer's median is ∞, "
+           "ours finite) or ∞ (the reverse) is shown per task but left out of it.", ""]
     out += ["## Tasks", "", "| task | configurations | epochs | mean full-fidelity energy (J) | best val_error "
             "| target |", "|---|---|---|---|---|---|"]
     for r in results:
         out.append(f"| {r['task']} | {r['configurations']} | {r['epochs']} | {fmt(r['full_cost'], 4)} | "
                    f"{fmt(r['best'], 4)} | {fmt(r['target'], 4)} |")
+    out += ["", "## The goal and where ours loses", "", *verdicts(results, budgets, methods)]
     for n in budgets:
         out += ["", f"## Budget {n} full-fidelity evaluations", ""]
         out += ["### Geometric mean over tasks of ours / peer (median energy to target; ERT)", "",
@@ -441,6 +444,45 @@ def report(results: list[dict], budgets: list[int], methods: list[str], seeds: i
                 c = comparison(fig[ours], fig[peer])
                 out.append(f"| {ours} | {peer} | {fmt(c['ratio'])} | {fmt(c['ert_ratio'])} | {fmt(c['p'], 2)} |")
     return "\n".join(out) + "\n"
+
+
+def verdicts(results: list[dict], budgets: list[int], methods: list[str]) -> list[str]:
+    """One line per goal comparison and budget (met or not, on the geometric mean of the median ratios),
+    then every task, budget and peer where one of ours needs more energy than the peer or reaches the
+    target in fewer runs."""
+    lines = []
+    for n in budgets:
+        for ours, peer, goal in pairs(methods):
+            if not goal:
+                continue
+            cs = [comparison(r["budgets"][n]["methods"][ours], r["budgets"][n]["methods"][peer]) for r in results]
+            g, k = measures.geometric_mean([c["ratio"] for c in cs])
+            ge, _ = measures.geometric_mean([c["ert_ratio"] for c in cs])
+            if k:
+                verdict = "met" if g <= GOALS[goal] else "not met"
+            elif cs and all(c["ratio"] == 0.0 for c in cs):
+                verdict = "met: ours reaches the target in most runs, the peer in fewer than half"
+            elif any(math.isinf(c["ratio"]) for c in cs):
+                verdict = "not met: ours reaches the target in fewer than half the runs"
+            else:
+                verdict = "undecided: neither reaches the target in half the runs"
+            lines.append(f"- budget {n}, {ours} / {peer} (goal ≤ {GOALS[goal]}): median ratio {fmt(g)} over {k} "
+                         f"of {len(results)} task(s), ERT ratio {fmt(ge)}: **{verdict}**")
+    losses = []
+    for r in results:
+        for n in budgets:
+            fig = r["budgets"][n]["methods"]
+            for ours, peer, _ in pairs(methods):
+                c, a, b = comparison(fig[ours], fig[peer]), fig[ours], fig[peer]
+                worse = [what for what, bad in (
+                    (f"median energy {fmt(c['ratio'])}x", c["ratio"] > 1),
+                    (f"ERT {fmt(c['ert_ratio'])}x", c["ert_ratio"] > 1),
+                    (f"reached {a.reached:.0%} vs {b.reached:.0%}", a.reached < b.reached)) if bad]
+                if worse:
+                    losses.append(f"- {r['task']}, budget {n}: {ours} loses to {peer}: {', '.join(worse)} "
+                                  f"(p = {fmt(c['p'], 2)})")
+    return lines + ["", "Where ours loses (ratio > 1, or a smaller share of runs reaching the target):", ""] + \
+        (losses or ["- nowhere in these runs"])
 
 
 def versions_of(dehb_python: str | None) -> dict:
