@@ -363,6 +363,20 @@ def figures(runs: list[Run], target: float, budget: float, cap: int) -> Figures:
                    sum(len(r.evaluations) >= cap and s < budget for r, s in zip(cut, spent)))
 
 
+def table_provenance(path: str) -> str:
+    """Where a table's energy figures come from: its energy_source values and, from the meta file
+    make_table.py writes beside it, the CPU it was measured on."""
+    import csv
+    import gzip
+    import io
+    raw = Path(path).read_bytes()
+    text = (gzip.decompress(raw) if path.endswith(".gz") else raw).decode()
+    sources = sorted({row["energy_source"] for row in csv.DictReader(io.StringIO(text))})
+    meta = Path(path + ".meta.json")
+    cpu = json.loads(meta.read_text()).get("machine", {}).get("cpu", "?") if meta.is_file() else "?"
+    return f"{' + '.join(sources)} (CPU {cpu})"
+
+
 def analyse(task: TableTask, runs: dict[str, list[Run]], budgets: list[int]) -> dict:
     largest = budget_energy(task, max(budgets))
     target = measures.median([r.best_loss(largest) for r in runs["random"]])
@@ -373,7 +387,8 @@ def analyse(task: TableTask, runs: dict[str, list[Run]], budgets: list[int]) -> 
                                                         for m, rs in runs.items()}}
     return {"task": task.name, "target": target, "best": float(np.nanmin(task.fidelity_values[..., -1])),
             "rank_correlation": {e: low_fidelity_rank_correlation(task, e) for e in fidelities(max_epoch(task))},
-            "configurations": task.size, "epochs": max_epoch(task),
+            "best_rank": {e: best_rank_at(task, e) for e in fidelities(max_epoch(task))},
+            "configurations": task.size, "energy": table_provenance(task.source), "epochs": max_epoch(task),
             "full_cost": float(np.nanmean(task.fidelity_costs[..., -1])), "budgets": per_budget}
 
 
@@ -394,6 +409,14 @@ def low_fidelity_rank_correlation(task: TableTask, epoch: int) -> float:
     full = task.fidelity_values[..., -1].ravel()
     ok = ~(np.isnan(low) | np.isnan(full))
     return float(spearmanr(low[ok], full[ok]).statistic)
+
+
+def best_rank_at(task: TableTask, epoch: int) -> int:
+    """The rank (1 = best) after ``epoch`` of the configuration that is best after the last epoch:
+    successive halving keeps only the top third at each rung, so a late bloomer is dropped."""
+    low = task.fidelity_values[..., epoch - 1].ravel()
+    best = int(np.nanargmin(task.fidelity_values[..., -1].ravel()))
+    return int(np.sum(np.where(np.isnan(low), np.inf, low) < low[best])) + 1
 
 
 def pairs(methods: list[str]) -> list[tuple[str, str, str]]:
@@ -447,13 +470,16 @@ def report(results: list[dict], budgets: list[int], methods: list[str], seeds: i
            "ours finite) or ∞ (the reverse) is shown per task but left out of it. A search that only asks "
            f"configurations it has already trained spends nothing: a run stops after {CAP_FACTOR} x N evaluations "
            "(answers from the record included) of the largest budget, and its ERT counts only the energy it spent "
-           "(which favours a run that stalls early over one that keeps paying).", ""]
+           "(which favours a run that stalls early over one that keeps paying). Energy source `estimate`: "
+           "make_table.py's CpuTimeEstimate, the training's CPU seconds x 10 W per core, not a meter.", ""]
     out += ["## Tasks", "", "| task | configurations | epochs | mean full-fidelity energy (J) | best val_error "
-            "| target | Spearman rho, val_error at a lower rung vs the last epoch |", "|---|---|---|---|---|---|---|"]
+            "| target | Spearman rho, val_error at a lower rung vs the last epoch | the best configuration's rank "
+            "there | energy source |", "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         rho = ", ".join(f"epoch {e}: {rho:.2f}" for e, rho in r["rank_correlation"].items())
         out.append(f"| {r['task']} | {r['configurations']} | {r['epochs']} | {fmt(r['full_cost'], 4)} | "
-                   f"{fmt(r['best'], 4)} | {fmt(r['target'], 4)} | {rho} |")
+                   f"{fmt(r['best'], 4)} | {fmt(r['target'], 4)} | {rho} | "
+                   f"{', '.join(f'epoch {e}: {k}' for e, k in r['best_rank'].items())} | {r['energy']} |")
     out += ["", "## The goal and where ours loses", "", *verdicts(results, budgets, methods)]
     for n in budgets:
         out += ["", f"## Budget {n} full-fidelity evaluations", ""]
