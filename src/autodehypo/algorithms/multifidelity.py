@@ -122,12 +122,7 @@ class MultiFidelityDE:
             value = math.inf
         entry["value"] = _float(value)
         self.evaluations += 1
-        level = self.levels.index(entry["fidelity"])
         x = _array(entry["x"])
-        if entry["inner_id"] is not None:
-            self.searches[level].tell(entry["inner_id"], value)
-        else:
-            self.searches[level].inject(x, value)
         # The best is the best at the highest fidelity that has a finite value.
         if math.isfinite(value) and (entry["fidelity"] > self.best_fidelity or value < self.best_value):
             if entry["fidelity"] >= self.best_fidelity:
@@ -156,6 +151,14 @@ class MultiFidelityDE:
         rungs = self.schedule[self.bracket % len(self.schedule)]
         self.generation += 1
         finished, self._entries = self._entries, []
+        # The populations hear a rung's results in the order asked, not as they arrived: the
+        # search then depends on the values alone, as a generational one must.
+        for entry in finished:
+            search = self.searches[self.levels.index(entry["fidelity"])]
+            if entry["inner_id"] is not None:
+                search.tell(entry["inner_id"], _unfloat(entry["value"]))
+            else:
+                search.inject(_array(entry["x"]), _unfloat(entry["value"]))
         if self.rung + 1 < len(rungs):
             keep = rungs[self.rung + 1][0]
             done = [e for e in finished if math.isfinite(_unfloat(e["value"]))]
