@@ -18,10 +18,14 @@ cube and does no decoding itself, so the driver may give it the decoding:
 configuration key (the study passes its space's decoding). With a key,
 candidates that decode to a configuration already evaluated, asked and not yet
 told, or already chosen for an earlier slot of this generation are discarded
-before the model picks; a slot whose k candidates are all repeats takes up to
-:data:`EXTRA_ROUNDS` x k more draws and asks the first novel ones it finds
-(the model's best of the draw), and only if none is novel asks the model's best
-repeat. ``prescreen = 1`` is that alone: no model, repeats drawn again.
+before the model picks; a slot whose k candidates are all repeats takes
+:data:`EXTRA_ROUNDS` x k more draws and picks among their novel ones. When even
+those all repeat (a population converged onto one configuration makes nothing
+else), the model's best repeat is repaired: k copies of it with one coordinate
+drawn again uniformly (then two, ...), and the model picks among the novel
+copies, so the slot asks a neighbouring configuration instead of a known one;
+only a used-up space asks a repeat. ``prescreen = 1`` is the repeat handling
+alone: no model, the first novel draw or a random novel copy.
 
 The model is a k-nearest-neighbour regression on *ranks*: every evaluated
 point's told value is replaced by its rank (ties share the mean rank, ``inf``
@@ -48,7 +52,7 @@ import numpy as np
 from .base import _array, _list
 
 NEIGHBOURS = 5      # evaluated points averaged per prediction
-EXTRA_ROUNDS = 3    # times k further draws for slots whose k candidates are all repeats
+EXTRA_ROUNDS = 1    # times k further draws for slots whose k candidates are all repeats
 
 
 def ranks(values: np.ndarray) -> np.ndarray:
@@ -135,6 +139,7 @@ class Prescreen:
             x = np.stack([np.clip(draws[j][0][i], 0.0, 1.0) for j, i in rows])
             return knn_rank_predict(self._seen_x, self._seen_values, x)
 
+        repaired: dict[int, np.ndarray] = {}
         if key is None:  # the model alone
             scores = predict([(j, i) for j in range(k) for i in range(n)]).reshape(k, n)
             pick = np.argmin(scores, axis=0)
@@ -155,9 +160,31 @@ class Prescreen:
                     else:
                         low += k
                 pick[i] = choice
-                taken.add(key(np.clip(draws[choice][0][i], 0.0, 1.0)))
+                x = np.clip(draws[choice][0][i], 0.0, 1.0)
+                if key(x) in taken:
+                    x = self._repair(x, taken, k if model else 1)
+                    repaired[i] = x
+                taken.add(key(x))
         rows = np.arange(n)
-        return tuple(np.stack([d[a] for d in draws])[pick, rows] for a in range(len(draws[0])))
+        out = tuple(np.stack([d[a] for d in draws])[pick, rows] for a in range(len(draws[0])))
+        for i, x in repaired.items():
+            out[0][i] = x
+        return out
+
+    def _repair(self, x: np.ndarray, taken: set, k: int) -> np.ndarray:
+        """A repeated trial made novel: k copies with 1, then 2, ... coordinates drawn again
+        uniformly; the model's best novel copy, or ``x`` itself when none is (the space is used up)."""
+        for changed in range(1, self.dim + 1):
+            copies = np.tile(x, (k, 1))
+            for copy in copies:
+                coords = self.rng.choice(self.dim, size=changed, replace=False)
+                copy[coords] = self.rng.random(changed)
+            novel = [c for c in copies if self._key(c) not in taken]
+            if novel:
+                if len(novel) == 1 or len(self._seen_x) < 2:
+                    return novel[0]
+                return novel[int(np.argmin(knn_rank_predict(self._seen_x, self._seen_values, np.stack(novel))))]
+        return x
 
     def _evaluated_keys(self) -> set:
         if self._seen_keys is None:
