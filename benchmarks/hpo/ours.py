@@ -35,13 +35,17 @@ def _native(value: Any) -> Any:
 def parse_variant(spec: str) -> tuple[str, dict[str, int]]:
     """``"de"`` is the algorithm as a study runs it now; ``"de:enc=1:dedupe=0:pop=20"`` changes
     the search encoding version, whether repeated configurations are answered from the record,
-    or the population, so that each search change can be measured before and after."""
+    or the population; ``:prescreen=K`` turns on the algorithm's pre-screening (K candidates per
+    slot, repeats discarded through the task's decoding, as a study does), ``:key=0`` keeps the
+    decoding from it (the model alone, repeats not recognised), so that each search change can
+    be measured before and after."""
     name, *items = spec.split(":")
     settings = {}
     for item in filter(None, items):
         key, _, value = item.partition("=")
-        if key not in ("enc", "dedupe", "pop") or not value.isdigit():
-            raise ValueError(f"{spec!r}: expected NAME[:enc=1|2][:dedupe=0|1][:pop=N], got {item!r}")
+        if key not in ("enc", "dedupe", "pop", "prescreen", "key") or not value.isdigit():
+            raise ValueError(f"{spec!r}: expected NAME[:enc=1|2][:dedupe=0|1][:pop=N][:prescreen=K]"
+                             f"[:key=0|1], got {item!r}")
         settings[key] = int(value)
     return name, settings
 
@@ -59,7 +63,11 @@ def run_autodehypo(task: Task, algorithm: str, seed: int, evaluations: int) -> T
     space = SearchSpace.from_config(space_config(task), settings.get("enc", ENCODING_VERSION))
     # config.py: study.population defaults to the algorithm's default_population(space.dim).
     population = settings.get("pop") or ALGORITHMS[name].default_population(space.dim)
-    opt = make_optimizer(name, space.dim, population=population, seed=seed, max_evaluations=evaluations)
+    options = {"prescreen": settings["prescreen"]} if "prescreen" in settings else {}
+    opt = make_optimizer(name, space.dim, population=population, seed=seed, max_evaluations=evaluations,
+                         **options)
+    if options and settings.get("key", 1):  # study.py: the space's decoding names a configuration
+        opt.set_key(lambda u: task.key(space.decode(u)))
     rec = Recorder(task, algorithm, seed, evaluations)
     answers: dict = {}  # study.py: the first completed result of each configuration
     while True:

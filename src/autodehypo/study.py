@@ -247,6 +247,8 @@ class Study:
     def _optimizer(self) -> Optimizer:
         cfg = self.config
         opt = build_optimizer(cfg)
+        if hasattr(opt, "set_key"):  # pre-screening discards candidates that repeat a configuration
+            opt.set_key(lambda x: params_key(cfg.space.decode(x)))
         current = self.storage.current_state()
         if current is not None:
             opt.load_state_dict(current["state"])

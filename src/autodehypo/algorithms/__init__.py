@@ -15,6 +15,7 @@ from .jde import JDE
 from .jso import JSO
 from .lshade import LSHADE
 from .multiobjective import MultiObjectiveOptimizer
+from .prescreen import Prescreen
 from .shade import SHADE
 from .spsrdemms import SPSRDEMMS
 
@@ -26,13 +27,18 @@ SINGLE_OBJECTIVE = sorted(name for name, cls in ALGORITHMS.items() if not cls.mu
 
 # Arguments the study supplies itself; the rest are the algorithm's options.
 _STUDY_ARGS = {"dim", "population", "seed", "max_evaluations", "schedule", "objectives"}
+# Options of every algorithm built on the Prescreen mixin (prescreen.py), with their defaults: off.
+SEARCH_OPTIONS: dict[str, Any] = {"prescreen": None}
 
 
 def algorithm_options(name: str) -> dict[str, Any]:
     """The options an algorithm accepts, with their defaults."""
     sig = inspect.signature(ALGORITHMS[name].__init__)
-    return {k: p.default for k, p in sig.parameters.items()
-            if k != "self" and k not in _STUDY_ARGS}
+    options = {k: p.default for k, p in sig.parameters.items()
+               if k != "self" and k not in _STUDY_ARGS}
+    if issubclass(ALGORITHMS[name], Prescreen):
+        options.update(SEARCH_OPTIONS)
+    return options
 
 
 def make_optimizer(name: str, dim: int, *, population: int | None = None, seed: int | None = None,
@@ -58,10 +64,14 @@ def make_optimizer(name: str, dim: int, *, population: int | None = None, seed: 
         population = ALGORITHMS[name].default_population(dim)
     if ALGORITHMS[name].multi_objective:
         options["objectives"] = objectives
-    return ALGORITHMS[name](dim, population=population, seed=seed,
-                            max_evaluations=max_evaluations, schedule=schedule, **options)
+    prescreen = options.pop("prescreen", None)
+    opt = ALGORITHMS[name](dim, population=population, seed=seed,
+                           max_evaluations=max_evaluations, schedule=schedule, **options)
+    if prescreen is not None:
+        opt.configure_prescreen(prescreen)
+    return opt
 
 
 __all__ = ["ALGORITHMS", "DE", "DISH", "GDE3", "GDE3SHADE", "JADE", "JDE", "JSO", "LSHADE", "MULTI_OBJECTIVE",
-           "MUTATIONS", "MultiObjectiveOptimizer", "SCHEDULES", "SHADE", "SINGLE_OBJECTIVE", "SPSRDEMMS",
+           "MUTATIONS", "MultiObjectiveOptimizer", "Prescreen", "SCHEDULES", "SEARCH_OPTIONS", "SHADE", "SINGLE_OBJECTIVE", "SPSRDEMMS",
            "STRATEGIES", "Candidate", "Optimizer", "algorithm_options", "make_optimizer"]

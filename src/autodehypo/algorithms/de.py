@@ -21,6 +21,7 @@ import numpy as np
 
 from .base import (Optimizer, _array, _list, binomial_crossover, exponential_crossover,
                    indices_except, latin_hypercube, midpoint_repair, pbest_indices)
+from .prescreen import Prescreen
 
 
 @dataclass
@@ -114,7 +115,7 @@ def archive_insert(rng: np.random.Generator, archive: np.ndarray, parents: np.nd
     return archive
 
 
-class DE(Optimizer):
+class DE(Prescreen, Optimizer):
     """DE with a fixed (or dithered) F and a fixed CR.
 
     Defaults F = 0.5, CR = 0.9 are Storn and Price's usual settings; ``p`` is
@@ -158,13 +159,17 @@ class DE(Optimizer):
     def _ask(self) -> np.ndarray:
         if self.population is None:
             return latin_hypercube(self.rng, self.population_size, self.dim)
+        return self._screened(self._trials)[0]
+
+    def _trials(self) -> tuple[np.ndarray]:
+        """One draw of the generation's trial vectors."""
         n = len(self.population)
         F = self.rng.uniform(*self.dither) if self.dither else self.F
         mutation, _, crossover = self.strategy.rpartition("/")
         pop = Population(self.population, self.fitness, np.full(n, F), self.archive, self.p)
         mutants = MUTATIONS[mutation](self.rng, pop)
         trials = CROSSOVERS[crossover](self.rng, self.population, mutants, self.CR)
-        return midpoint_repair(trials, self.population)
+        return (midpoint_repair(trials, self.population),)
 
     def _tell(self, candidates: np.ndarray, values: np.ndarray) -> None:
         if self.population is None:

@@ -19,9 +19,10 @@ import numpy as np
 from .base import (Optimizer, _array, _list, binomial_crossover, latin_hypercube,
                    midpoint_repair)
 from .de import MUTATIONS, Population
+from .prescreen import Prescreen
 
 
-class JDE(Optimizer):
+class JDE(Prescreen, Optimizer):
     name = "jde"
     row_arrays = ("_trial_F", "_trial_CR")
 
@@ -49,14 +50,19 @@ class JDE(Optimizer):
     def _ask(self) -> np.ndarray:
         if self.population is None:
             return latin_hypercube(self.rng, self.population_size, self.dim)
+        trials, self._trial_F, self._trial_CR = self._screened(self._trials)
+        return trials
+
+    def _trials(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One draw of F, CR and the trial vectors they make: (trials, F, CR)."""
         n = len(self.population)
         r = self.rng.random((n, 4))
-        self._trial_F = np.where(r[:, 1] < self.tau1, self.F_l + r[:, 0] * self.F_u, self.F)
-        self._trial_CR = np.where(r[:, 3] < self.tau2, r[:, 2], self.CR)
-        pop = Population(self.population, self.fitness, self._trial_F, np.empty((0, self.dim)), 0.0)
+        F = np.where(r[:, 1] < self.tau1, self.F_l + r[:, 0] * self.F_u, self.F)
+        CR = np.where(r[:, 3] < self.tau2, r[:, 2], self.CR)
+        pop = Population(self.population, self.fitness, F, np.empty((0, self.dim)), 0.0)
         mutants = MUTATIONS["rand/1"](self.rng, pop)
-        trials = binomial_crossover(self.rng, self.population, mutants, self._trial_CR)
-        return midpoint_repair(trials, self.population)
+        trials = binomial_crossover(self.rng, self.population, mutants, CR)
+        return midpoint_repair(trials, self.population), F, CR
 
     def _tell(self, candidates: np.ndarray, values: np.ndarray) -> None:
         if self.population is None:

@@ -24,11 +24,12 @@ import numpy as np
 from .base import (Optimizer, _array, _float, _list, _unfloat, binomial_crossover, cauchy_positive,
                    latin_hypercube, midpoint_repair, pbest_indices)
 from .de import archive_insert, current_to_pbest
+from .prescreen import Prescreen
 
 TERMINAL = -1.0  # an M_CR slot at this value makes every CR drawn from it 0 (L-SHADE)
 
 
-class SHADE(Optimizer):
+class SHADE(Prescreen, Optimizer):
     """SHADE 1.0 with the CEC 2013 settings: H = population, |A| = population, p_i ~ U[2/N, 0.2].
 
     Defaults for hyperparameter search: population 12 (the paper used 100,
@@ -124,14 +125,18 @@ class SHADE(Optimizer):
     def _ask(self) -> np.ndarray:
         if self.population is None:
             return self._initial_population()
+        trials, self._trial_F, self._trial_CR = self._screened(self._trials)
+        return trials
+
+    def _trials(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One draw of F, CR and the trial vectors they make: (trials, F, CR)."""
         n = len(self.population)
         mu_F, mu_CR = self._memory_means(self.rng.integers(self.H, size=n))
-        self._trial_CR = self._sample_CR(mu_CR)
-        self._trial_F = self._sample_F(mu_F)
-        mutants = current_to_pbest(self.rng, self.population, self.archive, self._pbest(),
-                                   self._trial_F, self._Fw(self._trial_F))
-        trials = binomial_crossover(self.rng, self.population, mutants, self._trial_CR)
-        return midpoint_repair(trials, self.population)
+        CR = self._sample_CR(mu_CR)
+        F = self._sample_F(mu_F)
+        mutants = current_to_pbest(self.rng, self.population, self.archive, self._pbest(), F, self._Fw(F))
+        trials = binomial_crossover(self.rng, self.population, mutants, CR)
+        return midpoint_repair(trials, self.population), F, CR
 
     def _tell(self, candidates: np.ndarray, values: np.ndarray) -> None:
         if self.population is None:

@@ -1,0 +1,229 @@
+"""Surrogate pre-screening of DE trial vectors, aware of repeated configurations.
+
+``prescreen = k`` (off by default) makes each generation's trial vectors k
+times with the algorithm's own operators (k independent draws of mutation and
+crossover, and for the self-adaptive variants of F and CR), and for every slot
+asks one of its k candidates: the one that a cheap model of everything
+evaluated so far predicts best. The other k - 1 are never evaluated; the
+adaptive variants learn from the F and CR of the trial that was asked. This is
+pre-screening as in surrogate-assisted DE: the search is still DE, the model
+only chooses among DE's own offspring.
+
+Repeats. On a table, or any space of integers and choices, many points of the
+unit cube decode to one configuration, and a converging population keeps
+asking configurations it already has: answered from the record they cost
+nothing but use up the evaluation budget. The optimizer works in the unit
+cube and does no decoding itself, so the driver may give it the decoding:
+:meth:`Prescreen.set_key` takes a function from a unit vector to a hashable
+configuration key (the study passes its space's decoding). With a key,
+candidates that decode to a configuration already evaluated, asked and not yet
+told, or already chosen for an earlier slot of this generation are discarded
+before the model picks; a slot whose k candidates are all repeats takes
+:data:`EXTRA_ROUNDS` x k more draws and picks among their novel ones. When even
+those all repeat (a population converged onto one configuration makes nothing
+else), the model's best repeat is repaired: k copies of it with one coordinate
+drawn again uniformly (then two, ...), and the model picks among the novel
+copies, so the slot asks a neighbouring configuration instead of a known one;
+only a used-up space asks a repeat. ``prescreen = 1`` is the repeat handling
+alone: no model, the first novel draw or a random novel copy.
+
+The model is a k-nearest-neighbour regression on *ranks*: every evaluated
+point's told value is replaced by its rank (ties share the mean rank, ``inf``
+is last) and a candidate is predicted as the inverse-squared-distance weighted
+mean rank of its :data:`NEIGHBOURS` nearest evaluated points in the unit cube.
+DE's selection compares values only, so ranks ask the same question and ignore
+the objective's scale, outliers and the worst-so-far value told for failures;
+a local average has no length scale to fit and cannot overshoot on the
+plateaus and steps of integer and choice coordinates; and it costs one
+(candidates x evaluated x dim) distance computation per generation.
+
+The key function is not state: the evaluated points and their values are (in
+``state_dict``), and the evaluated keys are computed again from them when
+needed, so a resumed run continues exactly as long as the driver sets the same
+key function again.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Hashable
+
+import numpy as np
+
+from .base import _array, _list
+
+NEIGHBOURS = 5      # evaluated points averaged per prediction
+EXTRA_ROUNDS = 1    # times k further draws for slots whose k candidates are all repeats
+
+
+def ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks scaled to [0, 1], 0 the best; tied values share their mean rank; inf ranks last."""
+    values = np.asarray(values, dtype=float)
+    n = len(values)
+    if n < 2:
+        return np.zeros(n)
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    first = np.cumsum(counts) - counts
+    return (first + (counts - 1) / 2.0)[inverse] / (n - 1)
+
+
+def knn_rank_predict(points: np.ndarray, values: np.ndarray, candidates: np.ndarray,
+                     neighbours: int = NEIGHBOURS) -> np.ndarray:
+    """Predicted rank (0 best, 1 worst) of each candidate: the inverse-squared-distance weighted
+    mean rank of its ``neighbours`` nearest points."""
+    r = ranks(values)
+    d2 = (np.sum(candidates ** 2, axis=1)[:, None] + np.sum(points ** 2, axis=1)[None, :]
+          - 2.0 * candidates @ points.T)
+    d2 = np.maximum(d2, 0.0)
+    k = min(neighbours, len(points))
+    if k < len(points):
+        nearest = np.argpartition(d2, k - 1, axis=1)[:, :k]
+    else:
+        nearest = np.broadcast_to(np.arange(len(points)), d2.shape)
+    w = 1.0 / (np.take_along_axis(d2, nearest, axis=1) + 1e-12)
+    return np.sum(w * r[nearest], axis=1) / np.sum(w, axis=1)
+
+
+def check_prescreen(value: Any) -> int | None:
+    """``prescreen``: None (off) or an integer >= 1."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= 1000:
+        raise ValueError(f"prescreen must be an integer from 1 to 1000 (candidates per slot), "
+                         f"or absent for off, got {value!r}")
+    return int(value)
+
+
+class Prescreen:
+    """Mixin for the generational DE algorithms: ``_ask`` builds its trials with
+    :meth:`_screened`; evaluated points are recorded as they are told."""
+
+    prescreen: int | None = None
+    _seen_x: np.ndarray | None = None
+    _seen_values: np.ndarray | None = None
+    _key: Callable[[np.ndarray], Hashable] | None = None
+    _seen_keys: set | None = None    # the keys of _seen_x, made again when None
+
+    def configure_prescreen(self, prescreen: Any) -> None:
+        """Turn pre-screening on (k candidates per slot) or off (None); before the first ask."""
+        if self.asked:
+            raise ValueError("prescreen must be set before the first ask()")
+        self._init_prescreen(prescreen)
+
+    def _init_prescreen(self, prescreen: Any) -> None:
+        self.prescreen = check_prescreen(prescreen)
+        self._seen_x = np.empty((0, self.dim)) if self.prescreen else None
+        self._seen_values = np.empty(0) if self.prescreen else None
+        self._seen_keys = None
+
+    def set_key(self, key: Callable[[np.ndarray], Hashable] | None) -> None:
+        """The configuration a unit vector decodes to (hashable), or None: no repeat checks."""
+        self._key = key
+        self._seen_keys = None
+
+    # -- what the algorithms call ---------------------------------------------
+    def _screened(self, make: Callable[[], tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
+        """``make()`` returns (trials, per-row arrays...) for one draw of the generation. Off, it
+        is called once; on, k times (and more for slots whose candidates are all repeats), and
+        each row takes the row of the draw chosen for it."""
+        if not self.prescreen or self._seen_x is None or len(self._seen_x) == 0:
+            return make()
+        k = self.prescreen
+        draws = [make() for _ in range(k)]
+        n = len(draws[0][0])
+        key = self._key
+        model = k > 1 and len(self._seen_x) >= 2
+        if key is None and not model:
+            return draws[0]
+
+        def predict(rows: list[tuple[int, int]]) -> np.ndarray:
+            x = np.stack([np.clip(draws[j][0][i], 0.0, 1.0) for j, i in rows])
+            return knn_rank_predict(self._seen_x, self._seen_values, x)
+
+        repaired: dict[int, np.ndarray] = {}
+        if key is None:  # the model alone
+            scores = predict([(j, i) for j in range(k) for i in range(n)]).reshape(k, n)
+            pick = np.argmin(scores, axis=0)
+        else:
+            taken = self._evaluated_keys() | {key(np.clip(c.x, 0.0, 1.0)) for c in self.pending_candidates()}
+            pick = np.zeros(n, dtype=int)
+            for i in range(n):
+                low, choice = 0, None
+                while choice is None:
+                    while len(draws) < low + k:
+                        draws.append(make())
+                    novel = [j for j in range(low, low + k)
+                             if key(np.clip(draws[j][0][i], 0.0, 1.0)) not in taken]
+                    if novel:
+                        choice = novel[int(np.argmin(predict([(j, i) for j in novel])))] if model else novel[0]
+                    elif low + k >= k * (1 + EXTRA_ROUNDS):  # no novel one: the model's best repeat
+                        choice = int(np.argmin(predict([(j, i) for j in range(k)]))) if model else 0
+                    else:
+                        low += k
+                pick[i] = choice
+                x = np.clip(draws[choice][0][i], 0.0, 1.0)
+                if key(x) in taken:
+                    x = self._repair(x, taken, k if model else 1)
+                    repaired[i] = x
+                taken.add(key(x))
+        rows = np.arange(n)
+        out = tuple(np.stack([d[a] for d in draws])[pick, rows] for a in range(len(draws[0])))
+        for i, x in repaired.items():
+            out[0][i] = x
+        return out
+
+    def _repair(self, x: np.ndarray, taken: set, k: int) -> np.ndarray:
+        """A repeated trial made novel: k copies with 1, then 2, ... coordinates drawn again
+        uniformly; the model's best novel copy, or ``x`` itself when none is (the space is used up)."""
+        for changed in range(1, self.dim + 1):
+            copies = np.tile(x, (k, 1))
+            for copy in copies:
+                coords = self.rng.choice(self.dim, size=changed, replace=False)
+                copy[coords] = self.rng.random(changed)
+            novel = [c for c in copies if self._key(c) not in taken]
+            if novel:
+                if len(novel) == 1 or len(self._seen_x) < 2:
+                    return novel[0]
+                return novel[int(np.argmin(knn_rank_predict(self._seen_x, self._seen_values, np.stack(novel))))]
+        return x
+
+    def _evaluated_keys(self) -> set:
+        if self._seen_keys is None:
+            self._seen_keys = {self._key(x) for x in self._seen_x}
+        return self._seen_keys
+
+    def _remember(self, x: np.ndarray, values: np.ndarray) -> None:
+        x = np.asarray(x, dtype=float).reshape(-1, self.dim)
+        values = np.asarray(values, dtype=float).reshape(-1)
+        self._seen_x = np.vstack([self._seen_x, x])
+        self._seen_values = np.concatenate([self._seen_values, np.where(np.isnan(values), np.inf, values)])
+        if self._seen_keys is not None:
+            self._seen_keys.update(self._key(p) for p in x)
+
+    # -- the history the model is fitted to ------------------------------------
+    def tell_generation(self, values: Any) -> None:
+        pending = self._pending
+        asked = self._asked_count() if pending is not None else 0
+        super().tell_generation(values)
+        if self.prescreen:
+            self._remember(pending[:asked], values)
+
+    def _tell_async(self, id: int, value: float) -> None:
+        record = self._outstanding.get(id)
+        super()._tell_async(id, value)
+        if self.prescreen:
+            self._remember(record["x"], [value])
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        if self.prescreen:
+            state["prescreen"] = {"k": self.prescreen, "seen_x": _list(self._seen_x),
+                                  "seen_values": _list(self._seen_values)}
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        screen = state.get("prescreen")
+        self._init_prescreen(screen["k"] if screen else None)
+        if screen:
+            self._seen_x = _array(screen["seen_x"]).reshape(-1, self.dim)
+            self._seen_values = _array(screen["seen_values"]).reshape(-1)

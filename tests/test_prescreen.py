@@ -1,0 +1,256 @@
+"""Surrogate pre-screening of DE trial vectors, aware of repeats (autodehypo.algorithms.prescreen)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from autodehypo import ConfigError
+from autodehypo.algorithms import ALGORITHMS, Prescreen, algorithm_options, make_optimizer
+from autodehypo.algorithms.prescreen import knn_rank_predict, ranks
+from autodehypo.config import parse_config
+from conftest import toy_config
+
+SCREENED = sorted(name for name, cls in ALGORITHMS.items() if issubclass(cls, Prescreen))
+BUDGET = 150
+
+# sum of every coordinate asked over the run of sequences() below, as main asked them before
+# pre-screening existed (commit 90ffb79): off, nothing may change, draw for draw.
+MAIN_SUMS = {"de": 199.11437892778724, "dish": 187.37404060888466, "jade": 261.3058701825613,
+             "jde": 235.21349891456836, "jso": 172.78540381538522, "lshade": 197.8742561748159,
+             "shade": 227.24819558506132}
+
+
+def bumpy(x):
+    """A sphere with ripples, off-centre: easy to model locally, not trivially."""
+    x = np.atleast_2d(x)
+    return ((x - 0.31) ** 2).sum(axis=1) + 0.02 * np.sin(25 * x).sum(axis=1)
+
+
+def grid_key(x):
+    """A coarse table: 5 levels per coordinate."""
+    return tuple(np.minimum((np.asarray(x) * 5).astype(int), 4).tolist())
+
+
+def sequences(name, seed=5, budget=BUDGET, key=None, **options):
+    opt = make_optimizer(name, 4, population=12, seed=seed, max_evaluations=budget, **options)
+    if key is not None:
+        opt.set_key(key)
+    asked = []
+    while len(x := opt.ask_generation()):
+        asked.append(x)
+        values = bumpy(x)
+        values[::5] = np.nan
+        opt.tell_generation(values)
+    return asked, opt
+
+
+def test_screened_algorithms():
+    assert SCREENED == ["de", "dish", "jade", "jde", "jso", "lshade", "shade"]
+    assert all(algorithm_options(n)["prescreen"] is None for n in SCREENED)
+    assert "prescreen" not in algorithm_options("spsrdemms")
+
+
+@pytest.mark.parametrize("name", SCREENED)
+def test_off_asks_exactly_what_main_asked(name):
+    plain, opt = sequences(name)
+    assert np.sum(np.vstack(plain)) == pytest.approx(MAIN_SUMS[name], rel=1e-13, abs=0)
+    off, off_opt = sequences(name, prescreen=None, key=grid_key)
+    for a, b in zip(plain, off, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert "prescreen" not in opt.state_dict() and "prescreen" not in off_opt.state_dict()
+
+
+def per_candidate(opt, key, stop_after=None):
+    """Drive with ask()/tell() a candidate at a time, values told in a shuffled order."""
+    order = np.random.default_rng(opt.asked + 7)
+    asked = []
+    while True:
+        out = []
+        while (c := opt.ask()) is not None:
+            out.append(c)
+            asked.append(c.x)
+            if stop_after is not None and len(asked) >= stop_after:
+                return asked, out
+        if not out:
+            return asked, out
+        for i in order.permutation(len(out)):
+            value = bumpy(out[i].x)[0]
+            opt.tell(out[i].id, np.nan if out[i].id % 7 == 0 else value)
+
+
+@pytest.mark.parametrize("name", SCREENED)
+@pytest.mark.parametrize("schedule", ["generational", "async"])
+def test_resume_mid_run_continues_identically(name, schedule):
+    if schedule == "async" and ALGORITHMS[name].no_async:
+        pytest.skip(ALGORITHMS[name].no_async)
+
+    def build():
+        opt = make_optimizer(name, 4, population=12, seed=3, max_evaluations=120, schedule=schedule,
+                             prescreen=4)
+        opt.set_key(grid_key)
+        return opt
+
+    if schedule == "async":
+        def drive(opt, start, stop=None):  # two workers, results back in reverse order of asking
+            asked, out = [], []
+            while stop is None or len(asked) < stop:
+                c = opt.ask()
+                if c is None and not out:
+                    break
+                if c is not None:
+                    out.append(c)
+                    asked.append(c.x)
+                if len(out) == 2 or (c is None and out):
+                    done = out.pop()
+                    opt.tell(done.id, bumpy(done.x)[0])
+            return asked
+        straight = drive(build(), 0)
+        first = build()
+        head = drive(first, 0, 50)
+    else:
+        straight, _ = per_candidate(build(), grid_key)
+        first = build()
+        head, _ = per_candidate(first, grid_key, stop_after=55)  # mid-generation, values pending
+    state = json.loads(json.dumps(first.state_dict(), allow_nan=False))
+    assert state["prescreen"]["k"] == 4
+    resumed = make_optimizer(name, 4, population=12, seed=999, max_evaluations=120, schedule=schedule)
+    resumed.set_key(grid_key)
+    resumed.load_state_dict(state)
+    if schedule == "async":
+        # the two outstanding candidates come back as the uninterrupted run told them
+        rest = []
+        pending = resumed.pending_candidates()
+        out = list(pending)
+        while True:
+            c = resumed.ask()
+            if c is None and not out:
+                break
+            if c is not None:
+                out.append(c)
+                rest.append(c.x)
+            if len(out) == 2 or (c is None and out):
+                done = out.pop()
+                resumed.tell(done.id, bumpy(done.x)[0])
+        np.testing.assert_array_equal(np.vstack(head + rest), np.vstack(straight))
+        return
+    # generational: tell the pending values as the uninterrupted run would have, then go on
+    first_rest = []
+    pending = resumed.pending_candidates()
+    order = np.random.default_rng(pending[0].id - pending[0].index + 7) if pending else None
+    assert pending  # stopped mid-generation
+    # finish the generation as per_candidate does: ask the rest, tell all in its shuffled order
+    gen = pending + [c for c in iter(resumed.ask, None)]
+    first_rest += [c.x for c in gen[len(pending):]]
+    for i in order.permutation(len(gen)):
+        value = bumpy(gen[i].x)[0]
+        resumed.tell(gen[i].id, np.nan if gen[i].id % 7 == 0 else value)
+    rest, _ = per_candidate(resumed, grid_key)
+    np.testing.assert_array_equal(np.vstack(head + first_rest + rest), np.vstack(straight))
+
+
+def test_never_asks_an_evaluated_configuration_while_a_novel_candidate_exists():
+    opt = make_optimizer("de", 2, population=4, seed=0, max_evaluations=100, prescreen=2)
+    key = lambda x: tuple(np.round(np.asarray(x), 1).tolist())  # noqa: E731
+    opt.set_key(key)
+    first = opt.ask_generation()
+    opt.tell_generation(bumpy(first))
+    best = first[np.argmin(bumpy(first))]
+    # Two draws per slot: the first repeats the best point exactly (the model's favourite: it is
+    # where the best rank is), the second is a far, poorly predicted novel point; then more.
+    levels = [0.97, 0.71, 0.53, 0.37, 0.19, 0.03, 0.87, 0.61]
+    draws = iter([(np.tile(best, (4, 1)),)] + [(np.full((4, 2), v),) for v in levels])
+    chosen = opt._screened(lambda: next(draws))[0]
+    evaluated = {key(x) for x in first}
+    assert key(chosen[0]) == key(np.full(2, 0.97))
+    # every slot novel: not evaluated, and not taken by an earlier slot of the generation
+    assert all(key(x) not in evaluated for x in chosen) and len({key(x) for x in chosen}) == 4
+    # Without a key the model takes the repeat.
+    opt.set_key(None)
+    draws = iter([(np.tile(best, (4, 1)),), (np.full((4, 2), 0.97),)])
+    np.testing.assert_array_equal(opt._screened(lambda: next(draws))[0], np.tile(best, (4, 1)))
+
+
+@pytest.mark.parametrize("name", ["de", "jso"])
+def test_a_run_on_a_coarse_table_repeats_almost_nothing(name):
+    def repeats(**options):
+        asked, _ = sequences(name, seed=1, budget=200, key=grid_key if options else None, **options)
+        keys = [grid_key(x) for x in np.vstack(asked)]
+        return len(keys) - len(set(keys))
+    plain, screened = repeats(), repeats(prescreen=4)
+    assert plain > 40 and screened <= plain // 10
+
+
+@pytest.mark.parametrize("name", ["de", "jde", "jso"])
+def test_prescreening_reaches_lower_values_at_a_small_budget(name):
+    def best(seed, **options):
+        opt = make_optimizer(name, 6, population=10, seed=seed, max_evaluations=120, **options)
+        while len(x := opt.ask_generation()):
+            opt.tell_generation(bumpy(x))
+        return opt.best_value
+    plain = [best(s) for s in range(9)]
+    screened = [best(s, prescreen=4) for s in range(9)]
+    assert np.median(screened) < np.median(plain)
+    assert sum(a < b for a, b in zip(screened, plain)) >= 6
+
+
+def test_history_holds_exactly_the_evaluated_points():
+    opt = make_optimizer("de", 2, population=6, seed=1, max_evaluations=15, prescreen=3)
+    told = []
+    while len(x := opt.ask_generation()):
+        told.append(x)
+        opt.tell_generation(bumpy(x))
+    np.testing.assert_array_equal(opt._seen_x, np.vstack(told))  # the cut last generation included
+    assert len(opt._seen_values) == 15
+
+
+def test_ranks_share_ties_and_put_inf_last():
+    np.testing.assert_allclose(ranks(np.array([3.0, 1.0, np.inf, 1.0, 2.0])), [0.75, 0.125, 1.0, 0.125, 0.5])
+    assert ranks(np.array([5.0])).tolist() == [0.0]
+
+
+def test_model_prefers_candidates_near_good_points():
+    rng = np.random.default_rng(0)
+    points = rng.random((200, 5))
+    values = ((points - 0.2) ** 2).sum(axis=1)
+    predicted = knn_rank_predict(points, values, np.array([[0.2] * 5, [0.9] * 5]))
+    assert predicted[0] < 0.1 < 0.8 < predicted[1]
+
+
+@pytest.mark.parametrize("value", [0, -3, 2.5, True, "4", 1001])
+def test_bad_values_name_the_option(value):
+    with pytest.raises(ValueError, match=r"^prescreen must be an integer from 1 to 1000") as info:
+        make_optimizer("de", 3, population=10, seed=0, prescreen=value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"prescreen": 0}, r"^study\.options: prescreen must be an integer from 1 to 1000"),
+    ({"prescreen": "eight"}, r"^study\.options: prescreen must be an integer from 1 to 1000"),
+])
+def test_config_errors_are_one_line(options, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        parse_config(toy_config(extra_study={"options": options}))
+    assert "\n" not in str(info.value)
+
+
+def test_config_refuses_it_for_an_algorithm_without_it():
+    with pytest.raises(ConfigError, match=r"prescreen") as info:
+        parse_config(toy_config(extra_study={"algorithm": "spsrdemms", "options": {"prescreen": 4}}))
+    assert "\n" not in str(info.value)
+
+
+def test_a_study_with_prescreen_asks_no_configuration_twice(tmp_path, monkeypatch):
+    from autodehypo import Study
+    runs = tmp_path / "runs.txt"
+    monkeypatch.setenv("TOY_RUNS_FILE", str(runs))
+    grid = {"a": {"type": "categorical", "choices": list(range(8))},
+            "b": {"type": "categorical", "choices": list(range(6))}}
+    config = toy_config("toy_objectives:counted_grid", evaluations=40, population=8, space=grid,
+                        extra_study={"options": {"prescreen": 4}})
+    study = Study.create(tmp_path / "s", config)
+    final = study.run()
+    study.close()
+    trained = runs.read_text().splitlines()
+    assert final.evaluations == 40
+    assert len(trained) == len(set(trained)) >= 38  # 48 configurations: hardly one asked twice
