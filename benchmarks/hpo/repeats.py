@@ -3,8 +3,9 @@
     python -m benchmarks.hpo.repeats [--tasks hpobench-kc1 nb201-imagenet] [--populations 5,10,20,40]
 
 On a table every configuration is one of finitely many, and a DE population
-that converges decodes to the same few configurations: the study (which does
-not deduplicate today) trains them again at full cost. For each task,
+that converges decodes to the same few configurations: the study answers them
+from its record at no cost, but each still uses an evaluation of the budget
+(``prescreen`` avoids asking them). For each task,
 algorithm and population this prints the median final regret and cost over
 the seeds and the share of repeated evaluations in the first and the second
 half of the budget, driven as ``ours.run_autodehypo`` drives a study except

@@ -322,7 +322,7 @@ def report(results: list[dict], args_line: str, settings: dict, env: dict, skipp
     present = list(dict.fromkeys(o for r in results for o in r["optimizers"]))
     peers = [p for p in settings["peers"] if p in present]
     ours = [a for a in ours if a in present]
-    out = [f"# HPO benchmark: autodehypo against its peers",
+    out = ["# HPO benchmark: autodehypo against its peers",
            "",
            f"Command: `{args_line}`  ",
            f"Seeds 0..{settings['seeds'] - 1} ({settings['seeds']} runs per optimizer, task and budget), "
@@ -407,7 +407,8 @@ def report(results: list[dict], args_line: str, settings: dict, env: dict, skipp
     names = peers + ours
     out += ["", f"## Repeated configurations, {top} evaluations", "",
             "Mean over runs of the share of evaluations whose configuration the run had already "
-            "evaluated (the study does not deduplicate today: each repeat costs a full training).", "",
+            "evaluated (the study answers a repeat from its record at no cost, unless `noisy = true`; "
+            "each repeat still uses one evaluation of the budget).", "",
             "| task | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for r in results:
         cells = []
