@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import heapq
 import math
-import platform
 import sys
 import tempfile
 import time
@@ -42,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.hpo.measures import mann_whitney, median  # noqa: E402
 from benchmarks.hpo.ours import space_config  # noqa: E402
 from benchmarks.hpo.tasks import DEFAULT_TASKS, DRAW_SALT, load_task  # noqa: E402
+from autodehypo.environment import cpu_model  # noqa: E402
 
 SCHEDULES = ("generational", "async")
 BASE_SLEEP_S = 0.05
@@ -181,14 +181,6 @@ def _table_line(row: dict, seeds: int) -> str:
             f"{row['trained_generational']:g} / {row['trained_async']:g} | {regret('half')} | {regret('end')} |")
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main(argv=None) -> int:

@@ -47,6 +47,7 @@ import numpy as np
 
 from .hpo.ours import space_config
 from .hpo.tasks import TableTask, load_task
+from autodehypo.environment import cpu_model
 
 REFERENCE = 1.1
 OURS = ("gde3", "gde3-shade")
@@ -155,14 +156,6 @@ def _verdict(ours: list[float], peer: list[float]) -> tuple[str, float]:
     return ("win" if np.median(ours) > np.median(peer) else "loss"), p
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def make_table(results: list[dict[str, Any]]) -> str:

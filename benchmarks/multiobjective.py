@@ -18,11 +18,11 @@ The verdict is a two-sided Mann-Whitney U test on IGD, ours against NSGA-II, at 
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
+from autodehypo.environment import cpu_model
 
 PROBLEMS = ("zdt1", "zdt2", "zdt3", "zdt4", "zdt6", "dtlz1", "dtlz2")
 OURS = ("gde3", "gde3-shade")
@@ -87,14 +87,6 @@ def benchmark(problems, evaluations: int, seeds: int) -> list[str]:
     return rows
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main(argv: list[str] | None = None) -> None:

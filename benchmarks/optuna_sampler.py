@@ -39,6 +39,7 @@ from benchmarks.hpo.ours import _native, run_autodehypo
 from benchmarks.hpo.peers import run_optuna_tpe, run_random
 from benchmarks.hpo.tasks import Task, load_task
 from benchmarks.hpo.trace import Recorder, Trace
+from autodehypo.environment import cpu_model
 
 TASKS = ("hpobench-kc1", "hpobench-vehicle", "hpolib-protein_structure")
 
@@ -167,14 +168,6 @@ def _fmt(x: float) -> str:
     return "∞" if math.isinf(x) else f"{x:.4g}"
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,7 +43,6 @@ import json
 import logging
 import math
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -57,6 +56,7 @@ import numpy as np
 from . import measures
 from .ours import space_config
 from .tasks import TableTask, load_energy_table
+from autodehypo.environment import cpu_model
 
 ETA = 3
 CAP_FACTOR = 20
@@ -448,12 +448,6 @@ def fmt(x: float, digits: int = 3) -> str:
     return f"{x:.{digits}g}"
 
 
-def cpu_model() -> str:
-    try:
-        match = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
-        return match.group(1).strip() if match else "unknown"
-    except OSError:
-        return "unknown"
 
 
 def report(results: list[dict], budgets: list[int], methods: list[str], seeds: int, command: str,

@@ -42,6 +42,11 @@ def collect_environment() -> dict[str, Any]:
             "host": socket.gethostname(), "os": platform.platform()}
 
 
+def cpu_model() -> str:
+    """The CPU's model name, for benchmark reports."""
+    return _cpu()[0] or "unknown CPU"
+
+
 def _cpu() -> tuple[str | None, list[str] | None]:
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
