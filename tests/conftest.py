@@ -61,3 +61,27 @@ def export_rows(directory):
     out = subprocess.run([sys.executable, "-m", "autodehypo", "export", str(directory)],
                          capture_output=True, text=True, check=True).stdout
     return list(csv.DictReader(io.StringIO(out)))
+
+
+def run_killed_at(config, directory, env, delays):
+    """`autodehypo run` a study, SIGKILL its driver after each delay (seconds) while it runs and
+    start it again (`resume`, or `run` when killed before the study file appeared), as a user
+    would; wait for the last driver to finish. Returns how many kills landed."""
+    import signal
+    import time
+
+    def start(args):
+        return subprocess.Popen([sys.executable, "-m", "autodehypo", *args], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc, kills = start(["run", str(config), "--dir", str(directory)]), 0
+    for delay in delays:
+        time.sleep(delay)
+        if proc.poll() is not None:
+            break
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kills += 1
+        proc = start(["resume", str(directory)] if (directory / "study.db").exists()
+                     else ["run", str(config), "--dir", str(directory)])
+    assert proc.wait() == 0, proc.stderr.read()
+    return kills

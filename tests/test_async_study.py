@@ -1,10 +1,6 @@
 """The study loop with the async schedule: busy workers, failures, kills, and the told order."""
 
 import os
-import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
@@ -12,7 +8,7 @@ import pytest
 from autodehypo import Study
 from autodehypo.algorithms import make_optimizer
 from autodehypo.storage import COMPLETE, FAILED, Storage
-from conftest import toy_config
+from conftest import run_killed_at, toy_config
 
 
 def async_config(algorithm="jde", evaluations=40, workers=3, **extra):
@@ -94,21 +90,7 @@ def test_async_sigkill_at_random_moments_then_resume(tmp_path, subprocess_env):
                       '[executor]\nworkers = 3\n')
     directory = tmp_path / "killed"
     rng = np.random.default_rng(int(os.environ.get("KILL_SEED", "14")))
-    proc = subprocess.Popen([sys.executable, "-m", "autodehypo", "run", str(config), "--dir", str(directory)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    kills = 0
-    for delay in rng.uniform(0.1, 1.2, size=7):
-        time.sleep(delay)
-        if proc.poll() is not None:
-            break
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        kills += 1
-        args = ["resume", str(directory)] if (directory / "study.db").exists() else \
-            ["run", str(config), "--dir", str(directory)]
-        proc = subprocess.Popen([sys.executable, "-m", "autodehypo", *args], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    assert proc.wait() == 0, proc.stderr.read()
+    kills = run_killed_at(config, directory, env, rng.uniform(0.1, 1.2, size=7))
     assert kills >= 3
     opt, trials = replay(directory)
     assert len(trials) == 45 and all(t.status == COMPLETE for t in trials)

@@ -4,10 +4,8 @@ equivalents, and a killed driver resumes exactly."""
 import csv
 import io
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,7 @@ from autodehypo import Study
 from autodehypo.continuation import write_context
 from autodehypo.execution import LocalExecutor
 from autodehypo.objectives.mnist_cnn import MnistCNN
-from conftest import toy_config
+from conftest import run_killed_at, toy_config
 
 
 def run_all(executor, params_by_key, workdir):
@@ -136,20 +134,7 @@ def test_fidelity_study_killed_at_random_moments_resumes_exactly(tmp_path, subpr
     assert run.returncode == 0, run.stderr
     killed = tmp_path / "killed"
     rng = np.random.default_rng(int(os.environ.get("KILL_SEED", "3")))
-    proc = subprocess.Popen([sys.executable, "-m", "autodehypo", "run", str(path), "--dir", str(killed)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    kills = 0
-    for delay in rng.uniform(0.2, 1.5, size=5):
-        time.sleep(delay)
-        if proc.poll() is not None:
-            break
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        kills += 1
-        args = ["resume", str(killed)] if (killed / "study.db").exists() else ["run", str(path), "--dir", str(killed)]
-        proc = subprocess.Popen([sys.executable, "-m", "autodehypo", *args], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    assert proc.wait() == 0, proc.stderr.read()
+    kills = run_killed_at(path, killed, env, rng.uniform(0.2, 1.5, size=5))
     assert kills >= 3
     assert _export(killed, env) == _export(reference, env)
 

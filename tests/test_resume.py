@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import toy_config
+from conftest import run_killed_at, toy_config
 
 pytestmark = pytest.mark.slow  # rounds of SIGKILL and resume in real processes
 
@@ -114,18 +114,7 @@ def test_random_kill_times(tmp_path, subprocess_env):
     assert start(["run", str(config), "--dir", str(reference)], env).wait() == 0
     killed = tmp_path / "killed"
     rng = np.random.default_rng(int(os.environ.get("KILL_SEED", "2026")))
-    proc = start(["run", str(config), "--dir", str(killed)], env)
-    for delay in rng.uniform(0.05, 1.5, size=6):
-        time.sleep(delay)
-        if proc.poll() is not None:
-            break
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        # Killed before the study file appeared: start it again, as a user would.
-        again = "resume" if (killed / "study.db").exists() else "run"
-        proc = start([again, str(killed)] if again == "resume" else
-                     ["run", str(config), "--dir", str(killed)], env)
-    assert proc.wait() == 0, proc.stderr.read()
+    run_killed_at(config, killed, env, rng.uniform(0.05, 1.5, size=6))
     assert export(killed, env) == export(reference, env)
 
 
