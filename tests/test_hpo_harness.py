@@ -276,3 +276,22 @@ def test_quick_harness_on_a_tiny_table(table, tmp_path, capsys):
     # the report is made again from the traces alone
     assert main(["--report-only", str(out)]) == 0
     assert (out / "report.md").read_text() == report
+
+
+def test_first_seed_runs_another_set_of_seeds_and_peers_are_reused_only_from_the_same_set(table, tmp_path,
+                                                                                         capsys):
+    first = tmp_path / "first"
+    assert main(["--quick", "--tasks", f"table:{table}", "--ours", "de", "--peers", "random",
+                 "--first-seed", "5", "--out", str(first)]) == 0
+    with open(first / "runs.csv", newline="") as fh:
+        assert sorted({int(r["seed"]) for r in csv.DictReader(fh)}) == [5, 6]
+    assert "Seeds 5..6 (2 runs" in (first / "report.md").read_text()
+    for seed, reused in (("5", True), ("0", False)):
+        again = tmp_path / f"again-{seed}"
+        capsys.readouterr()
+        assert main(["--quick", "--tasks", f"table:{table}", "--ours", "de", "--peers", "random",
+                     "--first-seed", seed, "--peers-from", str(first), "--out", str(again)]) == 0
+        assert (f"taken from {first}" in capsys.readouterr().err) == reused
+        with open(again / "runs.csv", newline="") as fh:
+            seeds = sorted({int(r["seed"]) for r in csv.DictReader(fh) if r["optimizer"] == "random"})
+        assert seeds == ([5, 6] if reused else [0, 1])
