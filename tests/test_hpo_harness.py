@@ -295,3 +295,26 @@ def test_first_seed_runs_another_set_of_seeds_and_peers_are_reused_only_from_the
         with open(again / "runs.csv", newline="") as fh:
             seeds = sorted({int(r["seed"]) for r in csv.DictReader(fh) if r["optimizer"] == "random"})
         assert seeds == ([5, 6] if reused else [0, 1])
+
+
+def test_pool_reports_runs_of_several_seed_sets_as_one(table, tmp_path):
+    parts = [tmp_path / "a", tmp_path / "b"]
+    assert main(["--quick", "--tasks", f"table:{table}", "--ours", "de,jde", "--peers", "random",
+                 "--out", str(parts[0])]) == 0
+    assert main(["--quick", "--tasks", f"table:{table}", "--ours", "de", "--peers", "random",
+                 "--first-seed", "2", "--out", str(parts[1])]) == 0
+    pooled = tmp_path / "pooled"
+    assert main(["--pool", *map(str, parts), "--out", str(pooled)]) == 0
+    with open(pooled / "runs.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    # jde ran on seeds 0-1 only: left out; de and random have all four seeds
+    assert {r["optimizer"] for r in rows} == {"de", "random"}
+    assert sorted({int(r["seed"]) for r in rows}) == [0, 1, 2, 3]
+    random40 = [float(r["best_loss"]) for r in rows if r["optimizer"] == "random" and r["budget"] == "40"]
+    targets = {float(r["target"]) for r in rows}
+    assert len(targets) == 1 and targets.pop() == pytest.approx(float(np.median(random40)))
+    assert "Seeds 0..3 (4 runs" in (pooled / "report.md").read_text()
+    # a pooled output is an output: its report is made again from its traces alone
+    report = (pooled / "report.md").read_text()
+    assert main(["--report-only", str(pooled)]) == 0
+    assert (pooled / "report.md").read_text() == report

@@ -96,6 +96,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="take the peers' runs from DIR/traces where they were made with the same seeds, "
                              "budgets and value (peers do not depend on our code): measure a change of ours "
                              "against the same peer runs, and say so in the report")
+    parser.add_argument("--pool", nargs="+", type=Path, metavar="DIR",
+                        help="write one report into --out from the traces of earlier outputs run on different "
+                             "seeds (--first-seed) with the same budgets, value and cost; the target is then "
+                             "random search's median over all their runs, and an optimizer is kept on a task "
+                             "only where it has a run for every pooled seed")
     parser.add_argument("--report-only", type=Path, metavar="DIR",
                         help="only write the report, runs.csv and plots again from DIR/traces")
     args = parser.parse_args(argv)
@@ -213,6 +218,46 @@ def load_traces(out: Path) -> list[dict]:
         d["traces"] = [Trace.from_dict(t) for t in d["traces"]]
         loaded.append(d)
     return loaded
+
+
+def pool_traces(folders: list[Path]) -> list[dict]:
+    """One loaded output per task from several outputs made on different seeds (see ``--pool``)."""
+    tasks: dict[str, dict] = {}
+    for folder in folders:
+        for d in load_traces(folder):
+            name, settings = d["task"]["name"], d["settings"]
+            entry = tasks.setdefault(name, {"task": d["task"], "settings": dict(settings), "runs": {},
+                                            "seeds": set(), "ours": [], "peers": []})
+            for key in ("budgets", "value", "cost"):
+                if settings.get(key) != entry["settings"].get(key):
+                    raise SystemExit(f"python -m benchmarks.hpo: error: --pool: {folder} ran {name} with "
+                                     f"{key} {settings.get(key)!r}, another output with "
+                                     f"{entry['settings'].get(key)!r}")
+            first = settings.get("first_seed", 0)
+            entry["seeds"].update(range(first, first + settings["seeds"]))
+            for t in d["traces"]:
+                entry["runs"].setdefault((t.optimizer, t.seed, t.budget), t)
+            for side in ("ours", "peers"):
+                entry[side] += [o for o in settings[side] if o not in entry[side]]
+    pooled = []
+    for name, entry in tasks.items():
+        seeds = sorted(entry["seeds"])
+        if seeds != list(range(seeds[0], seeds[0] + len(seeds))):
+            raise SystemExit(f"python -m benchmarks.hpo: error: --pool: the seeds of {name} are not one range: "
+                             f"{seeds}")
+        ran: dict[str, set] = {}
+        for optimizer, seed, _ in entry["runs"]:
+            ran.setdefault(optimizer, set()).add(seed)
+        kept = {o for o, s in ran.items() if s == set(seeds)}
+        if ran.keys() - kept:
+            log(f"{name}: left out, not run on every pooled seed: {sorted(ran.keys() - kept)}")
+        settings = {**entry["settings"], "seeds": len(seeds), "first_seed": seeds[0],
+                    "ours": [o for o in entry["ours"] if o in kept],
+                    "peers": [o for o in entry["peers"] if o in kept]}
+        traces = [t for (o, _, _), t in sorted(entry["runs"].items(), key=lambda kv: (kv[0][0], kv[0][2], kv[0][1]))
+                  if o in kept]
+        pooled.append({"task": entry["task"], "settings": settings, "traces": traces})
+    return pooled
 
 
 def _safe(name: str) -> str:
@@ -562,6 +607,17 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     args_line = "python -m benchmarks.hpo " + " ".join(shlex.quote(a) for a in argv)
+    if args.pool:
+        loaded = pool_traces(args.pool)
+        first = args.pool[0] / "environment.json"
+        env = json.loads(first.read_text()) if first.is_file() else environment(None)
+        env["command"] = args_line
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "environment.json").write_text(json.dumps(env, indent=1))
+        for d in loaded:
+            save_traces(args.out, d["task"], d["settings"], d["traces"])
+        print(write_outputs(args.out, loaded, args_line, env, dict(env.get("skipped", {}))))
+        return 0
     if args.report_only:
         loaded = load_traces(args.report_only)
         env = json.loads((args.report_only / "environment.json").read_text()) \
