@@ -36,6 +36,7 @@ def toy_toml(*, seed, evaluations):
     return f"""
 [study]
 name = "toy"
+algorithm = "de"
 seed = {seed}
 population = 6
 [study.budget]

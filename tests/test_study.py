@@ -128,7 +128,7 @@ def test_bad_objective_leaves_no_directory(tmp_path):
 def test_python_api_with_a_callable(tmp_path):
     def quadratic(params):
         return (params["a"] - 2.0) ** 2 + (0.0 if params["kind"] == "good" else 1.0)
-    config = {"study": {"seed": 1, "population": 6, "budget": {"evaluations": 60}},
+    config = {"study": {"algorithm": "de", "seed": 1, "population": 6, "budget": {"evaluations": 60}},
               "space": {"a": {"type": "float", "low": -5.0, "high": 5.0},
                         "kind": {"type": "categorical", "choices": ["good", "bad"]}},
               "objective": {"type": "python"}}
@@ -159,6 +159,47 @@ def test_a_study_keeps_the_encoding_it_was_made_with(tmp_path, monkeypatch):
     for trial in reopened.storage.trials():
         assert reopened.config.space.decode(trial.unit) == trial.params
     reopened.close()
+
+
+def test_without_an_algorithm_a_study_runs_the_default_search_of_the_version_it_was_made_with(
+        tmp_path, monkeypatch):
+    import autodehypo.study as study_module
+    config = toy_config(evaluations=24, population=6)
+    del config["study"]["algorithm"]
+    fresh = Study.create(tmp_path / "new", config)
+    assert (fresh.config.algorithm, fresh.config.options) == ("lshade", {"prescreen": 32})
+    assert fresh.storage.meta("search_defaults") == 2
+    fresh.run()
+    assert fresh.storage.current_state()["state"]["prescreen"]["k"] == 32
+    assert "(lshade, prescreen 32, seed 3, minimize)" in report_text(fresh.storage)
+    fresh.close()
+    # Without an evaluation budget (L-SHADE shrinks toward one), de with its best pre-screening.
+    timed = {**config, "study": {**config["study"], "budget": {"wall_time": "1h"}}}
+    assert (lambda c: (c.algorithm, c.options))(Study.check(tmp_path / "x", timed)) == ("de", {"prescreen": 4})
+    # The user's options are added to the default's; another algorithm's are refused by name.
+    assert Study.check(tmp_path / "x", {**config, "study": {**config["study"], "options": {"p": 0.2}}}
+                       ).options == {"prescreen": 32, "p": 0.2}
+    with pytest.raises(ConfigError, match=r"study.options \(for lshade, the default algorithm\).*'strategy'"):
+        Study.check(tmp_path / "x", {**config, "study": {**config["study"], "options": {"strategy": "rand/1/bin"}}})
+    # A study file from before the defaults were recorded ran de, and keeps running de.
+    monkeypatch.setattr(study_module, "SEARCH_DEFAULTS_VERSION", 1)
+    old = Study.create(tmp_path / "old", config)
+    assert old.config.algorithm == "de"
+    old.run()
+    old.close()
+    with sqlite3.connect(tmp_path / "old" / "study.db") as db:
+        db.execute("DELETE FROM meta WHERE key = 'search_defaults'")
+    monkeypatch.undo()
+    reopened = Study.open(tmp_path / "old")
+    assert (reopened.config.algorithm, reopened.config.options) == ("de", {})
+    assert "(de, seed 3, minimize)" in report_text(reopened.storage)
+    assert reopened.run().finished
+    reopened.close()
+    # A file from a later version of the defaults: a one-line error, not a guess.
+    with sqlite3.connect(tmp_path / "old" / "study.db") as db:
+        db.execute("INSERT INTO meta (key, value) VALUES ('search_defaults', '99')")
+    with pytest.raises(ConfigError, match="made by a newer autodehypo"):
+        Study.open(tmp_path / "old")
 
 
 @pytest.mark.parametrize("noisy", [False, True])

@@ -39,6 +39,20 @@ _SECTIONS = {
     "energy": {"watts_per_core", "gpu_watts", "meters", "budget_source", "grid_intensity"},
 }
 _BUDGET_KEYS = {"evaluations", "wall_time", "energy"}
+
+# The search a study runs when [study] names no algorithm, by version; a study file records the
+# version it was made with (older files: 1), so that changing the defaults never changes the
+# search of a study already on disk. Version 2 comes from the HPO benchmark on 10 recorded tables
+# (benchmarks/hpo/results/2026-11-28-prescreen-confirm.md, 40 seeds): L-SHADE with pre-screening
+# needs 0.69x (100 evaluations) and 0.74x (200) the training cost of plain de to reach the target.
+# L-SHADE shrinks its population toward the evaluation budget, so without one the default is de
+# with the pre-screening that suited it best. Several objectives take gde3, and multi-fidelity
+# brackets de, in every version.
+SEARCH_DEFAULTS_VERSION = 2
+_DEFAULT_SEARCH = {
+    1: {"evaluations": ("de", {}), "other": ("de", {})},
+    2: {"evaluations": ("lshade", {"prescreen": 32}), "other": ("de", {"prescreen": 4})},
+}
 MAX_FILE_BYTES = 1 << 20
 MAX_NAME_CHARS = 100  # study, hyperparameter and other key names
 MAX_STRING_CHARS = 8192
@@ -253,9 +267,27 @@ def _check_values(data: Any, path: str = "config", depth: int = 0) -> None:
         raise ConfigError(f"{path}: unsupported value {str(data)[:60]!r} ({type(data).__name__})")
 
 
+def search_of(study: Mapping[str, Any], defaults: int = SEARCH_DEFAULTS_VERSION) -> tuple[Any, dict[str, Any]]:
+    """The algorithm a [study] table names, or the default one, and the default's options."""
+    if "algorithm" in study:
+        return study["algorithm"], {}
+    if "objectives" in study:
+        return "gde3", {}
+    if "fidelity" in study:
+        return "de", {}
+    if defaults not in _DEFAULT_SEARCH:
+        raise ConfigError(f"this study was made by a newer autodehypo (search defaults version {defaults!r}); "
+                          "upgrade autodehypo to continue it")
+    budget = study.get("budget")
+    algorithm, options = _DEFAULT_SEARCH[defaults][
+        "evaluations" if isinstance(budget, Mapping) and "evaluations" in budget else "other"]
+    return algorithm, dict(options)
+
+
 def parse_config(data: Mapping[str, Any], *, default_name: str = "study",
-                 encoding: int = ENCODING_VERSION) -> StudyConfig:
-    """Check a config; ``encoding`` is the study's map to the cube (older studies keep theirs)."""
+                 encoding: int = ENCODING_VERSION, defaults: int = SEARCH_DEFAULTS_VERSION) -> StudyConfig:
+    """Check a config; ``encoding`` is the study's map to the cube and ``defaults`` the version of
+    the search it runs without an algorithm (older studies keep theirs)."""
     if not isinstance(data, Mapping):
         raise ConfigError(f"config: expected a table, got {type(data).__name__}")
     _check_values(data)
@@ -274,7 +306,7 @@ def parse_config(data: Mapping[str, Any], *, default_name: str = "study",
                           f"'+' or '-', starting with a letter, digit or '_', not ending with a space, "
                           f"got {shown}{origin}")
     objectives = _parse_objectives(study)
-    algorithm = study.get("algorithm", "gde3" if objectives else "de")
+    algorithm, default_options = search_of(study, defaults)
     if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
         raise ConfigError(f"study.algorithm: unknown algorithm {algorithm!r}; "
                           f"choose one of {sorted(ALGORITHMS)}")
@@ -330,8 +362,9 @@ def parse_config(data: Mapping[str, Any], *, default_name: str = "study",
     if population > MAX_POPULATION:
         raise ConfigError(f"study.population: at most {MAX_POPULATION:,} candidates per generation, "
                           f"got {population:,}")
-    options = _table(study, "options", "study.options")
-    _check_keys(options, set(algorithm_options(algorithm)), f"study.options (for {algorithm})")
+    options = {**default_options, **_table(study, "options", "study.options")}
+    _check_keys(options, set(algorithm_options(algorithm)),
+                f"study.options (for {algorithm}{'' if 'algorithm' in study else ', the default algorithm'})")
     try:
         make_optimizer(algorithm, space.dim, population=population, seed=seed,
                        max_evaluations=budget.evaluations, schedule=schedule,

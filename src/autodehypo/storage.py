@@ -281,7 +281,7 @@ class Storage:
 
     @classmethod
     def create(cls, directory: Path, config: dict[str, Any], config_text: str,
-               space_encoding: int = 1) -> "Storage":
+               space_encoding: int = 1, search_defaults: int = 1) -> "Storage":
         """Write a new study file; it appears complete or not at all, and only once.
 
         The file is written under a name of its own, then hard-linked to its final name. A link
@@ -300,7 +300,8 @@ class Storage:
                             storage.conn.execute(statement)
                     storage._set_meta_many({"schema_version": SCHEMA_VERSION, "config": config,
                                             "config_toml": config_text, "created_at": time.time(),
-                                            "state": "created", "space_encoding": space_encoding})
+                                            "state": "created", "space_encoding": space_encoding,
+                                            "search_defaults": search_defaults})
             finally:
                 storage.close()  # in rollback-journal mode: nothing is left beside the file
             try:

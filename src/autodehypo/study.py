@@ -27,7 +27,7 @@ from .algorithms.multifidelity import MultiFidelityDE
 from .answers import RecordedAnswers, answer, params_key
 from .budget import Tally, budget_spent, trial_units
 from .continuation import write_context
-from .config import ConfigError, StudyConfig, parse_config
+from .config import SEARCH_DEFAULTS_VERSION, ConfigError, StudyConfig, parse_config
 from .energy import CpuTimeEstimate, EnergyReading, MeterUnavailable, choose, co2e_grams, open_meters
 from .environment import collect_environment
 from .execution import LocalExecutor, SlurmError, SlurmExecutor, TrialOutcome
@@ -130,7 +130,8 @@ class Study:
             raise StorageError(f"{directory}: cannot create the study directory: "
                                f"{exc.strerror or exc}") from None
         try:
-            storage = Storage.create(directory, raw, config_text, space_encoding=ENCODING_VERSION)
+            storage = Storage.create(directory, raw, config_text, space_encoding=ENCODING_VERSION,
+                                     search_defaults=SEARCH_DEFAULTS_VERSION)
         except BaseException:
             if created:  # empty unless another driver created its study here meanwhile: then keep it
                 try:
@@ -153,7 +154,8 @@ class Study:
         if objective is not None:
             raw = {**raw, "objective": {**raw.get("objective", {}), "type": "python",
                                         "function": _import_path(objective)}}
-        cfg = parse_config(raw, default_name=directory.name, encoding=ENCODING_VERSION)
+        cfg = parse_config(raw, default_name=directory.name, encoding=ENCODING_VERSION,
+                           defaults=SEARCH_DEFAULTS_VERSION)
         _check_runnable(cfg, raw)
         obj = _build(cfg, objective)
         _open_meters(cfg)  # an explicitly named meter that does not work here is a config error
@@ -179,9 +181,10 @@ class Study:
                 raise StorageError(f"{directory / DB_NAME}: the stored config is "
                                    f"{type(stored).__name__}, not a table; the file was changed by "
                                    "something other than autodehypo: restore it from a backup")
-            # A study made before the encoding was recorded used the first one.
+            # A study made before the encoding (or the search defaults) was recorded used the first.
             cfg = parse_config(stored, default_name=directory.name,
-                               encoding=storage.meta("space_encoding", 1))
+                               encoding=storage.meta("space_encoding", 1),
+                               defaults=storage.meta("search_defaults", 1))
             obj = _build(cfg, objective)
         except BaseException:
             storage.close()

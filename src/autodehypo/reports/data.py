@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..config import search_of
 from ..storage import COMPLETE, FAILED, Storage, TrialRecord
 from .front import Objective, objectives_of
 
@@ -44,7 +45,7 @@ class StudyData:
 
     @property
     def algorithm(self) -> str:
-        return study_algorithm(self.config)
+        return study_algorithm(self.config, self.meta.get("search_defaults") or 1)
 
     @property
     def wall_time_s(self) -> float:
@@ -63,9 +64,18 @@ def study_direction(config: dict[str, Any]) -> str:
     return objectives[0].direction if objectives else config.get("study", {}).get("direction", "minimize")
 
 
-def study_algorithm(config: dict[str, Any]) -> str:
-    """The configured algorithm; the default is gde3 with several objectives, else de."""
-    return config.get("study", {}).get("algorithm") or ("gde3" if objectives_of(config) else "de")
+def study_algorithm(config: dict[str, Any], defaults: int) -> str:
+    """The configured algorithm, or the default of the study's version of the defaults (the
+    meta ``search_defaults``; files without it: 1)."""
+    return search_of(config.get("study", {}), defaults)[0]
+
+
+def search_label(config: dict[str, Any], defaults: int) -> str:
+    """The algorithm and its pre-screening, as the report's first line names them."""
+    study = config.get("study", {})
+    algorithm, options = search_of(study, defaults)
+    prescreen = {**options, **study.get("options", {})}.get("prescreen")
+    return f"{algorithm}, prescreen {prescreen}" if prescreen else algorithm
 
 
 def study_name(config: dict[str, Any], directory: str | Path) -> str:
@@ -77,7 +87,7 @@ def load_study(directory: str | Path) -> StudyData:
     storage = Storage.open(Path(directory), readonly=True)
     try:
         meta = {k: storage.meta(k) for k in ("state", "driver_elapsed_s", "energy_sources",
-                                             "created_at", "config_toml", "environments")}
+                                             "created_at", "config_toml", "environments", "search_defaults")}
         return StudyData(Path(directory), storage.meta("config"), meta, storage.trials(),
                          list(storage.iter_checkpoints()))
     finally:

@@ -11,7 +11,7 @@ from typing import IO, Any
 from ..storage import COMPLETE, FAILED, RUNNING, TRIAL_COLUMNS, Storage, TrialRecord
 from ..study import best_trial
 from ..trial_progress import describe
-from .data import study_algorithm, study_direction, study_name
+from .data import search_label, study_direction, study_name
 from .front import front_trials, objectives_of
 
 
@@ -144,7 +144,7 @@ def report_text(storage: Storage) -> str:
     counts = Counter(t.status for t in trials)
     directory = storage.path.parent
     lines = [f"study:        {study_name(config, directory)} "
-             f"({study_algorithm(config)}, seed "
+             f"({search_label(config, storage.meta('search_defaults') or 1)}, seed "
              f"{config.get('study', {}).get('seed', 0)}, {direction})",
              f"directory:    {directory}"]
     objectives = objectives_of(config)
