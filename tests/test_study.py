@@ -138,8 +138,21 @@ def test_python_api_with_a_callable(tmp_path):
     assert "generation:   10 completed" in text and "state:        finished" in text
 
 
-def test_a_study_keeps_the_encoding_it_was_made_with(tmp_path, monkeypatch):
+def _reopened_as_made_before(directory, config, monkeypatch, version, meta_key):
+    """A study made and run with ``version`` 1 of study.py, its file stripped of ``meta_key`` as
+    files were before that key was recorded, then opened by the current code."""
     import autodehypo.study as study_module
+    monkeypatch.setattr(study_module, version, 1)
+    old = Study.create(directory, config)
+    old.run()
+    old.close()
+    with sqlite3.connect(directory / "study.db") as db:
+        db.execute(f"DELETE FROM meta WHERE key = '{meta_key}'")
+    monkeypatch.undo()
+    return Study.open(directory)
+
+
+def test_a_study_keeps_the_encoding_it_was_made_with(tmp_path, monkeypatch):
     space = {"x": {"type": "float", "low": 0.0, "high": 1.0},
              "act": {"type": "categorical", "choices": ["relu", "tanh", "gelu"]}}
     config = toy_config(evaluations=8, population=4, space=space)
@@ -147,14 +160,8 @@ def test_a_study_keeps_the_encoding_it_was_made_with(tmp_path, monkeypatch):
     assert fresh.config.space.dim == 4 and fresh.storage.meta("space_encoding") == 2
     fresh.close()
     # A study file from before the encoding was recorded: no space_encoding, one coordinate.
-    monkeypatch.setattr(study_module, "ENCODING_VERSION", 1)
-    old = Study.create(tmp_path / "old", config)
-    old.run()
-    old.close()
-    with sqlite3.connect(tmp_path / "old" / "study.db") as db:
-        db.execute("DELETE FROM meta WHERE key = 'space_encoding'")
-    monkeypatch.undo()
-    reopened = Study.open(tmp_path / "old")
+    reopened = _reopened_as_made_before(tmp_path / "old", config, monkeypatch, "ENCODING_VERSION",
+                                        "space_encoding")
     assert reopened.config.space.dim == 2
     for trial in reopened.storage.trials():
         assert reopened.config.space.decode(trial.unit) == trial.params
@@ -163,7 +170,6 @@ def test_a_study_keeps_the_encoding_it_was_made_with(tmp_path, monkeypatch):
 
 def test_without_an_algorithm_a_study_runs_the_default_search_of_the_version_it_was_made_with(
         tmp_path, monkeypatch):
-    import autodehypo.study as study_module
     config = toy_config(evaluations=24, population=6)
     del config["study"]["algorithm"]
     fresh = Study.create(tmp_path / "new", config)
@@ -182,15 +188,8 @@ def test_without_an_algorithm_a_study_runs_the_default_search_of_the_version_it_
     with pytest.raises(ConfigError, match=r"study.options \(for lshade, the default algorithm\).*'strategy'"):
         Study.check(tmp_path / "x", {**config, "study": {**config["study"], "options": {"strategy": "rand/1/bin"}}})
     # A study file from before the defaults were recorded ran de, and keeps running de.
-    monkeypatch.setattr(study_module, "SEARCH_DEFAULTS_VERSION", 1)
-    old = Study.create(tmp_path / "old", config)
-    assert old.config.algorithm == "de"
-    old.run()
-    old.close()
-    with sqlite3.connect(tmp_path / "old" / "study.db") as db:
-        db.execute("DELETE FROM meta WHERE key = 'search_defaults'")
-    monkeypatch.undo()
-    reopened = Study.open(tmp_path / "old")
+    reopened = _reopened_as_made_before(tmp_path / "old", config, monkeypatch, "SEARCH_DEFAULTS_VERSION",
+                                        "search_defaults")
     assert (reopened.config.algorithm, reopened.config.options) == ("de", {})
     assert "(de, seed 3, minimize)" in report_text(reopened.storage)
     assert reopened.run().finished
