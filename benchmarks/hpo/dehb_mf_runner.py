@@ -20,21 +20,16 @@ at epoch e costs the table's cumulative cost of e epochs.
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import platform
 import sys
 import tempfile
 import time
-import warnings
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import dehb_runner  # noqa: E402  (config_space: the same ConfigSpace declaration as dehb-de)
+import dehb_runner  # noqa: E402  (the ConfigSpace declaration, request and result of dehb-de)
 import tasks  # noqa: E402
 
 
@@ -75,24 +70,11 @@ def run_one(task: tasks.TableTask, values: np.ndarray, costs: np.ndarray, reques
 
 
 def main() -> None:
-    request_path, result_path = sys.argv[1], sys.argv[2]
-    request = json.loads(Path(request_path).read_text())
-    warnings.simplefilter("ignore")  # ConfigSpace 1.x deprecations inside DEHB 0.1.2
-    from loguru import logger
-    logger.remove()
+    request, result_path = dehb_runner.read_request()
     arrays = np.load(request["arrays"])
     task = build_task(request, arrays)
     values, costs = arrays["fidelity_values"], arrays["fidelity_costs"]
-    runs = [run_one(task, values, costs, request, s) for s in request["seeds"]]
-    versions = {"python": platform.python_version()}
-    for dist in ("dehb", "ConfigSpace", "numpy"):
-        try:
-            versions[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            versions[dist] = None
-    tmp = Path(result_path).with_suffix(".tmp")
-    tmp.write_text(json.dumps({"versions": versions, "runs": runs}))
-    os.replace(tmp, result_path)
+    dehb_runner.write_result(result_path, [run_one(task, values, costs, request, s) for s in request["seeds"]])
 
 
 if __name__ == "__main__":

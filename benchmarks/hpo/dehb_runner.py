@@ -89,14 +89,19 @@ def run_one(task: tasks.Task, seed: int, evaluations: int) -> dict:
             "costs": costs, "wall_s": time.perf_counter() - started}
 
 
-def main() -> None:
+def read_request() -> tuple[dict, str]:
+    """The request of ``sys.argv[1]`` and the result path ``sys.argv[2]``, with DEHB's logging and
+    ConfigSpace's warnings silenced (this runner's and dehb_mf_runner's command line)."""
     request_path, result_path = sys.argv[1], sys.argv[2]
     request = json.loads(Path(request_path).read_text())
     warnings.simplefilter("ignore")  # ConfigSpace 1.x deprecations inside DEHB 0.1.2
     from loguru import logger
     logger.remove()
-    task = build_task(request)
-    runs = [run_one(task, s, request["evaluations"]) for s in request["seeds"]]
+    return request, result_path
+
+
+def write_result(result_path: str, runs: list[dict]) -> None:
+    """The runs and this environment's versions, written whole or not at all."""
     versions = {"python": platform.python_version()}
     for dist in ("dehb", "ConfigSpace", "numpy"):
         try:
@@ -106,6 +111,12 @@ def main() -> None:
     tmp = Path(result_path).with_suffix(".tmp")
     tmp.write_text(json.dumps({"versions": versions, "runs": runs}))
     os.replace(tmp, result_path)
+
+
+def main() -> None:
+    request, result_path = read_request()
+    task = build_task(request)
+    write_result(result_path, [run_one(task, s, request["evaluations"]) for s in request["seeds"]])
 
 
 if __name__ == "__main__":
