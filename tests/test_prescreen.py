@@ -91,23 +91,26 @@ def test_resume_mid_run_continues_identically(name, schedule):
         opt.set_key(grid_key)
         return opt
 
+    def drive(opt, stop=None, outstanding=()):
+        """Async: two workers, results back in reverse order of asking; ``outstanding`` are
+        candidates already out (a resumed run's pending ones). The points asked, in order."""
+        asked, out = [], list(outstanding)
+        while stop is None or len(asked) < stop:
+            c = opt.ask()
+            if c is None and not out:
+                break
+            if c is not None:
+                out.append(c)
+                asked.append(c.x)
+            if len(out) == 2 or (c is None and out):
+                done = out.pop()
+                opt.tell(done.id, bumpy(done.x)[0])
+        return asked
+
     if schedule == "async":
-        def drive(opt, start, stop=None):  # two workers, results back in reverse order of asking
-            asked, out = [], []
-            while stop is None or len(asked) < stop:
-                c = opt.ask()
-                if c is None and not out:
-                    break
-                if c is not None:
-                    out.append(c)
-                    asked.append(c.x)
-                if len(out) == 2 or (c is None and out):
-                    done = out.pop()
-                    opt.tell(done.id, bumpy(done.x)[0])
-            return asked
-        straight = drive(build(), 0)
+        straight = drive(build())
         first = build()
-        head = drive(first, 0, 50)
+        head = drive(first, 50)
     else:
         straight, _ = per_candidate(build(), grid_key)
         first = build()
@@ -119,19 +122,7 @@ def test_resume_mid_run_continues_identically(name, schedule):
     resumed.load_state_dict(state)
     if schedule == "async":
         # the two outstanding candidates come back as the uninterrupted run told them
-        rest = []
-        pending = resumed.pending_candidates()
-        out = list(pending)
-        while True:
-            c = resumed.ask()
-            if c is None and not out:
-                break
-            if c is not None:
-                out.append(c)
-                rest.append(c.x)
-            if len(out) == 2 or (c is None and out):
-                done = out.pop()
-                resumed.tell(done.id, bumpy(done.x)[0])
+        rest = drive(resumed, outstanding=resumed.pending_candidates())
         np.testing.assert_array_equal(np.vstack(head + rest), np.vstack(straight))
         return
     # generational: tell the pending values as the uninterrupted run would have, then go on
