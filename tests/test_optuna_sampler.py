@@ -296,3 +296,21 @@ def test_a_row_asked_twice_and_values_told_out_of_order_give_the_sequential_stat
         return study._storage.get_study_system_attrs(study._study_id)
 
     assert json.dumps(run(True)[GENERATION_KEY.format(3)]) == json.dumps(run(False)[GENERATION_KEY.format(3)])
+
+
+def test_cost_weight_weighs_each_trial_run_time():
+    """With pre-screening and ``cost_weight``, each told trial's run time (what Optuna records of
+    its cost) enters the optimizer's record beside its value."""
+    budget = 30
+    study = optuna.create_study(sampler=DESampler("de", seed=2, n_trials=budget, prescreen=4, cost_weight=0.5,
+                                                  search_space=optuna_worker.DISTRIBUTIONS))
+    study.optimize(optuna_worker.objective, n_trials=budget, catch=(ValueError,))
+    attrs = study._storage.get_study_system_attrs(study._study_id)
+    last = max(int(k.rsplit(":", 1)[-1]) for k in attrs if k.startswith(GENERATION_KEY.format("")))
+    seen = attrs[GENERATION_KEY.format(last)]["optimizer"]["prescreen"]
+    assert seen["cost_weight"] == 0.5
+    costs = np.array([float(c) for c in seen["seen_costs"]])
+    told = study.trials[:len(costs)]  # one trial at a time: the generations are told in order
+    durations = [(t.datetime_complete - t.datetime_start).total_seconds() for t in told]
+    assert len(costs) >= 16 and (costs > 0).all()
+    np.testing.assert_allclose(np.sort(costs), np.sort(durations))

@@ -218,6 +218,8 @@ def test_bad_values_name_the_option(value):
 @pytest.mark.parametrize("options, message", [
     ({"prescreen": 0}, r"^study\.options: prescreen must be an integer from 1 to 1000"),
     ({"prescreen": "eight"}, r"^study\.options: prescreen must be an integer from 1 to 1000"),
+    ({"prescreen": 4, "cost_weight": "high"}, r"^study\.options: cost_weight must be a number from 0 to 10"),
+    ({"cost_weight": 0.5}, r"^study\.options: cost_weight needs prescreen"),
 ])
 def test_config_errors_are_one_line(options, message):
     with pytest.raises(ConfigError, match=message) as info:
@@ -245,3 +247,116 @@ def test_a_study_with_prescreen_asks_no_configuration_twice(tmp_path, monkeypatc
     trained = runs.read_text().splitlines()
     assert final.evaluations == 40
     assert len(trained) == len(set(trained)) >= 38  # 48 configurations: hardly one asked twice
+
+
+# -- cost-aware pre-screening (cost_weight) ------------------------------------------------------
+
+def cost_of(x):
+    """A training cost that grows a hundredfold along the first coordinate."""
+    return float(10 ** (2 * np.asarray(x)[0]))
+
+
+def drive_two_out(opt, value=lambda x: bumpy(x)[0], stop=None, outstanding=(), costs=True):
+    """Two candidates out at a time, the later told first, each with its cost (or none).
+    Works for both schedules; ``outstanding``: a resumed run's pending candidates."""
+    asked, out = [], list(outstanding)
+    while stop is None or len(asked) < stop:
+        c = opt.ask()
+        if c is None and not out:
+            break
+        if c is not None:
+            out.append(c)
+            asked.append(c.x)
+        if len(out) == 2 or (c is None and out):
+            done = out.pop()
+            opt.tell(done.id, value(done.x), cost_of(done.x) if costs else None)
+    return asked
+
+
+@pytest.mark.parametrize("value", [-0.1, 11, True, "1", None])
+def test_bad_cost_weights_name_the_option(value):
+    with pytest.raises(ValueError, match=r"^cost_weight must be a number from 0 to 10") as info:
+        make_optimizer("de", 3, population=10, seed=0, prescreen=4, cost_weight=value)
+    assert "\n" not in str(info.value)
+
+
+def test_cost_weight_picks_the_cheapest_of_equally_good_candidates():
+    # A flat objective: every candidate is predicted equally good, so the cost alone decides.
+    # (Without the cost, DE on a flat objective drifts at random: its mean varies by seed.)
+    def mean_first_coordinate(cost_weight):
+        means = []
+        for seed in range(5):
+            opt = make_optimizer("de", 3, population=10, seed=seed, max_evaluations=200, prescreen=8,
+                                 cost_weight=cost_weight)
+            asked = drive_two_out(opt, value=lambda x: 1.0)
+            means.append(np.mean(np.vstack(asked[10:])[:, 0]))  # after the random initial population
+        return np.mean(means)
+
+    assert mean_first_coordinate(1.0) < 0.1 < 0.4 < mean_first_coordinate(0.0)
+
+
+def test_cost_weight_lowers_the_cost_paid_on_a_real_objective():
+    paid = {}
+    for weight in (0.0, 0.5):
+        totals = []
+        for seed in range(5):
+            opt = make_optimizer("lshade", 4, population=12, seed=seed, max_evaluations=120, prescreen=8,
+                                 cost_weight=weight)
+            totals.append(sum(cost_of(x) for x in drive_two_out(opt)))
+        paid[weight] = np.mean(totals)
+    assert paid[0.5] < 0.7 * paid[0.0]
+
+
+def test_without_costs_told_the_weight_changes_nothing():
+    runs = []
+    for weight in (0.0, 2.0):
+        opt = make_optimizer("shade", 4, population=12, seed=2, max_evaluations=100, prescreen=4,
+                             cost_weight=weight)
+        opt.set_key(grid_key)
+        runs.append(np.vstack(drive_two_out(opt, costs=False)))
+    np.testing.assert_array_equal(runs[0], runs[1])
+
+
+@pytest.mark.parametrize("name", ["de", "lshade"])
+@pytest.mark.parametrize("schedule", ["generational", "async"])
+def test_cost_aware_resume_mid_run_continues_identically(name, schedule):
+    def build(seed=3):
+        opt = make_optimizer(name, 4, population=12, seed=seed, max_evaluations=120, schedule=schedule,
+                             prescreen=4, cost_weight=0.5)
+        opt.set_key(grid_key)
+        return opt
+
+    straight = drive_two_out(build())
+    first = build()
+    head = drive_two_out(first, stop=55)
+    state = json.loads(json.dumps(first.state_dict(), allow_nan=False))
+    assert state["prescreen"]["cost_weight"] == 0.5
+    resumed = make_optimizer(name, 4, population=12, seed=999, max_evaluations=120, schedule=schedule)
+    resumed.set_key(grid_key)
+    resumed.load_state_dict(state)
+    pending = resumed.pending_candidates()
+    assert pending  # stopped with a candidate out: its cost arrives after the resume
+    rest = drive_two_out(resumed, outstanding=pending)
+    np.testing.assert_array_equal(np.vstack(head + rest), np.vstack(straight))
+    np.testing.assert_array_equal(resumed._seen_costs, [cost_of(x) for x in resumed._seen_x])
+
+
+def test_a_study_tells_each_trial_energy_as_its_cost(tmp_path, monkeypatch):
+    from autodehypo import Study
+    monkeypatch.setenv("TOY_RUNS_FILE", str(tmp_path / "runs.txt"))
+    grid = {"a": {"type": "categorical", "choices": list(range(5))},
+            "b": {"type": "categorical", "choices": list(range(4))}}
+    config = toy_config("toy_objectives:counted_grid", evaluations=30, population=6, space=grid,
+                        extra_study={"options": {"prescreen": 4, "cost_weight": 0.25}})
+    study = Study.create(tmp_path / "s", config)
+    study.run()
+    trials = sorted(study.storage.trials(), key=lambda t: t.told_seq)
+    seen = study.storage.current_state()["state"]["prescreen"]
+    study.close()
+    assert seen["cost_weight"] == 0.25
+    first = {t.number: t for t in trials}
+    told = np.array([first[t.metrics.get("repeat_of", t.number)].energy_j for t in trials], dtype=float)
+    assert len(told) == 30 and (told > 0).all()  # a repeat is told its first trial's energy
+    costs = np.array([float(c) for c in seen["seen_costs"]])
+    # the optimizer's record is in the order of its generations, not of the tells: compare as sets
+    np.testing.assert_array_equal(np.sort(costs), np.sort(told))

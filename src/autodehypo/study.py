@@ -454,11 +454,19 @@ class Study:
             trial.told_value, trial.told_values = (told[0], told) if isinstance(told, list) else (told, None)
             trial.told_seq = self._told_seq
             self._told_seq += 1
-            opt.tell(trial.number, told)
+            opt.tell(trial.number, told, self._configuration_energy(trial))
         changed = {t.number: t for t in [*finished, *telling]}
         if changed:
             self.storage.record_told(list(changed.values()), opt.state_dict(), opt.evaluations,
                                      elapsed, generation_done=opt.generation > generation)
+
+    def _configuration_energy(self, trial: TrialRecord) -> float | None:
+        """What training the trial's configuration cost: a repeat answered from the record
+        cost nothing itself, so its first trial's energy (for cost-aware pre-screening)."""
+        if "repeat_of" in trial.metrics:
+            earlier = self._answers.earlier(trial)
+            return earlier.energy_j if earlier is not None else None
+        return trial.energy_j
 
     def _watch(self, executor, running: dict[int, TrialRecord], elapsed: float) -> bool:
         """About once a second, look at the running trials: elapsed time, CPU time, and what

@@ -57,6 +57,9 @@ class Optimizer(ABC):
     comes back, or every evaluation of ``max_evaluations`` is asked); ``tell(id, value)``
     takes its value: lower is better, ``inf`` (or NaN) means "no good".
 
+    ``tell(id, value, cost)`` may also say what the evaluation cost (energy); the
+    pre-screening algorithms use it when ``cost_weight`` is set, the others ignore it.
+
     ``ask_generation()`` / ``tell_generation(values)`` do a whole generation at once
     (generational schedule), for benchmarks that evaluate a batch in one call.
 
@@ -136,7 +139,9 @@ class Optimizer(ABC):
         self.asked += 1
         return Candidate(self._first_id + row, self._pending[row].copy(), self.generation, row)
 
-    def tell(self, id: int, value: float) -> None:
+    def tell(self, id: int, value: float, cost: float | None = None) -> None:
+        """``cost``: what evaluating the candidate consumed (its energy), for the algorithms that
+        weigh it (cost-aware pre-screening, prescreen.py); the others ignore it."""
         value = float(value)
         if np.isnan(value):
             value = np.inf
@@ -179,7 +184,8 @@ class Optimizer(ABC):
         self._handed = max(self._handed, count)
         return self._pending[:count].copy()
 
-    def tell_generation(self, values: Any) -> None:
+    def tell_generation(self, values: Any, costs: Any = None) -> None:
+        """All values of the pending generation, in the order asked; ``costs`` as for :meth:`tell`."""
         if self._pending is None:
             raise RuntimeError("tell_generation() called without a pending generation")
         asked = self._asked_count()

@@ -113,7 +113,8 @@ class MultiFidelityDE:
         return Candidate(entry["id"], x.copy(), self.generation, len(self._entries) - 1,
                          fidelity=fidelity, continues=continues)
 
-    def tell(self, id: int, value: float) -> None:
+    def tell(self, id: int, value: float, cost: float | None = None) -> None:
+        # cost: ignored; an increment's energy says little about the configuration's full cost.
         entry = next((e for e in self._entries if e["id"] == id and e["value"] is None), None)
         if entry is None:
             raise ValueError(f"candidate {id} is not waiting for a value")

@@ -88,7 +88,8 @@ class MultiObjectiveOptimizer(Optimizer):
         self._front_ids = np.concatenate([self._front_ids, ids])
 
     # -- the per-candidate contract -------------------------------------------
-    def tell(self, id: int, values: Sequence[float]) -> None:
+    def tell(self, id: int, values: Sequence[float], cost: float | None = None) -> None:
+        # cost: no multi-objective algorithm weighs it yet (an objective can be the energy itself).
         vector = self._vector(values)
         if self.schedule == "async":
             self._tell_async(id, vector)
@@ -112,7 +113,7 @@ class MultiObjectiveOptimizer(Optimizer):
         super()._new_generation()
         self._told = np.full((len(self._pending), self.n_objectives), np.nan)  # NaN: not told yet
 
-    def tell_generation(self, values: Any) -> None:
+    def tell_generation(self, values: Any, costs: Any = None) -> None:
         if self._pending is None:
             raise RuntimeError("tell_generation() called without a pending generation")
         asked = self._asked_count()

@@ -37,6 +37,19 @@ a local average has no length scale to fit and cannot overshoot on the
 plateaus and steps of integer and choice coordinates; and it costs one
 (candidates x evaluated x dim) distance computation per generation.
 
+Cost. HPO trials can differ a hundredfold in what they cost (a wide network
+for many epochs against a narrow one for few), and the goal is a good model
+for little energy, not in few trials. With ``cost_weight = w`` (0, the
+default: off) :meth:`tell` takes each evaluation's cost (the study tells its
+energy) and the model scores a candidate by its predicted rank plus w times
+the predicted rank of its cost (the same nearest-neighbour average, over the
+points whose cost is known). Among candidates predicted about as good the
+cheaper one is asked; with w = 0.4, a candidate predicted the cheapest may be
+predicted up to 0.4 (of the whole range of ranks) worse than the dearest and
+still win. Costs never told leave the score as it was. Measured energy is not
+repeatable, so two runs with the same seed may ask different candidates where
+costs rank differently; a resumed run continues exactly from what was told.
+
 The key function is not state: the evaluated points and their values are (in
 ``state_dict``), and the evaluated keys are computed again from them when
 needed, so a resumed run continues exactly as long as the driver sets the same
@@ -83,6 +96,14 @@ def knn_rank_predict(points: np.ndarray, values: np.ndarray, candidates: np.ndar
     return np.sum(w * r[nearest], axis=1) / np.sum(w, axis=1)
 
 
+def check_cost_weight(value: Any) -> float:
+    """``cost_weight``: a number from 0 (cost ignored) to 10."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not 0.0 <= float(value) <= 10.0:
+        raise ValueError(f"cost_weight must be a number from 0 to 10, got {value!r}")
+    return float(value)
+
+
 def check_prescreen(value: Any) -> int | None:
     """``prescreen``: None (off) or an integer >= 1."""
     if value is None:
@@ -102,18 +123,43 @@ class Prescreen:
     _seen_values: np.ndarray | None = None
     _key: Callable[[np.ndarray], Hashable] | None = None
     _seen_keys: set | None = None    # the keys of _seen_x, made again when None
+    cost_weight: float = 0.0
+    _seen_costs: np.ndarray | None = None   # per evaluated point; NaN where none was told
+    _told_costs: dict[int, float] | None = None  # candidate id -> cost, until its generation is told
 
-    def configure_prescreen(self, prescreen: Any) -> None:
+    def configure_prescreen(self, prescreen: Any, cost_weight: Any = 0.0) -> None:
         """Turn pre-screening on (k candidates per slot) or off (None); before the first ask."""
         if self.asked:
             raise ValueError("prescreen must be set before the first ask()")
-        self._init_prescreen(prescreen)
+        self._init_prescreen(prescreen, cost_weight)
 
-    def _init_prescreen(self, prescreen: Any) -> None:
+    def _init_prescreen(self, prescreen: Any, cost_weight: Any = 0.0) -> None:
         self.prescreen = check_prescreen(prescreen)
+        self.cost_weight = check_cost_weight(cost_weight)
+        if self.cost_weight and not self.prescreen:
+            raise ValueError("cost_weight needs prescreen: the candidates it weighs are the pre-screened ones")
         self._seen_x = np.empty((0, self.dim)) if self.prescreen else None
         self._seen_values = np.empty(0) if self.prescreen else None
+        self._seen_costs = np.empty(0) if self.prescreen else None
+        self._told_costs = {}
         self._seen_keys = None
+
+    def tell(self, id: int, value: float, cost: float | None = None) -> None:
+        """``cost``: what evaluating it consumed (energy, time), for cost-aware pre-screening."""
+        if self.prescreen and cost is not None:
+            self._told_costs[int(id)] = float(cost)
+        super().tell(id, value)
+
+    def _score(self, x: np.ndarray) -> np.ndarray:
+        """The model's score of candidate points, lower is better: the predicted rank of their
+        value, plus ``cost_weight`` times the predicted rank of their cost."""
+        score = knn_rank_predict(self._seen_x, self._seen_values, x)
+        if self.cost_weight:
+            known = np.isfinite(self._seen_costs)
+            if known.sum() >= 2:
+                score = score + self.cost_weight * knn_rank_predict(
+                    self._seen_x[known], self._seen_costs[known], x)
+        return score
 
     def set_key(self, key: Callable[[np.ndarray], Hashable] | None) -> None:
         """The configuration a unit vector decodes to (hashable), or None: no repeat checks."""
@@ -137,7 +183,7 @@ class Prescreen:
 
         def predict(rows: list[tuple[int, int]]) -> np.ndarray:
             x = np.stack([np.clip(draws[j][0][i], 0.0, 1.0) for j, i in rows])
-            return knn_rank_predict(self._seen_x, self._seen_values, x)
+            return self._score(x)
 
         repaired: dict[int, np.ndarray] = {}
         if key is None:  # the model alone
@@ -183,7 +229,7 @@ class Prescreen:
             if novel:
                 if len(novel) == 1 or len(self._seen_x) < 2:
                     return novel[0]
-                return novel[int(np.argmin(knn_rank_predict(self._seen_x, self._seen_values, np.stack(novel))))]
+                return novel[int(np.argmin(self._score(np.stack(novel))))]
         return x
 
     def _evaluated_keys(self) -> set:
@@ -191,39 +237,54 @@ class Prescreen:
             self._seen_keys = {self._key(x) for x in self._seen_x}
         return self._seen_keys
 
-    def _remember(self, x: np.ndarray, values: np.ndarray) -> None:
+    def _remember(self, x: np.ndarray, values: np.ndarray, costs: Any) -> None:
         x = np.asarray(x, dtype=float).reshape(-1, self.dim)
         values = np.asarray(values, dtype=float).reshape(-1)
+        costs = np.full(len(values), np.nan) if costs is None else np.asarray(costs, dtype=float).reshape(-1)
         self._seen_x = np.vstack([self._seen_x, x])
         self._seen_values = np.concatenate([self._seen_values, np.where(np.isnan(values), np.inf, values)])
+        self._seen_costs = np.concatenate([self._seen_costs, costs])
         if self._seen_keys is not None:
             self._seen_keys.update(self._key(p) for p in x)
 
     # -- the history the model is fitted to ------------------------------------
-    def tell_generation(self, values: Any) -> None:
+    def tell_generation(self, values: Any, costs: Any = None) -> None:
+        """``costs``: what evaluating each candidate consumed, for cost-aware pre-screening;
+        without them, the costs given to :meth:`tell`."""
         pending = self._pending
         asked = self._asked_count() if pending is not None else 0
-        super().tell_generation(values)
+        first = self._first_id
+        super().tell_generation(values, costs)
         if self.prescreen:
-            self._remember(pending[:asked], values)
+            if costs is None:
+                costs = [self._told_costs.pop(first + row, np.nan) for row in range(asked)]
+            self._remember(pending[:asked], values, costs)
 
     def _tell_async(self, id: int, value: float) -> None:
         record = self._outstanding.get(id)
         super()._tell_async(id, value)
         if self.prescreen:
-            self._remember(record["x"], [value])
+            self._remember(record["x"], [value], [self._told_costs.pop(id, np.nan)])
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
         if self.prescreen:
             state["prescreen"] = {"k": self.prescreen, "seen_x": _list(self._seen_x),
                                   "seen_values": _list(self._seen_values)}
+            if self.cost_weight or np.isfinite(self._seen_costs).any() or self._told_costs:
+                state["prescreen"].update(cost_weight=self.cost_weight, seen_costs=_list(self._seen_costs),
+                                          told_costs={str(i): c for i, c in self._told_costs.items()})
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         screen = state.get("prescreen")
-        self._init_prescreen(screen["k"] if screen else None)
+        self._init_prescreen(screen["k"] if screen else None, screen.get("cost_weight", 0.0) if screen else 0.0)
         if screen:
             self._seen_x = _array(screen["seen_x"]).reshape(-1, self.dim)
             self._seen_values = _array(screen["seen_values"]).reshape(-1)
+            if "seen_costs" in screen:
+                self._seen_costs = _array(screen["seen_costs"]).reshape(-1)
+                self._told_costs = {int(i): float(c) for i, c in screen["told_costs"].items()}
+            else:
+                self._seen_costs = np.full(len(self._seen_values), np.nan)

@@ -93,7 +93,8 @@ class DESampler(BaseSampler):
         failure_value: the value a failed trial is told (in the study's direction); ``None``:
             the worst value so far.
         **options: the algorithm's own options (see
-            :func:`autodehypo.algorithms.algorithm_options`).
+            :func:`autodehypo.algorithms.algorithm_options`). With ``prescreen`` and
+            ``cost_weight``, the cost weighed is each trial's run time (Optuna records no energy).
     """
 
     def __init__(self, algorithm: str = "jso", population: int | None = None, seed: int | None = None,
@@ -207,7 +208,7 @@ class DESampler(BaseSampler):
             if any(w is None for w in winners):
                 break
             told, worst = _told_values(study, config, record, winners)
-            opt.tell_generation(told)
+            opt.tell_generation(told, [_duration(w) for w in winners])
             self._asked.pop(_cache_key(study, generation), None)
             generation += 1
             storage.set_study_system_attr(study_id, GENERATION_KEY.format(generation),
@@ -280,6 +281,13 @@ def _first_finished(trials: Sequence[FrozenTrial]) -> FrozenTrial | None:
     if not finished:
         return None
     return min(finished, key=lambda t: (t.datetime_complete, t.number))
+
+
+def _duration(trial: FrozenTrial) -> float | None:
+    """A trial's run time in seconds: what Optuna records of its cost (for ``cost_weight``)."""
+    if trial.datetime_start is None or trial.datetime_complete is None:
+        return None
+    return (trial.datetime_complete - trial.datetime_start).total_seconds()
 
 
 def _told_values(study: optuna.Study, config: dict[str, Any], record: dict[str, Any],
