@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.hpo import measures  # noqa: E402
-from benchmarks.hpo.ours import run_autodehypo, space_config  # noqa: E402
+from benchmarks.hpo.ours import parse_variant, run_autodehypo, space_config  # noqa: E402
 from benchmarks.hpo.peers import PEERS, Peer, dehb_environment, run_dehb_de  # noqa: E402
 from benchmarks.hpo.run import main  # noqa: E402
 from benchmarks.hpo.tasks import TableError, load_energy_table  # noqa: E402
@@ -238,6 +238,17 @@ def test_run_autodehypo_asks_and_tells_as_a_study_does(table, tmp_path):
         assert repeats.any()
         np.testing.assert_array_equal(trace.costs == 0.0, repeats)
         assert trace.note == f"population {ALGORITHMS[algorithm].default_population(3)}"
+
+
+def test_variants_name_their_settings_and_cost_weight_zero_changes_nothing(table):
+    assert parse_variant("lshade:prescreen=32:cw=25") == ("lshade", {"prescreen": 32, "cw": 25})
+    with pytest.raises(ValueError, match=r"\[:cw=P\], got 'cw=x'"):
+        parse_variant("de:cw=x")
+    task = load_energy_table(table)
+    plain = run_autodehypo(task, "de:prescreen=4", 2, 30)
+    weighed = run_autodehypo(task, "de:prescreen=4:cw=0", 2, 30)
+    np.testing.assert_array_equal(plain.losses, weighed.losses)
+    np.testing.assert_array_equal(plain.costs, weighed.costs)
 
 
 def test_quick_harness_on_a_tiny_table(table, tmp_path, capsys):

@@ -37,15 +37,16 @@ def parse_variant(spec: str) -> tuple[str, dict[str, int]]:
     the search encoding version, whether repeated configurations are answered from the record,
     or the population; ``:prescreen=K`` turns on the algorithm's pre-screening (K candidates per
     slot, repeats discarded through the task's decoding, as a study does), ``:key=0`` keeps the
-    decoding from it (the model alone, repeats not recognised), so that each search change can
-    be measured before and after."""
+    decoding from it (the model alone, repeats not recognised), and ``:cw=P`` sets its
+    ``cost_weight`` to P/100 (each evaluation's cost told with its value, as a study tells the
+    trial's energy), so that each search change can be measured before and after."""
     name, *items = spec.split(":")
     settings = {}
     for item in filter(None, items):
         key, _, value = item.partition("=")
-        if key not in ("enc", "dedupe", "pop", "prescreen", "key") or not value.isdigit():
+        if key not in ("enc", "dedupe", "pop", "prescreen", "key", "cw") or not value.isdigit():
             raise ValueError(f"{spec!r}: expected NAME[:enc=1|2][:dedupe=0|1][:pop=N][:prescreen=K]"
-                             f"[:key=0|1], got {item!r}")
+                             f"[:key=0|1][:cw=P], got {item!r}")
         settings[key] = int(value)
     return name, settings
 
@@ -64,6 +65,8 @@ def run_autodehypo(task: Task, algorithm: str, seed: int, evaluations: int) -> T
     # config.py: study.population defaults to the algorithm's default_population(space.dim).
     population = settings.get("pop") or ALGORITHMS[name].default_population(space.dim)
     options = {"prescreen": settings["prescreen"]} if "prescreen" in settings else {}
+    if "cw" in settings:
+        options["cost_weight"] = settings["cw"] / 100
     opt = make_optimizer(name, space.dim, population=population, seed=seed, max_evaluations=evaluations,
                          **options)
     if options and settings.get("key", 1):  # study.py: the space's decoding names a configuration
@@ -74,19 +77,22 @@ def run_autodehypo(task: Task, algorithm: str, seed: int, evaluations: int) -> T
         batch = opt.ask_generation()
         if not len(batch):
             break
-        losses = []
+        losses, costs = [], []
         for u in batch:
             config = space.decode(u)
             key = task.key(config)
             if settings.get("dedupe", 1) and key in answers:
-                losses.append(rec.answer(config, answers[key]))
+                losses.append(rec.answer(config, answers[key][0]))
+                costs.append(answers[key][1])
                 continue
             loss = rec.raw(config)
             if not math.isnan(loss):
-                answers.setdefault(key, loss)
+                answers.setdefault(key, (loss, rec.costs[-1]))
             losses.append(loss)
+            costs.append(rec.costs[-1])
         # study._tell: minimise sign * value; a failed trial is told the worst value seen so far,
         # this generation included (+inf before any).
         worst = rec.worst()
-        opt.tell_generation([worst if math.isnan(x) else x for x in losses])
+        # study.py tells each trial's energy with its value (the costs weighed by cost_weight).
+        opt.tell_generation([worst if math.isnan(x) else x for x in losses], costs)
     return rec.trace(time.perf_counter() - started, note=f"population {population}")
