@@ -74,8 +74,10 @@ def search_label(config: dict[str, Any], defaults: int) -> str:
     """The algorithm and its pre-screening, as the report's first line names them."""
     study = config.get("study", {})
     algorithm, options = search_of(study, defaults)
-    prescreen = {**options, **study.get("options", {})}.get("prescreen")
-    return f"{algorithm}, prescreen {prescreen}" if prescreen else algorithm
+    merged = {**options, **study.get("options", {})}
+    prescreen, cost_weight = merged.get("prescreen"), merged.get("cost_weight")
+    label = f"{algorithm}, prescreen {prescreen}" if prescreen else algorithm
+    return f"{label}, cost weight {cost_weight:g}" if prescreen and cost_weight else label
 
 
 def study_name(config: dict[str, Any], directory: str | Path) -> str:
