@@ -307,6 +307,15 @@ def test_cost_weight_lowers_the_cost_paid_on_a_real_objective():
     assert paid[0.5] < 0.7 * paid[0.0]
 
 
+def test_a_cost_that_is_not_a_finite_number_is_left_out():
+    opt = make_optimizer("de", 2, population=4, seed=0, max_evaluations=4, prescreen=2, cost_weight=1.0)
+    costs = iter([1.0, float("nan"), float("inf"), 2.0])
+    for c in iter(opt.ask, None):
+        opt.tell(c.id, bumpy(c.x)[0], next(costs))
+    state = json.loads(json.dumps(opt.state_dict(), allow_nan=False))
+    assert [str(c) for c in state["prescreen"]["seen_costs"]] == ["1.0", "nan", "nan", "2.0"]
+
+
 def test_without_costs_told_the_weight_changes_nothing():
     runs = []
     for weight in (0.0, 2.0):

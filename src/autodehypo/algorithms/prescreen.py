@@ -146,7 +146,7 @@ class Prescreen:
 
     def tell(self, id: int, value: float, cost: float | None = None) -> None:
         """``cost``: what evaluating it consumed (energy, time), for cost-aware pre-screening."""
-        if self.prescreen and cost is not None:
+        if self.prescreen and cost is not None and np.isfinite(cost):
             self._told_costs[int(id)] = float(cost)
         super().tell(id, value)
 
