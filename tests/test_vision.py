@@ -159,9 +159,12 @@ def test_precision_is_chosen_by_hardware_or_forced(tmp_path, data_root):
 @pytest.mark.parametrize("dataset", DATASETS)
 @pytest.mark.parametrize("model", [pytest.param(m, marks=pytest.mark.slow) if m in ("vgg11", "convnext_small")
                                    else m for m in MODELS])  # 5 to 10 s a step each on 2 cores
-def test_every_model_on_every_dataset_trains_a_step(model, dataset, data_root):
+def test_every_model_on_every_dataset_trains_a_step(model, dataset, data_root, tmp_path, monkeypatch):
+    import tempfile
+
     import torch
     torch.set_num_threads(2)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where a call outside a study checkpoints
     objective = VisionObjective(model=model, dataset=dataset, data_dir=str(dataset_dir(dataset, data_root)),
                                 eval_limit=8, param_names=["lr"],
                                 fixed={"train_subset": 8, "batch_size": 8, "optimizer": "adamw"})
@@ -169,6 +172,7 @@ def test_every_model_on_every_dataset_trains_a_step(model, dataset, data_root):
     result = objective({"lr": 1e-3})
     assert 0.0 <= result["objective"] <= 1.0 and 0.0 <= result["test_error"] <= 1.0
     assert result["train_images"] == 8 and result["val_images"] == 8 and np.isfinite(result["val_loss"])
+    assert list(tmp_path.glob("autodehypo-trial-*")) == []  # its temporary checkpoint directory is gone
 
 
 def test_input_adaptation_and_heads(tmp_path):

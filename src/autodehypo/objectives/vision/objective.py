@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Mapping
@@ -101,8 +102,12 @@ class VisionObjective:
             keep, schedule_epochs = True, int(context["max_fidelity"])
             if context["continues_dir"]:
                 continue_from = Path(context["continues_dir"]) / CHECKPOINT
-        return train_and_evaluate(self._data, hp, model_name=self.model, device=self.device,
-                                  deterministic=self.deterministic, checkpoint_dir=checkpoint_dir,
-                                  keep_checkpoint=keep, validation_fraction=self.validation_fraction,
-                                  eval_limit=self.eval_limit, precision=self.precision,
-                                  continue_from=continue_from, schedule_epochs=schedule_epochs)
+        try:
+            return train_and_evaluate(self._data, hp, model_name=self.model, device=self.device,
+                                      deterministic=self.deterministic, checkpoint_dir=checkpoint_dir,
+                                      keep_checkpoint=keep, validation_fraction=self.validation_fraction,
+                                      eval_limit=self.eval_limit, precision=self.precision,
+                                      continue_from=continue_from, schedule_epochs=schedule_epochs)
+        finally:
+            if not trial_dir and not keep:  # called outside a study: no trial directory to leave
+                shutil.rmtree(checkpoint_dir, ignore_errors=True)
