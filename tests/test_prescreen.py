@@ -79,6 +79,28 @@ def per_candidate(opt, key, stop_after=None):
             opt.tell(out[i].id, np.nan if out[i].id % 7 == 0 else value)
 
 
+def cost_of(x):
+    """A training cost that grows a hundredfold along the first coordinate."""
+    return float(10 ** (2 * np.asarray(x)[0]))
+
+
+def drive_two_out(opt, value=lambda x: bumpy(x)[0], stop=None, outstanding=(), costs=True):
+    """Two candidates out at a time, the later told first, each with its cost (or none).
+    Works for both schedules; ``outstanding``: a resumed run's pending candidates."""
+    asked, out = [], list(outstanding)
+    while stop is None or len(asked) < stop:
+        c = opt.ask()
+        if c is None and not out:
+            break
+        if c is not None:
+            out.append(c)
+            asked.append(c.x)
+        if len(out) == 2 or (c is None and out):
+            done = out.pop()
+            opt.tell(done.id, value(done.x), cost_of(done.x) if costs else None)
+    return asked
+
+
 @pytest.mark.parametrize("name", SCREENED)
 @pytest.mark.parametrize("schedule", ["generational", "async"])
 def test_resume_mid_run_continues_identically(name, schedule):
@@ -92,20 +114,8 @@ def test_resume_mid_run_continues_identically(name, schedule):
         return opt
 
     def drive(opt, stop=None, outstanding=()):
-        """Async: two workers, results back in reverse order of asking; ``outstanding`` are
-        candidates already out (a resumed run's pending ones). The points asked, in order."""
-        asked, out = [], list(outstanding)
-        while stop is None or len(asked) < stop:
-            c = opt.ask()
-            if c is None and not out:
-                break
-            if c is not None:
-                out.append(c)
-                asked.append(c.x)
-            if len(out) == 2 or (c is None and out):
-                done = out.pop()
-                opt.tell(done.id, bumpy(done.x)[0])
-        return asked
+        """Async: two workers, results back in reverse order of asking, told without costs."""
+        return drive_two_out(opt, stop=stop, outstanding=outstanding, costs=False)
 
     if schedule == "async":
         straight = drive(build())
@@ -250,28 +260,6 @@ def test_a_study_with_prescreen_asks_no_configuration_twice(tmp_path, monkeypatc
 
 
 # -- cost-aware pre-screening (cost_weight) ------------------------------------------------------
-
-def cost_of(x):
-    """A training cost that grows a hundredfold along the first coordinate."""
-    return float(10 ** (2 * np.asarray(x)[0]))
-
-
-def drive_two_out(opt, value=lambda x: bumpy(x)[0], stop=None, outstanding=(), costs=True):
-    """Two candidates out at a time, the later told first, each with its cost (or none).
-    Works for both schedules; ``outstanding``: a resumed run's pending candidates."""
-    asked, out = [], list(outstanding)
-    while stop is None or len(asked) < stop:
-        c = opt.ask()
-        if c is None and not out:
-            break
-        if c is not None:
-            out.append(c)
-            asked.append(c.x)
-        if len(out) == 2 or (c is None and out):
-            done = out.pop()
-            opt.tell(done.id, value(done.x), cost_of(done.x) if costs else None)
-    return asked
-
 
 @pytest.mark.parametrize("value", [-0.1, 11, True, "1", None])
 def test_bad_cost_weights_name_the_option(value):
