@@ -15,6 +15,7 @@ table's ``val_error`` after e epochs and costs recorded energy. The methods:
 | dehb | DEHB 0.1.2's ``DEHB`` (its defaults, fidelity 1..E, eta 3), ask/tell, in its own environment | cum(e): it trains from scratch at every fidelity |
 | optuna-tpe-hb | Optuna's ``TPESampler(seed)`` with ``HyperbandPruner(min_resource=1, max_resource=E, reduction_factor=3)``; a trial reports val_error per epoch and stops when pruned | cum(epoch it stopped at) |
 | random | uniform over the grid at full fidelity (sets the target) | cum(E) |
+| hyperband | Hyperband with uniform sampling over the grid: the brackets, promotions, continuation and record of mf-de, only the choice of configurations differs | as mf-de |
 
 cum(e) is the table's cumulative cost of training e epochs. autodehypo's
 methods decode candidates through ``SearchSpace`` exactly as ``ours.py``
@@ -29,6 +30,14 @@ run is simulated once up to the largest and cut for the smaller ones (an
 evaluation counts only if it ends within the budget). A safety cap of
 ``CAP_FACTOR`` x N evaluations (answers from the record included) stops a
 search that only repeats itself.
+
+The schedule's ceiling (per task, in the report): ``hyperband`` with one
+bracket alone, run over and over, for each of Hyperband's brackets; its ERT
+divided by that of the bracket that trains every configuration to the last
+epoch. The smallest of these ratios, picked in hindsight, bounds what
+choosing the fidelity can save with uniform sampling on that table: a
+multi-fidelity search beats its own full-fidelity self by more only if its
+sampler gains more from the low epochs than from the full ones.
 
 Target: median over random search's runs of its best loss within the largest
 budget. Only full-fidelity (epoch E) losses count toward reaching it for every
@@ -62,7 +71,7 @@ ETA = 3
 CAP_FACTOR = 20
 OURS = ("mf-de", "mf-jde", "mf-shade")
 FULL_DE = ("de", "jde", "shade")
-PEERS = ("dehb", "optuna-tpe-hb", "random")
+PEERS = ("dehb", "optuna-tpe-hb", "hyperband", "random")
 # The goal's comparisons: ours against DEHB, and each multi-fidelity DE against the same DE at full fidelity.
 GOALS = {"dehb": 0.7, "same DE at full fidelity": 0.5}
 DEHB_MF_RUNNER = Path(__file__).resolve().parent / "dehb_mf_runner.py"
@@ -233,6 +242,47 @@ def run_random(task: TableTask, seed: int, budget: float, cap: int) -> Run:
     return run
 
 
+def run_hyperband(task: TableTask, seed: int, budget: float, cap: int, bracket: int | None = None) -> Run:
+    """Hyperband's brackets (all in turn, or only ``bracket``, an index into ``brackets()``) with
+    configurations drawn uniformly from the grid; successive halving promotes the best third of a rung,
+    and a promotion continues from the epoch it reached, as in MultiFidelityDE."""
+    from autodehypo.algorithms.multifidelity import brackets
+    rng = np.random.default_rng(seed)
+    E = max_epoch(task)
+    schedule = brackets(1, E, ETA, integer=True)
+    if bracket is not None:
+        schedule = [schedule[bracket]]
+    run = Run("hyperband" if bracket is None else f"hyperband-bracket-{bracket}", seed, E)
+    ledger = Ledger(run, budget, cap)
+    answers: dict[tuple, float] = {}
+    for started in range(cap):  # brackets; the ledger closes long before
+        rungs = schedule[started % len(schedule)]
+        survivors = [(tuple(int(rng.integers(len(p.choices))) for p in task.params), 0)
+                     for _ in range(rungs[0][0])]
+        for keep, fidelity in rungs:
+            told = []
+            for index, start in survivors[:keep]:
+                if not ledger.open:
+                    return run
+                ledger.charge(_train_or_answer(task, answers, index, int(fidelity), start))
+                loss = run.evaluations[-1].loss
+                if not math.isnan(loss):  # a failed training is never promoted
+                    told.append((loss, index))
+            told.sort(key=lambda t: t[0])
+            survivors = [(index, int(fidelity)) for _, index in told]
+    return run
+
+
+def bracket_ceiling(task: TableTask, seeds: list[int], budget: float, cap: int, target: float) -> list[float]:
+    """Per Hyperband bracket (the most aggressive first), the ERT of uniform sampling with that bracket
+    alone divided by the ERT of the bracket that trains everything to the last epoch."""
+    from autodehypo.algorithms.multifidelity import brackets
+    count = len(brackets(1, max_epoch(task), ETA, integer=True))
+    erts = [figures([run_hyperband(task, s, budget, cap, bracket=b) for s in seeds], target, budget, cap).ert
+            for b in range(count)]
+    return [measures.ratio(e, erts[-1]) for e in erts]
+
+
 def run_optuna_tpe_hyperband(task: TableTask, seed: int, budget: float, cap: int) -> Run:
     """Optuna's TPE with its Hyperband pruner; a trial stops where it is pruned and pays up to there."""
     import optuna
@@ -316,6 +366,8 @@ def simulate(task: TableTask, methods: list[str], seeds: list[int], evaluations:
             runs[method] = [run_full_de(task, method, s, budget, cap) for s in seeds]
         elif method == "random":
             runs[method] = [run_random(task, s, budget, cap) for s in seeds]
+        elif method == "hyperband":
+            runs[method] = [run_hyperband(task, s, budget, cap) for s in seeds]
         elif method == "optuna-tpe-hb":
             runs[method] = [run_optuna_tpe_hyperband(task, s, budget, cap) for s in seeds]
         else:
@@ -386,7 +438,9 @@ def analyse(task: TableTask, runs: dict[str, list[Run]], budgets: list[int]) -> 
         energy = budget_energy(task, n)
         per_budget[n] = {"energy": energy, "methods": {m: figures(rs, target, energy, CAP_FACTOR * max(budgets))
                                                         for m, rs in runs.items()}}
+    seeds = [r.seed for r in runs["random"]]
     return {"task": task.name, "target": target, "best": float(np.nanmin(task.fidelity_values[..., -1])),
+            "ceiling": bracket_ceiling(task, seeds, largest, CAP_FACTOR * max(budgets), target),
             "rank_correlation": {e: low_fidelity_rank_correlation(task, e) for e in fidelities(max_epoch(task))},
             "best_rank": {e: best_rank_at(task, e) for e in fidelities(max_epoch(task))},
             "configurations": task.size, "energy": table_provenance(task.source), "epochs": max_epoch(task),
@@ -421,12 +475,13 @@ def best_rank_at(task: TableTask, epoch: int) -> int:
 
 
 def pairs(methods: list[str]) -> list[tuple[str, str, str]]:
-    """(ours, peer, which goal): each of ours against DEHB, its own DE at full fidelity, Optuna, random."""
+    """(ours, peer, which goal): each of ours against DEHB, its own DE at full fidelity, Optuna, Hyperband
+    with uniform sampling, random."""
     out = []
     for ours in [m for m in methods if m in OURS]:
         same = ours.removeprefix("mf-")
         for peer, goal in (("dehb", "dehb"), (same, "same DE at full fidelity"),
-                           ("optuna-tpe-hb", None), ("random", None)):
+                           ("optuna-tpe-hb", None), ("hyperband", None), ("random", None)):
             if peer in methods:
                 out.append((ours, peer, goal))
     return out
@@ -474,13 +529,16 @@ def report(results: list[dict], budgets: list[int], methods: list[str], seeds: i
            "make_table.py's CpuTimeEstimate, the training's CPU seconds x 10 W per core, not a meter.", ""]
     out += ["## Tasks", "", "| task | configurations | epochs | mean full-fidelity energy (J) | best val_error "
             "| target | Spearman rho, val_error at a lower rung vs the last epoch | the best configuration's rank "
-            "there | energy source |", "|---|---|---|---|---|---|---|---|---|"]
+            "there | the schedule's ceiling: uniform sampling, one bracket alone, ERT / the full-fidelity bracket's, "
+            "by the bracket's first epoch | energy source |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         rho = ", ".join(f"epoch {e}: {rho:.2f}" for e, rho in r["rank_correlation"].items())
         out.append(f"| {r['task']} | {r['configurations']} | {r['epochs']} | {fmt(r['full_cost'], 4)} | "
                    f"{fmt(r['best'], 4)} | {fmt(r['target'], 4)} | {rho} | "
-                   f"{', '.join(f'epoch {e}: {k}' for e, k in r['best_rank'].items())} | {r['energy']} |")
-    out += ["", "## The goal and where ours loses", "", *verdicts(results, budgets, methods)]
+                   f"{', '.join(f'epoch {e}: {k}' for e, k in r['best_rank'].items())} | "
+                   f"{ceiling_text(r)} | {r['energy']} |")
+    out += ["", "## The goal and where ours loses", "", *verdicts(results, budgets, methods), "",
+            *ceiling_verdict(results)]
     for n in budgets:
         out += ["", f"## Budget {n} full-fidelity evaluations", ""]
         out += ["### Geometric mean over tasks of ours / peer (median energy to target; ERT)", "",
@@ -510,6 +568,24 @@ def report(results: list[dict], budgets: list[int], methods: list[str], seeds: i
                 c = comparison(fig[ours], fig[peer])
                 out.append(f"| {ours} | {peer} | {fmt(c['ratio'])} | {fmt(c['ert_ratio'])} | {fmt(c['p'], 2)} |")
     return "\n".join(out) + "\n"
+
+
+def ceiling_text(result: dict) -> str:
+    starts = fidelities(result["epochs"]) + [result["epochs"]]
+    return ", ".join(f"epoch {e}: {fmt(c, 2)}" for e, c in zip(starts, result["ceiling"]))
+
+
+def ceiling_verdict(results: list[dict]) -> list[str]:
+    """How much choosing the fidelity could save at best on these tables (uniform sampling, the
+    bracket picked in hindsight per task): the bound the goal against full-fidelity DE runs into."""
+    best = [min(r["ceiling"]) for r in results]
+    g, k = measures.geometric_mean(best)
+    per_task = "; ".join(f"{r['task']} {fmt(b, 2)}" for r, b in zip(results, best))
+    return [f"The schedule's ceiling: with uniform sampling, the best single Hyperband bracket per task, picked in "
+            f"hindsight, needs {fmt(g, 2)}x (geometric mean over {k} task(s)) the ERT of training every "
+            f"configuration to the last epoch ({per_task}). Hyperband and the mf-* searches run all brackets in "
+            "turn, the full-fidelity one among them. A multi-fidelity DE goes below this only where its DE gains "
+            "more from low-epoch values than from full ones."]
 
 
 def _censored(ratio: float) -> str:
