@@ -231,13 +231,18 @@ def run_full_de(task: TableTask, algorithm: str, seed: int, budget: float, cap: 
 
 
 # -- peers -------------------------------------------------------------------------------
+def uniform_index(task: TableTask, rng: np.random.Generator) -> tuple:
+    """A configuration of the grid drawn uniformly: one choice index per parameter."""
+    return tuple(int(rng.integers(len(p.choices))) for p in task.params)
+
+
 def run_random(task: TableTask, seed: int, budget: float, cap: int) -> Run:
     rng = np.random.default_rng(seed)
     E = max_epoch(task)
     run = Run("random", seed, E)
     ledger = Ledger(run, budget, cap)
     while ledger.open:
-        index = tuple(int(rng.integers(len(p.choices))) for p in task.params)
+        index = uniform_index(task, rng)
         ledger.charge(Evaluation(index, E, 0, cumulative_cost(task, index, E), epoch_loss(task, index, E)))
     return run
 
@@ -257,8 +262,7 @@ def run_hyperband(task: TableTask, seed: int, budget: float, cap: int, bracket: 
     answers: dict[tuple, float] = {}
     for started in range(cap):  # brackets; the ledger closes long before
         rungs = schedule[started % len(schedule)]
-        survivors = [(tuple(int(rng.integers(len(p.choices))) for p in task.params), 0)
-                     for _ in range(rungs[0][0])]
+        survivors = [(uniform_index(task, rng), 0) for _ in range(rungs[0][0])]
         for keep, fidelity in rungs:
             told = []
             for index, start in survivors[:keep]:
