@@ -441,6 +441,12 @@ class Storage:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return default if row is None else _loads(row[0], f"meta {key}")
 
+    @property
+    def search_defaults(self) -> int:
+        """The version of the default search the study was made with; a file from before it was
+        recorded used the first."""
+        return self.meta("search_defaults") or 1
+
     def _set_meta_many(self, items: dict[str, Any]) -> None:
         self.conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                               [(k, json.dumps(v)) for k, v in items.items()])

@@ -184,7 +184,7 @@ class Study:
             # A study made before the encoding (or the search defaults) was recorded used the first.
             cfg = parse_config(stored, default_name=directory.name,
                                encoding=storage.meta("space_encoding", 1),
-                               defaults=storage.meta("search_defaults", 1))
+                               defaults=storage.search_defaults)
             obj = _build(cfg, objective)
         except BaseException:
             storage.close()

@@ -45,7 +45,7 @@ class StudyData:
 
     @property
     def algorithm(self) -> str:
-        return study_algorithm(self.config, self.meta.get("search_defaults") or 1)
+        return study_algorithm(self.config, self.meta["search_defaults"])
 
     @property
     def wall_time_s(self) -> float:
@@ -65,8 +65,8 @@ def study_direction(config: dict[str, Any]) -> str:
 
 
 def study_algorithm(config: dict[str, Any], defaults: int) -> str:
-    """The configured algorithm, or the default of the study's version of the defaults (the
-    meta ``search_defaults``; files without it: 1)."""
+    """The configured algorithm, or the default of the study's version of the defaults
+    (``Storage.search_defaults``)."""
     return search_of(config.get("study", {}), defaults)[0]
 
 
@@ -89,7 +89,8 @@ def load_study(directory: str | Path) -> StudyData:
     storage = Storage.open(Path(directory), readonly=True)
     try:
         meta = {k: storage.meta(k) for k in ("state", "driver_elapsed_s", "energy_sources",
-                                             "created_at", "config_toml", "environments", "search_defaults")}
+                                             "created_at", "config_toml", "environments")}
+        meta["search_defaults"] = storage.search_defaults
         return StudyData(Path(directory), storage.meta("config"), meta, storage.trials(),
                          list(storage.iter_checkpoints()))
     finally:

@@ -144,7 +144,7 @@ def report_text(storage: Storage) -> str:
     counts = Counter(t.status for t in trials)
     directory = storage.path.parent
     lines = [f"study:        {study_name(config, directory)} "
-             f"({search_label(config, storage.meta('search_defaults') or 1)}, seed "
+             f"({search_label(config, storage.search_defaults)}, seed "
              f"{config.get('study', {}).get('seed', 0)}, {direction})",
              f"directory:    {directory}"]
     objectives = objectives_of(config)
