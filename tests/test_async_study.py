@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from autodehypo import Study
-from autodehypo.algorithms import make_optimizer
 from autodehypo.storage import COMPLETE, FAILED, Storage
+from autodehypo.study import build_optimizer
 from conftest import run_killed_at, toy_config
 
 
@@ -24,20 +24,22 @@ def replay(directory):
     study = Study.open(directory)
     cfg, trials = study.config, study.storage.trials()
     study.close()
-    opt = make_optimizer(cfg.algorithm, cfg.space.dim, population=cfg.population, seed=cfg.seed,
-                         max_evaluations=cfg.budget.evaluations, schedule=cfg.schedule, **cfg.options)
+    opt = build_optimizer(cfg)
     told = sorted((t for t in trials if t.told_seq is not None), key=lambda t: t.told_seq)
     assert [t.told_seq for t in told] == list(range(len(told)))  # each result told once
+
+    def tell(trial):  # several objectives: the vector the optimizer was told
+        opt.tell(trial.number, trial.told_values if trial.told_values is not None else trial.told_value)
     done = 0
     for trial in trials:
         while done < trial.asked_after:
-            opt.tell(told[done].number, told[done].told_value)
+            tell(told[done])
             done += 1
         candidate = opt.ask()
         assert candidate.id == trial.number
         np.testing.assert_array_equal(candidate.x, np.asarray(trial.unit, dtype=float))
     for trial in told[done:]:
-        opt.tell(trial.number, trial.told_value)
+        tell(trial)
     return opt, trials
 
 
