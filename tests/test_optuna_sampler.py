@@ -20,6 +20,7 @@ from optuna.trial import TrialState
 
 import optuna_worker
 from autodehypo.algorithms import make_optimizer
+from autodehypo.algorithms.base import unpack_floats
 from autodehypo.integrations.optuna import CONFIG_KEY, GENERATION_KEY, SLOT_KEY, DESampler
 from autodehypo.space import SearchSpace
 
@@ -309,7 +310,7 @@ def test_cost_weight_weighs_each_trial_run_time():
     last = max(int(k.rsplit(":", 1)[-1]) for k in attrs if k.startswith(GENERATION_KEY.format("")))
     seen = attrs[GENERATION_KEY.format(last)]["optimizer"]["prescreen"]
     assert seen["cost_weight"] == 0.5
-    costs = np.array([float(c) for c in seen["seen_costs"]])
+    costs = unpack_floats(seen["seen_costs"])
     told = study.trials[:len(costs)]  # one trial at a time: the generations are told in order
     durations = [(t.datetime_complete - t.datetime_start).total_seconds() for t in told]
     assert len(costs) >= 16 and (costs > 0).all()

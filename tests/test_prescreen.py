@@ -7,6 +7,7 @@ import pytest
 
 from autodehypo import ConfigError
 from autodehypo.algorithms import ALGORITHMS, Prescreen, algorithm_options, make_optimizer
+from autodehypo.algorithms.base import _list, unpack_floats
 from autodehypo.algorithms.prescreen import knn_rank_predict, ranks
 from autodehypo.config import parse_config
 from conftest import toy_config
@@ -301,7 +302,7 @@ def test_a_cost_that_is_not_a_finite_number_is_left_out():
     for c in iter(opt.ask, None):
         opt.tell(c.id, bumpy(c.x)[0], next(costs))
     state = json.loads(json.dumps(opt.state_dict(), allow_nan=False))
-    assert [str(c) for c in state["prescreen"]["seen_costs"]] == ["1.0", "nan", "nan", "2.0"]
+    assert [str(c) for c in unpack_floats(state["prescreen"]["seen_costs"])] == ["1.0", "nan", "nan", "2.0"]
 
 
 def test_without_costs_told_the_weight_changes_nothing():
@@ -354,6 +355,34 @@ def test_a_study_tells_each_trial_energy_as_its_cost(tmp_path, monkeypatch):
     first = {t.number: t for t in trials}
     told = np.array([first[t.metrics.get("repeat_of", t.number)].energy_j for t in trials], dtype=float)
     assert len(told) == 30 and (told > 0).all()  # a repeat is told its first trial's energy
-    costs = np.array([float(c) for c in seen["seen_costs"]])
+    costs = unpack_floats(seen["seen_costs"])
     # the optimizer's record is in the order of its generations, not of the tells: compare as sets
     np.testing.assert_array_equal(np.sort(costs), np.sort(told))
+
+
+def test_the_history_is_packed_exactly_and_a_state_saved_as_lists_still_loads():
+    """The history is stored as float64 bytes (a list costs a JSON float per number, and the
+    state is saved after every step); states saved before that, with lists, must still resume."""
+    opt = make_optimizer("de", 3, population=6, seed=5, max_evaluations=60, prescreen=3, cost_weight=0.5)
+    costs = iter(np.r_[[np.nan, np.inf], np.linspace(1.0, 2.0, 58)])
+    for _ in range(24):
+        c = opt.ask()
+        opt.tell(c.id, bumpy(c.x)[0] + 1e-17 * c.id, next(costs))
+    state = json.loads(json.dumps(opt.state_dict(), allow_nan=False))
+    screen = state["prescreen"]
+    np.testing.assert_array_equal(unpack_floats(screen["seen_x"]), opt._seen_x)
+    np.testing.assert_array_equal(unpack_floats(screen["seen_costs"]), opt._seen_costs)  # nan included
+    as_lists = json.loads(json.dumps(state))
+    as_lists["prescreen"].update({k: _list(unpack_floats(screen[k]))
+                                  for k in ("seen_x", "seen_values", "seen_costs")})
+    asks = []
+    for saved in (state, as_lists):
+        resumed = make_optimizer("de", 3, population=6, seed=0, max_evaluations=60)
+        resumed.load_state_dict(saved)
+        run = []
+        for c in iter(resumed.ask, None):
+            run.append(c.x)
+            resumed.tell(c.id, bumpy(c.x)[0], 1.5)
+        asks.append(np.array(run))
+    assert len(asks[0]) == 36
+    np.testing.assert_array_equal(asks[0], asks[1])

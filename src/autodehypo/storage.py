@@ -514,9 +514,12 @@ class Storage:
         return int(row[0])
 
     # -- the optimizer's steps ------------------------------------------------
-    def _save_state(self, state: dict[str, Any], evaluations: int, driver_elapsed_s: float) -> None:
+    def _save_state(self, state: dict[str, Any], evaluations: int, driver_elapsed_s: float) -> str:
+        """Store the current state; returns its JSON text."""
+        text = json.dumps(state)
         self.conn.execute("INSERT OR REPLACE INTO optimizer VALUES (1, ?, ?, ?, ?)",
-                          (json.dumps(state), evaluations, driver_elapsed_s, time.time()))
+                          (text, evaluations, driver_elapsed_s, time.time()))
+        return text
 
     @_guarded
     def add_asked(self, trials: list[TrialRecord], state: dict[str, Any], evaluations: int,
@@ -537,11 +540,11 @@ class Storage:
         with self.transaction():
             for t in trials:
                 self._update(t, TRIAL_COLUMNS[5:])
-            self._save_state(state, evaluations, driver_elapsed_s)
+            text = self._save_state(state, evaluations, driver_elapsed_s)
             if generation_done:
                 self.conn.execute(
                     "INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?, ?)",
-                    (state["generation"], json.dumps(state), evaluations, driver_elapsed_s, time.time()))
+                    (state["generation"], text, evaluations, driver_elapsed_s, time.time()))
             self._set_meta_many({"driver_elapsed_s": driver_elapsed_s})
 
     @_guarded

@@ -25,6 +25,7 @@ schedules decide what happens between them:
 
 from __future__ import annotations
 
+import base64
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
@@ -393,6 +394,21 @@ def _array(x: list | None) -> np.ndarray | None:
     if x is None:
         return None
     return np.array(x, dtype=object).astype(float)
+
+
+def pack_floats(a: np.ndarray) -> dict[str, Any]:
+    """A float array as its float64 bytes in base64 and its shape: exact, inf and nan included.
+    For records that grow with the study (the pre-screening history): as a list every number is
+    a JSON float of its own, and a state saved after every ask and tell then costs more each time."""
+    a = np.ascontiguousarray(a, dtype="<f8")
+    return {"float64": base64.b64encode(a.tobytes()).decode("ascii"), "shape": list(a.shape)}
+
+
+def unpack_floats(x: dict[str, Any] | list) -> np.ndarray:
+    """The array :func:`pack_floats` packed; a plain list (states saved before packing) as ``_array``."""
+    if isinstance(x, dict):
+        return np.frombuffer(base64.b64decode(x["float64"]), dtype="<f8").reshape(x["shape"]).copy()
+    return _array(x)
 
 
 def latin_hypercube(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:

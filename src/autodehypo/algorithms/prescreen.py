@@ -62,7 +62,7 @@ from typing import Any, Callable, Hashable
 
 import numpy as np
 
-from .base import _array, _list
+from .base import pack_floats, unpack_floats
 
 NEIGHBOURS = 5      # evaluated points averaged per prediction
 EXTRA_ROUNDS = 1    # times k further draws for slots whose k candidates are all repeats
@@ -79,21 +79,32 @@ def ranks(values: np.ndarray) -> np.ndarray:
     return (first + (counts - 1) / 2.0)[inverse] / (n - 1)
 
 
+class KnnRanks:
+    """Predicted rank (0 best, 1 worst) of candidate points: the inverse-squared-distance weighted
+    mean rank of their ``neighbours`` nearest evaluated points. Fitted once per generation: the
+    ranks and norms of a history of thousands of points are not made again for every slot."""
+
+    def __init__(self, points: np.ndarray, values: np.ndarray, neighbours: int = NEIGHBOURS):
+        self.points, self.ranks = points, ranks(values)
+        self.norms = np.sum(points ** 2, axis=1)
+        self.neighbours = min(neighbours, len(points))
+
+    def predict(self, candidates: np.ndarray) -> np.ndarray:
+        d2 = np.sum(candidates ** 2, axis=1)[:, None] + self.norms[None, :] - 2.0 * candidates @ self.points.T
+        d2 = np.maximum(d2, 0.0)
+        k = self.neighbours
+        if k < len(self.points):
+            nearest = np.argpartition(d2, k - 1, axis=1)[:, :k]
+        else:
+            nearest = np.broadcast_to(np.arange(len(self.points)), d2.shape)
+        w = 1.0 / (np.take_along_axis(d2, nearest, axis=1) + 1e-12)
+        return np.sum(w * self.ranks[nearest], axis=1) / np.sum(w, axis=1)
+
+
 def knn_rank_predict(points: np.ndarray, values: np.ndarray, candidates: np.ndarray,
                      neighbours: int = NEIGHBOURS) -> np.ndarray:
-    """Predicted rank (0 best, 1 worst) of each candidate: the inverse-squared-distance weighted
-    mean rank of its ``neighbours`` nearest points."""
-    r = ranks(values)
-    d2 = (np.sum(candidates ** 2, axis=1)[:, None] + np.sum(points ** 2, axis=1)[None, :]
-          - 2.0 * candidates @ points.T)
-    d2 = np.maximum(d2, 0.0)
-    k = min(neighbours, len(points))
-    if k < len(points):
-        nearest = np.argpartition(d2, k - 1, axis=1)[:, :k]
-    else:
-        nearest = np.broadcast_to(np.arange(len(points)), d2.shape)
-    w = 1.0 / (np.take_along_axis(d2, nearest, axis=1) + 1e-12)
-    return np.sum(w * r[nearest], axis=1) / np.sum(w, axis=1)
+    """:class:`KnnRanks` fitted to ``points`` and ``values``, predicting ``candidates``."""
+    return KnnRanks(points, values, neighbours).predict(candidates)
 
 
 def check_cost_weight(value: Any) -> float:
@@ -150,16 +161,16 @@ class Prescreen:
             self._told_costs[int(id)] = float(cost)
         super().tell(id, value)
 
-    def _score(self, x: np.ndarray) -> np.ndarray:
-        """The model's score of candidate points, lower is better: the predicted rank of their
-        value, plus ``cost_weight`` times the predicted rank of their cost."""
-        score = knn_rank_predict(self._seen_x, self._seen_values, x)
-        if self.cost_weight:
-            known = np.isfinite(self._seen_costs)
-            if known.sum() >= 2:
-                score = score + self.cost_weight * knn_rank_predict(
-                    self._seen_x[known], self._seen_costs[known], x)
-        return score
+    def _scorer(self) -> Callable[[np.ndarray], np.ndarray]:
+        """The model fitted to the history, as a function of candidate points to their score,
+        lower is better: the predicted rank of their value, plus ``cost_weight`` times the
+        predicted rank of their cost."""
+        value = KnnRanks(self._seen_x, self._seen_values)
+        known = np.isfinite(self._seen_costs)
+        if not self.cost_weight or known.sum() < 2:
+            return value.predict
+        cost = KnnRanks(self._seen_x[known], self._seen_costs[known])
+        return lambda x: value.predict(x) + self.cost_weight * cost.predict(x)
 
     def set_key(self, key: Callable[[np.ndarray], Hashable] | None) -> None:
         """The configuration a unit vector decodes to (hashable), or None: no repeat checks."""
@@ -180,10 +191,11 @@ class Prescreen:
         model = k > 1 and len(self._seen_x) >= 2
         if key is None and not model:
             return draws[0]
+        score = self._scorer() if len(self._seen_x) >= 2 else None
 
         def predict(rows: list[tuple[int, int]]) -> np.ndarray:
             x = np.stack([np.clip(draws[j][0][i], 0.0, 1.0) for j, i in rows])
-            return self._score(x)
+            return score(x)
 
         repaired: dict[int, np.ndarray] = {}
         if key is None:  # the model alone
@@ -208,7 +220,7 @@ class Prescreen:
                 pick[i] = choice
                 x = np.clip(draws[choice][0][i], 0.0, 1.0)
                 if key(x) in taken:
-                    x = self._repair(x, taken, k if model else 1)
+                    x = self._repair(x, taken, k if model else 1, score)
                     repaired[i] = x
                 taken.add(key(x))
         rows = np.arange(n)
@@ -217,7 +229,8 @@ class Prescreen:
             out[0][i] = x
         return out
 
-    def _repair(self, x: np.ndarray, taken: set, k: int) -> np.ndarray:
+    def _repair(self, x: np.ndarray, taken: set, k: int,
+                score: Callable[[np.ndarray], np.ndarray] | None) -> np.ndarray:
         """A repeated trial made novel: k copies with 1, then 2, ... coordinates drawn again
         uniformly; the model's best novel copy, or ``x`` itself when none is (the space is used up)."""
         for changed in range(1, self.dim + 1):
@@ -227,9 +240,9 @@ class Prescreen:
                 copy[coords] = self.rng.random(changed)
             novel = [c for c in copies if self._key(c) not in taken]
             if novel:
-                if len(novel) == 1 or len(self._seen_x) < 2:
+                if len(novel) == 1 or score is None:
                     return novel[0]
-                return novel[int(np.argmin(self._score(np.stack(novel))))]
+                return novel[int(np.argmin(score(np.stack(novel))))]
         return x
 
     def _evaluated_keys(self) -> set:
@@ -269,10 +282,10 @@ class Prescreen:
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
         if self.prescreen:
-            state["prescreen"] = {"k": self.prescreen, "seen_x": _list(self._seen_x),
-                                  "seen_values": _list(self._seen_values)}
+            state["prescreen"] = {"k": self.prescreen, "seen_x": pack_floats(self._seen_x),
+                                  "seen_values": pack_floats(self._seen_values)}
             if self.cost_weight or np.isfinite(self._seen_costs).any() or self._told_costs:
-                state["prescreen"].update(cost_weight=self.cost_weight, seen_costs=_list(self._seen_costs),
+                state["prescreen"].update(cost_weight=self.cost_weight, seen_costs=pack_floats(self._seen_costs),
                                           told_costs={str(i): c for i, c in self._told_costs.items()})
         return state
 
@@ -281,10 +294,10 @@ class Prescreen:
         screen = state.get("prescreen")
         self._init_prescreen(screen["k"] if screen else None, screen.get("cost_weight", 0.0) if screen else 0.0)
         if screen:
-            self._seen_x = _array(screen["seen_x"]).reshape(-1, self.dim)
-            self._seen_values = _array(screen["seen_values"]).reshape(-1)
+            self._seen_x = unpack_floats(screen["seen_x"]).reshape(-1, self.dim)
+            self._seen_values = unpack_floats(screen["seen_values"]).reshape(-1)
             if "seen_costs" in screen:
-                self._seen_costs = _array(screen["seen_costs"]).reshape(-1)
+                self._seen_costs = unpack_floats(screen["seen_costs"]).reshape(-1)
                 self._told_costs = {int(i): float(c) for i, c in screen["told_costs"].items()}
             else:
                 self._seen_costs = np.full(len(self._seen_values), np.nan)
