@@ -191,7 +191,7 @@ class Prescreen:
         model = k > 1 and len(self._seen_x) >= 2
         if key is None and not model:
             return draws[0]
-        score = self._scorer() if len(self._seen_x) >= 2 else None
+        score = self._scorer() if model else None
 
         def predict(rows: list[tuple[int, int]]) -> np.ndarray:
             x = np.stack([np.clip(draws[j][0][i], 0.0, 1.0) for j, i in rows])
