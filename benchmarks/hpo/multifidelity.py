@@ -575,7 +575,9 @@ def report(results: list[dict], budgets: list[int], methods: list[str], seeds: i
 
 
 def ceiling_text(result: dict) -> str:
-    starts = fidelities(result["epochs"]) + [result["epochs"]]
+    """The ceiling per bracket, each named by its first epoch as the schedule has it."""
+    from autodehypo.algorithms.multifidelity import brackets
+    starts = [f"{rungs[0][1]:g}" for rungs in brackets(1, result["epochs"], ETA, integer=True)]
     return ", ".join(f"epoch {e}: {fmt(c, 2)}" for e, c in zip(starts, result["ceiling"]))
 
 
