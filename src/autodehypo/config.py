@@ -433,7 +433,7 @@ def _parse_fidelity(table: dict[str, Any], space: SearchSpace, algorithm: str, p
     try:
         MultiFidelityDE(space.dim, inner=algorithm, min_fidelity=low, max_fidelity=high, eta=eta,
                         integer=integer, population=population, seed=seed, **options)
-    except ValueError as exc:
+    except (ValueError, ArithmeticError) as exc:
         raise ConfigError(f"study.fidelity: {exc}") from None
     return FidelityConfig(param, low, high, eta, integer)
 

@@ -33,14 +33,38 @@ import numpy as np
 from .base import Candidate, _array, _float, _list, _unfloat
 
 
+# Bounds on a schedule any study could run: Hyperband's usual schedules have a handful of
+# brackets (eta = 3 from 1 to 81 epochs: 5) and rungs of at most a few hundred configurations.
+MAX_BRACKETS = 100
+MAX_RUNG_CONFIGURATIONS = 100_000
+
+
 def brackets(min_fidelity: float, max_fidelity: float, eta: float,
              integer: bool = False) -> list[list[tuple[int, float]]]:
-    """Hyperband's schedule: for s = s_max .. 0, the rungs as (configurations, fidelity)."""
+    """Hyperband's schedule: for s = s_max .. 0, the rungs as (configurations, fidelity).
+
+    Raises ValueError for a schedule no study could run (more than MAX_BRACKETS brackets, or a
+    first rung of more than MAX_RUNG_CONFIGURATIONS), before building any of it."""
     if not 0 < min_fidelity <= max_fidelity:
         raise ValueError(f"need 0 < min <= max, got min={min_fidelity!r} max={max_fidelity!r}")
-    if not eta > 1:
-        raise ValueError(f"eta must be > 1, got {eta!r}")
-    s_max = int(math.floor(math.log(max_fidelity / min_fidelity) / math.log(eta) + 1e-9))
+    if not eta > 1 or not math.isfinite(eta):
+        raise ValueError(f"eta must be > 1 and finite, got {eta!r}")
+    ratio = max_fidelity / min_fidelity
+    if not math.isfinite(ratio):
+        raise ValueError(f"max / min = {max_fidelity:g} / {min_fidelity:g} is not a finite number; "
+                         "narrow the range")
+    s_max = int(math.floor(math.log(ratio) / math.log(eta) + 1e-9))
+    if s_max + 1 > MAX_BRACKETS:
+        raise ValueError(f"eta = {eta:g} from {min_fidelity:g} to {max_fidelity:g} makes {s_max + 1:,} "
+                         f"brackets, at most {MAX_BRACKETS}; raise eta or narrow min..max")
+    # The first bracket starts the most configurations, about (s_max + 1) * eta**s_max; in logs,
+    # since eta**s_max alone may not fit in a float.
+    log_first = math.log(s_max + 1) + s_max * math.log(eta)
+    if log_first > math.log(MAX_RUNG_CONFIGURATIONS):
+        raise ValueError(f"eta = {eta:g} from {min_fidelity:g} to {max_fidelity:g} starts its first "
+                         f"bracket with about {math.exp(min(log_first, 700)):.3g} configurations at "
+                         f"fidelity {min_fidelity:g}, at most {MAX_RUNG_CONFIGURATIONS:,}; raise min "
+                         "or lower max")
     schedule = []
     for s in range(s_max, -1, -1):
         n = int(math.ceil((s_max + 1) / (s + 1) * eta ** s - 1e-9))
