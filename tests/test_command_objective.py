@@ -1,11 +1,12 @@
 """Command-line objectives run as argument lists: hostile values never run as code."""
 
+import re
 import sys
 from pathlib import Path
 
 import pytest
 
-from autodehypo import Study
+from autodehypo import ConfigError, Study
 from autodehypo.execution import LocalExecutor
 from autodehypo.objectives import CommandObjective, ObjectiveError
 from test_local_executor import run_all
@@ -63,3 +64,55 @@ def test_study_with_a_command_objective(tmp_path):
               "executor": {"workers": 2}}
     final = Study.create(tmp_path / "s", config).run()
     assert final.evaluations == 15 and final.failed == 0 and final.best_value < 0.05
+
+
+@pytest.mark.parametrize("name, where", [("trial_dir", "space"), ("continues_dir", "fixed"),
+                                         ("max_fidelity", "fidelity")])
+def test_a_parameter_may_not_take_a_placeholders_name(name, where):
+    """{trial_dir}, {continues_dir} and {max_fidelity} are the trial's own: a parameter of the same
+    name would silently replace one of them."""
+    names, fixed = (["lr", name], {}) if where != "fixed" else (["lr"], {name: "x"})
+    with pytest.raises(ObjectiveError, match=f"a parameter may not be named '{name}'"):
+        CommandObjective(command="train --lr {lr} --out {trial_dir}", fixed=fixed, param_names=names)
+
+
+@pytest.mark.parametrize("command, message", [
+    ("no-such-program-here {lr}", "the program 'no-such-program-here' is not on PATH"),
+    ("./missing.sh {lr}", "the program './missing.sh' does not exist (looked in {cwd})"),
+    ("./plain.txt {lr}", "the program './plain.txt' is not executable"),
+    ("{python} missing_script.py --lr {lr}", "the script 'missing_script.py' does not exist (looked in {cwd})"),
+    ("{python} -m no_such_module_for_autodehypo --lr {lr}", "cannot find the module 'no_such_module_for_autodehypo'"),
+])
+def test_run_check_says_when_the_program_cannot_run(tmp_path, command, message):
+    """Before any trial: otherwise every trial of the budget fails the same way."""
+    (tmp_path / "plain.txt").write_text("not a program\n")
+    config = {"study": {"seed": 4, "population": 4, "budget": {"evaluations": 4}},
+              "space": {"lr": {"type": "float", "low": 1e-3, "high": 1.0}},
+              "objective": {"type": "command", "cwd": str(tmp_path),
+                            "command": command.replace("{python}", sys.executable)},
+              "executor": {"workers": 1}}
+    with pytest.raises(ConfigError, match=re.escape(message.format(cwd=tmp_path))):
+        Study.check(tmp_path / "s", config)
+    assert not (tmp_path / "s").exists()
+
+
+def test_run_check_says_when_the_working_directory_is_missing(tmp_path):
+    config = {"study": {"seed": 4, "population": 4, "budget": {"evaluations": 4}},
+              "space": {"lr": {"type": "float", "low": 1e-3, "high": 1.0}},
+              "objective": {"type": "command", "cwd": str(tmp_path / "nowhere"), "command": "true {lr}"},
+              "executor": {"workers": 1}}
+    with pytest.raises(ConfigError, match=re.escape(f"objective.cwd: '{tmp_path / 'nowhere'}' is not a directory")):
+        Study.check(tmp_path / "s", config)
+
+
+def test_run_check_accepts_a_program_that_resolves(tmp_path):
+    script = tmp_path / "ok.sh"
+    script.write_text("#!/bin/sh\necho 0.5\n")
+    script.chmod(0o755)
+    for command in ("./ok.sh {lr}", f"{script} {{lr}}", "sh ok.sh {lr}",
+                    f"{sys.executable} -m json.tool --lr {{lr}}", f"{sys.executable} {SCRIPT} --lr {{lr}}"):
+        config = {"study": {"seed": 4, "population": 4, "budget": {"evaluations": 4}},
+                  "space": {"lr": {"type": "float", "low": 1e-3, "high": 1.0}},
+                  "objective": {"type": "command", "cwd": str(tmp_path), "command": command},
+                  "executor": {"workers": 1}}
+        Study.check(tmp_path / "s", config)

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import selectors
 import shlex
+import shutil
 import signal
 import string
 import subprocess
@@ -58,6 +60,10 @@ class CommandObjective:
             raise ObjectiveError(f"objective.command: expected a string or a list of strings, got {command!r}")
         if not self.argv:
             raise ObjectiveError("objective.command: empty command")
+        reserved = sorted((set(param_names or []) | set(self.fixed)) & set(TRIAL_FIELDS))
+        if reserved:
+            raise ObjectiveError(f"objective.command: a parameter may not be named {reserved[0]!r}: "
+                                 f"{{{reserved[0]}}} is the trial's own placeholder; rename the parameter")
         known = set(param_names or []) | set(self.fixed) | set(TRIAL_FIELDS)
         for arg in self.argv:
             try:
@@ -69,6 +75,33 @@ class CommandObjective:
             if unknown:
                 raise ObjectiveError(f"objective.command: {arg!r} names {unknown}, which are neither "
                                      f"in [space] nor in objective.fixed")
+
+    def prepare(self) -> None:
+        """Before any trial runs: the program exists and can run (from PATH, or a path from the
+        trial's working directory), and so does a Python script or ``-m`` module it is given."""
+        from . import ObjectiveError
+        program, rest = self.argv[0], self.argv[1:]
+        if self.cwd is not None and not os.path.isdir(self.cwd):
+            raise ObjectiveError(f"objective.cwd: {self.cwd!r} is not a directory")
+        if "{" in program:
+            return  # set per trial: nothing to check yet
+        base = self.cwd or os.getcwd()
+        if os.sep in program:
+            path = os.path.join(base, program)
+            if not os.path.isfile(path):
+                raise ObjectiveError(f"objective.command: the program {program!r} does not exist"
+                                     + ("" if os.path.isabs(program) else f" (looked in {base})"))
+            if not os.access(path, os.X_OK):
+                raise ObjectiveError(f"objective.command: the program {program!r} is not executable "
+                                     f"(chmod +x {program}, or run it through its interpreter)")
+            resolved = path
+        else:
+            resolved = shutil.which(program)
+            if resolved is None:
+                raise ObjectiveError(f"objective.command: the program {program!r} is not on PATH; "
+                                     "install it, or give its path")
+        if _PYTHON.fullmatch(os.path.basename(program)) and rest:
+            _check_python_target(resolved, rest, base)
 
     def arguments(self, params: dict[str, Any]) -> list[str]:
         context = fidelity_context() or {}
@@ -103,6 +136,34 @@ class CommandObjective:
             return json.loads(lines[-1])
         except json.JSONDecodeError:
             raise RuntimeError(f"last line of output is not JSON: {lines[-1][:200]!r}") from None
+
+
+_PYTHON = re.compile(r"python[0-9.]*")
+
+
+def _check_python_target(python: str, args: list[str], base: str) -> None:
+    """``python script.py ...``: the script exists; ``python -m module ...``: the interpreter finds
+    the module (asked in a subprocess: it may be another Python than this one)."""
+    from . import ObjectiveError
+    if args[0] == "-m" and len(args) > 1 and "{" not in args[1]:
+        module = args[1]
+        check = ("import importlib.util, sys\n"
+                 "try:\n    found = importlib.util.find_spec(sys.argv[1]) is not None\n"
+                 "except Exception:\n    found = False\n"
+                 "sys.exit(0 if found else 3)")
+        try:
+            found = subprocess.run([python, "-c", check, module], cwd=base, capture_output=True,
+                                   timeout=60).returncode
+        except (OSError, subprocess.TimeoutExpired):
+            return  # the interpreter itself will say what is wrong when the trial runs
+        if found == 3:
+            raise ObjectiveError(f"objective.command: {python} cannot find the module {module!r} "
+                                 f"(python -m {module}, run in {base})")
+    elif not args[0].startswith("-") and "{" not in args[0]:
+        script = os.path.join(base, args[0])
+        if not os.path.isfile(script):
+            raise ObjectiveError(f"objective.command: the script {args[0]!r} does not exist"
+                                 + ("" if os.path.isabs(args[0]) else f" (looked in {base})"))
 
 
 def _follow(proc: subprocess.Popen) -> tuple[bytes, bytes]:
