@@ -202,15 +202,23 @@ def finished_study(tmp_path_factory):
     (["report", "{study}", "--group-by", "lr"], "report", "--group-by: no parameter 'lr' in these studies"),
     (["slurm", "script", "{cfg}", "--partition", "a b"], "slurm script",
      "--partition: 'a b' has characters sbatch would not take safely"),
+    (["report", "{study}", "-o", "{tmp}/nowhere/r.md"], "report", "-o: cannot write {tmp}/nowhere/r.md: no directory"),
+    (["report", "{study}", "--format", "html", "-o", "{tmp}"], "report", "-o: {tmp} is a directory; give a file name"),
+    (["export", "{study}", "-o", "{tmp}"], "export", "-o: {tmp} is a directory; give a file name"),
+    (["export", "{study}", "--format", "parquet", "-o", "{tmp}/nowhere/t.parquet"], "export",
+     "-o: cannot write {tmp}/nowhere/t.parquet: no directory"),
+    (["plot", "{study}", "-o", "{tmp}/nowhere/e.png"], "plot", "-o: cannot write {tmp}/nowhere/e.png: no directory"),
 ])
 def test_command_line_mistakes_say_so(tmp_path, subprocess_env, finished_study, args, command, message):
     cfg = write(tmp_path, GOOD)
     args = [a.format(cfg=cfg, tmp=tmp_path, study=finished_study) for a in args]
     run = cli(args, subprocess_env, cwd=tmp_path)
     assert run.returncode == 2, run.stderr
+    message = message.format(tmp=tmp_path)
     assert run.stderr.startswith(f"autodehypo {command}: error: {message}"), run.stderr
     assert len(run.stderr.strip().splitlines()) == 1 and "config error" not in run.stderr
     assert not (tmp_path / "studies").exists() and not list(tmp_path.glob("e.*"))
+
 
 
 FAILING = """

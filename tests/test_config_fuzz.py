@@ -9,6 +9,7 @@ import copy
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 
@@ -29,14 +30,30 @@ BASE = {
     "energy": {"meters": ["auto"], "watts_per_core": 10.0, "grid_intensity": 350},
 }
 
+# The study's other shapes, each a valid start for the mutations: multi-fidelity brackets, two
+# objectives, and the async schedule with pre-screening weighed by cost.
+MULTI_FIDELITY = {**BASE, "study": {**BASE["study"], "fidelity": {"param": "epochs", "min": 1, "max": 9, "eta": 3}},
+                  "objective": {"type": "python", "function": "toy_objectives:sphere"}}
+TWO_OBJECTIVES = {**BASE, "study": {k: v for k, v in BASE["study"].items()
+                                    if k not in ("direction", "failure_value", "options")}}
+TWO_OBJECTIVES["study"].update(algorithm="gde3", objectives=[{"name": "objective"},
+                                                            {"name": "energy", "direction": "minimize"}])
+ASYNC_PRESCREEN = {**BASE, "study": {**BASE["study"], "algorithm": "lshade", "schedule": "async", "noisy": True,
+                                     "options": {"prescreen": 8, "cost_weight": 0.4}}}
+BASES = [BASE, MULTI_FIDELITY, TWO_OBJECTIVES, ASYNC_PRESCREEN]
+
 VALUES = [0, -1, 1, 3, 10 ** 12, 2 ** 63 - 1, -2 ** 63, 1.7e308, -1.7e308, 5e-324, math.inf, -math.inf,
           math.nan, 0.5, -0.0, True, False, "", "x", "x" * 300, "x" * 9000, "a\x00b", "\u00e9\u2603",
           "../..", "/", "slurm", "rand/1/bin", "1h", "inf", "10 kWh", "nan s", [], [1, "a"], {},
           {"type": "float"}, {"k": [[[1]]]}, "command", "mnist_cnn", "vision", "python", "true {x0}",
-          "toy_objectives:nope", {"NODE_FAIL": -1}, "4G", ["rapl"], "slurm"]
+          "toy_objectives:nope", {"NODE_FAIL": -1}, "4G", ["rapl"], "slurm", "async", "generational",
+          1.0001, 1e-300, 1e300, 1000000, [{"name": "objective"}], [{"name": "energy"}, {"name": "energy"}],
+          {"param": "epochs", "min": 1, "max": 1000000, "eta": 1.0001}, {"param": "trial_dir", "min": 1, "max": 9},
+          {"name": "cpu_time", "direction": "maximize"}]
 KEYS = ["type", "low", "high", "name", "population", "strategy", "choices", "zzz", "x" * 150, "a\x00",
         "command", "key", "function", "fixed", "meters", "budget_source", "retry", "sbatch", "mem", "time",
-        "dither", "algorithm", "cwd", "model", "dataset"]
+        "dither", "algorithm", "cwd", "model", "dataset", "schedule", "fidelity", "objectives", "noisy",
+        "prescreen", "cost_weight", "eta", "param", "min", "max", "direction"]
 
 
 def toml_key(key):
@@ -80,7 +97,7 @@ def tables(config, path=()):
 
 
 def mutate(rng):
-    config = json.loads(json.dumps(BASE))
+    config = json.loads(json.dumps(BASES[rng.integers(len(BASES))]))
     for _ in range(int(rng.integers(1, 4))):
         all_tables = list(tables(config))
         _, table = all_tables[rng.integers(len(all_tables))]
@@ -118,25 +135,45 @@ def mutate(rng):
     return text
 
 
+@pytest.mark.parametrize("base", range(len(BASES)))
+def test_each_starting_config_is_valid(tmp_path, capsys, base):
+    """Otherwise every mutation of it would fail for the same reason and test nothing else."""
+    config = tmp_path / "c.toml"
+    config.write_text(to_toml(BASES[base]))
+    assert main(["run", str(config), "--dir", str(tmp_path / "s"), "--check"]) == 0, capsys.readouterr().err
+
+
 def test_mutated_configs_give_a_config_or_one_line(tmp_path, capsys):
-    rng = np.random.default_rng(20260512)
+    rng = np.random.default_rng(int(os.environ.get("FUZZ_SEED", "20260512")))
     codes = {0: 0, 2: 0, 3: 0}
-    for i in range(400):
-        config = tmp_path / f"c{i}.toml"
-        config.write_bytes(mutate(rng))
-        study = tmp_path / f"s{i}"
-        code = main(["run", str(config), "--dir", str(study), "--check"])
-        out, err = capsys.readouterr()
-        shown = f"config {i}:\n{config.read_bytes()[:3000]!r}\nstderr: {err}"
-        assert code in codes, shown
-        codes[code] += 1
-        assert "Traceback" not in err, shown
-        if code == 0:
-            assert err == "" and out.startswith("config ok"), shown
-        else:
-            assert len(err.strip().splitlines()) == 1 and err.startswith("autodehypo: "), shown
-            assert "internal error" not in err, shown
-        assert not study.exists(), shown
+
+    def too_long(signum, frame):
+        raise TimeoutError("run --check took more than 20 s")  # it hung on a bracket schedule once
+
+    previous = signal.signal(signal.SIGALRM, too_long)
+    try:
+        for i in range(480):
+            config = tmp_path / f"c{i}.toml"
+            config.write_bytes(mutate(rng))
+            study = tmp_path / f"s{i}"
+            signal.alarm(20)
+            try:
+                code = main(["run", str(config), "--dir", str(study), "--check"])
+            finally:
+                signal.alarm(0)
+            out, err = capsys.readouterr()
+            shown = f"config {i}:\n{config.read_bytes()[:3000]!r}\nstderr: {err}"
+            assert code in codes, shown
+            codes[code] += 1
+            assert "Traceback" not in err, shown
+            if code == 0:
+                assert err == "" and out.startswith("config ok"), shown
+            else:
+                assert len(err.strip().splitlines()) == 1 and err.startswith("autodehypo: "), shown
+                assert "internal error" not in err, shown
+            assert not study.exists(), shown
+    finally:
+        signal.signal(signal.SIGALRM, previous)
     # The mutations reach both sides.
     assert codes[0] >= 20 and codes[2] >= 200, codes
 

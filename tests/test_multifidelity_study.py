@@ -4,6 +4,7 @@ equivalents, and a killed driver resumes exactly."""
 import csv
 import io
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -81,6 +82,26 @@ def test_fidelity_study_promotes_continues_and_counts_increments(tmp_path):
     assert final.best_value == min(t.value for t in trials if t.fidelity == top and t.status == "complete")
 
 
+def test_progress_and_status_count_the_budget_in_full_fidelity_trainings(tmp_path):
+    """The evaluation budget counts full-fidelity trainings; the trials are more ("evals 41/12" was
+    shown before)."""
+    import io
+
+    from autodehypo.cli import ProgressView
+    from autodehypo.reports.text import status_text
+
+    study = Study.create(tmp_path / "s", fidelity_config())
+    final = study.run()
+    trials = len(study.storage.trials())
+    stream = io.StringIO()
+    ProgressView(stream)(final)
+    status = status_text(study.storage, driver_alive=False)
+    study.close()
+    assert trials > 6 and 6 <= final.units < 7
+    assert f"evals {trials} ({final.units:.1f}/6 full)" in stream.getvalue(), stream.getvalue()
+    assert f"evaluations:  {trials} trials, {final.units:.1f} of 6 in full-fidelity trainings" in status, status
+
+
 def test_a_failed_low_rung_trial_is_never_promoted(tmp_path):
     config = fidelity_config(evaluations=3)
     config["space"]["x0"] = {"type": "float", "low": -1.0, "high": 1.0}
@@ -100,10 +121,14 @@ def test_fidelity_config_errors_are_one_line(tmp_path):
         ({"min": 10}, "study.fidelity: min (10) is larger than max (9)"),
         ({"eta": 1}, "eta must be > 1"),
         ({"speed": 2}, "study.fidelity: unknown key(s) ['speed']"),
+        # Schedules no study could run are refused at once (the first hung building its brackets).
+        ({"min": 1, "max": 1000000, "eta": 1.0001}, "makes 138,163 brackets, at most 100"),
+        ({"min": 1e-300, "max": 1e300}, "max / min = 1e+300 / 1e-300 is not a finite number"),
+        ({"min": 1, "max": 10 ** 12, "eta": 10}, "configurations at fidelity 1, at most 100,000"),
     ]:
         config = fidelity_config()
         config["study"]["fidelity"].update(change)
-        with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
+        with pytest.raises(ConfigError, match=re.escape(message)):
             Study.create(tmp_path / "s", config)
     config = fidelity_config(algorithm="lshade")
     with pytest.raises(ConfigError, match="lshade cannot be the search inside multi-fidelity brackets"):

@@ -9,7 +9,7 @@ import pytest
 
 from autodehypo import ConfigError, Study
 from autodehypo.reports.text import export_csv, report_text, status_text
-from autodehypo.storage import Storage
+from autodehypo.storage import Storage, StorageError
 from autodehypo.driver_lock import DriverLock, StudyLockedError, driver_alive
 from conftest import toy_config
 
@@ -113,6 +113,29 @@ def test_second_driver_is_refused(tmp_path):
     study.run()
 
 
+def test_the_refused_driver_names_a_holder_that_has_not_written_its_name_yet(tmp_path):
+    """A driver takes the lock of a new lock file, then writes who it is; a second driver that
+    comes in between names it once it has (it said "(unknown)" before)."""
+    import fcntl
+    import os
+    import threading
+
+    (tmp_path / "s").mkdir()
+    fd = os.open(tmp_path / "s" / "driver.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    late = threading.Timer(0.2, lambda: os.write(fd, b"pid 4242 on node7"))
+    late.start()
+    try:
+        with pytest.raises(StudyLockedError, match=r"\(pid 4242 on node7\)"):
+            DriverLock(tmp_path / "s")
+    finally:
+        late.join()
+        os.close(fd)
+    lock = DriverLock(tmp_path / "s")  # the holder gone, the lock is free again
+    assert (tmp_path / "s" / "driver.lock").read_text().startswith(f"pid {os.getpid()} on ")
+    lock.release()
+
+
 def test_existing_study_is_not_overwritten(tmp_path):
     Study.create(tmp_path / "s", toy_config(evaluations=8)).run()
     with pytest.raises(Exception, match="already holds a study"):
@@ -208,7 +231,7 @@ def test_without_an_algorithm_a_study_runs_the_default_search_of_the_version_it_
     # A file from a later version of the defaults: a one-line error, not a guess.
     with sqlite3.connect(tmp_path / "old" / "study.db") as db:
         db.execute("INSERT INTO meta (key, value) VALUES ('search_defaults', '99')")
-    with pytest.raises(ConfigError, match="made by a newer autodehypo"):
+    with pytest.raises(StorageError, match="made by a newer autodehypo"):
         Study.open(tmp_path / "old")
 
 

@@ -141,6 +141,31 @@ DAMAGE = {
 }
 
 
+def unfinish(study):
+    sql(study, "UPDATE meta SET value = '\"running\"' WHERE key = 'state'")
+
+
+# Damage that only a resume meets (it loads the optimizer's state); the readers show what is left.
+STATE_DAMAGE = {
+    "state without its fields": (lambda s: (unfinish(s), sql(s, "UPDATE optimizer SET state = '{\"generation\": 1}'")),
+                                 "the optimizer state does not load"),
+    "state a list": (lambda s: (unfinish(s), sql(s, "UPDATE optimizer SET state = '[1, 2]'")),
+                     "the optimizer state holds list '[1, 2]', not an optimizer's state"),
+}
+DAMAGE.update({
+    "config not a table of tables": (lambda s: sql(s, "UPDATE meta SET value = '{\"study\": 5}' WHERE key = 'config'"),
+                                     "the stored config does not load (study: expected a table, got 5)"),
+    "config deleted": (lambda s: sql(s, "DELETE FROM meta WHERE key = 'config'"), "no stored config"),
+    "a value that is text": (lambda s: sql(s, "UPDATE trials SET value = 'abc' WHERE number = 3"),
+                             "trial 3: value holds 'abc', not a number"),
+    "trials replaced": (lambda s: (sql(s, "DROP TABLE trials"),
+                                   sql(s, "CREATE TABLE trials (number INTEGER PRIMARY KEY, status TEXT)")),
+                        "the trials table lacks the column(s) generation, idx, params, unit and"),
+    "meta state a number": (lambda s: sql(s, "UPDATE meta SET value = '7' WHERE key = 'state'"),
+                            "meta state holds int 7, not text"),
+})
+
+
 @pytest.mark.parametrize("damage", DAMAGE)
 @pytest.mark.parametrize("command", ["status", "export", "report", "resume"])
 def test_a_damaged_file_gets_a_one_line_diagnosis(finished, tmp_path, capsys, damage, command):
@@ -152,8 +177,111 @@ def test_a_damaged_file_gets_a_one_line_diagnosis(finished, tmp_path, capsys, da
     assert one_line(err) and message in err, err
 
 
-def unfinish(study):
-    sql(study, "UPDATE meta SET value = '\"running\"' WHERE key = 'state'")
+@pytest.mark.parametrize("damage", STATE_DAMAGE)
+def test_a_damaged_optimizer_state_stops_resume_in_one_line(finished, tmp_path, capsys, damage):
+    study = copy_of(finished, tmp_path)
+    make, message = STATE_DAMAGE[damage]
+    make(study)
+    for command in ("status", "export", "report"):  # they read the trials, not the state
+        assert main([command, str(study)]) == 0
+    capsys.readouterr()
+    assert main(["resume", str(study)]) == 3
+    err = capsys.readouterr().err
+    assert one_line(err) and message in err, err
+
+
+def test_readers_leave_no_wal_files_beside_a_finished_study(finished, tmp_path, capsys):
+    study = copy_of(finished, tmp_path)
+    for command in (["status"], ["export"], ["report"], ["report", "--format", "html", "-o", str(tmp_path / "r.html")]):
+        assert main([*command, str(study)]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    assert sorted(p.name for p in study.iterdir()) == ["driver.lock", "study.db", "trials"]
+
+
+def sql_if_allowed(study, statement):
+    """An edit SQLite itself refuses (a constraint) leaves that part undamaged."""
+    try:
+        sql(study, statement)
+    except sqlite3.IntegrityError:
+        pass
+
+
+def damage_at_random(study, rng):
+    """One random kind of damage, as a disk, a person or another program might do it."""
+    db = study / "study.db"
+    kind = int(rng.integers(6))
+    if kind == 0:  # bytes flipped anywhere in the file
+        data = bytearray(db.read_bytes())
+        for at in rng.integers(len(data), size=int(rng.integers(1, 40))):
+            data[at] ^= int(rng.integers(1, 256))
+        db.write_bytes(bytes(data))
+        return f"{kind}: bytes flipped"
+    values = ["'abc'", "-1", "1e308", "NULL", "'{}'", "'['", "'[1, \"a\"]'", "x'00ff'", str(2 ** 62),
+              "'{\"generation\": \"x\"}'", "'null'", "'\"\"'", "'[]'", "'{\"x0\": [1]}'", "0.5"]
+    value = values[int(rng.integers(len(values)))]
+    if kind == 1:  # a column of a trial
+        with sqlite3.connect(db) as conn:
+            columns = [r[1] for r in conn.execute("PRAGMA table_info(trials)")]
+        conn.close()
+        column = columns[int(rng.integers(len(columns)))]
+        number = int(rng.integers(60))
+        sql_if_allowed(study, f"UPDATE OR IGNORE trials SET {column} = {value} WHERE number = {number}")
+        return f"{kind}: trial {number} {column} = {value}"
+    if kind == 2:  # a meta value
+        with sqlite3.connect(db) as conn:
+            keys = [r[0] for r in conn.execute("SELECT key FROM meta")]
+        conn.close()
+        key = keys[int(rng.integers(len(keys)))]
+        sql_if_allowed(study, f"UPDATE OR IGNORE meta SET value = {value} WHERE key = '{key}'")
+        return f"{kind}: meta {key} = {value}"
+    if kind == 3:  # the optimizer's state or a checkpoint
+        table = ["optimizer", "checkpoints"][int(rng.integers(2))]
+        sql_if_allowed(study, f"UPDATE OR IGNORE {table} SET state = {value}")
+        unfinish(study)
+        return f"{kind}: {table} state = {value}"
+    if kind == 4:  # a table dropped or emptied
+        table = ["meta", "trials", "optimizer", "checkpoints"][int(rng.integers(4))]
+        statement = f"{['DROP TABLE', 'DELETE FROM'][int(rng.integers(2))]} {table}"
+        sql(study, statement)
+        return f"{kind}: {statement}"
+    # a key of the stored config's [study] table changed
+    key = ["algorithm", "population", "budget", "seed", "name", "direction", "fidelity", "objectives"][
+        int(rng.integers(8))]
+    sql_if_allowed(study, f"UPDATE meta SET value = json_set(value, '$.study.{key}', json({value if value != 'NULL' else 'null'})) "
+               "WHERE key = 'config' AND json_valid(" + (value if value != "NULL" else "'null'") + ")")
+    unfinish(study)
+    return f"{kind}: config study.{key} = {value}"
+
+
+def test_randomly_damaged_files_end_in_one_line(finished, tmp_path, capsys):
+    """Whatever the damage, every command ends in 0, 2 or 3 with at most one line on stderr (a
+    resume that ends with no completed trial exits 4, as for any study), within a time limit."""
+    rng = np.random.default_rng(int(os.environ.get("DAMAGE_SEED", "27")))
+
+    def too_long(signum, frame):
+        raise TimeoutError("a command ran over 60 s on a damaged file")
+
+    previous = signal.signal(signal.SIGALRM, too_long)
+    codes = {0: 0, 2: 0, 3: 0, 4: 0}
+    try:
+        for case in range(36):
+            study = copy_of(finished, tmp_path / f"case{case}")
+            what = damage_at_random(study, rng)
+            for command in ("status", "export", "report", "resume"):
+                signal.alarm(60)
+                try:
+                    code = main([command, str(study)])
+                finally:
+                    signal.alarm(0)
+                out, err = capsys.readouterr()
+                shown = f"{what}; {command}: exit {code}: {err}"
+                assert code in (0, 2, 3) or code == 4 and command == "resume", shown
+                assert "Traceback" not in err and "internal error" not in err, shown
+                assert code == 0 or one_line(err), shown
+                codes[code] += 1
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    assert codes[0] >= 10 and codes[3] >= 20, codes  # the damage reaches both sides
 
 
 def test_driver_lock_as_a_directory(finished, tmp_path, capsys):
@@ -224,3 +352,22 @@ def test_disk_full_stops_with_exit_3_and_resume_is_exact(tmp_path, subprocess_en
         compared = ("number", "generation", "idx", "status", "value", "told_value", "param_x0", "param_x1")
         assert [{k: r[k] for k in compared} for r in export_rows(study)] == \
             [{k: r[k] for k in compared} for r in export_rows(reference)]
+
+
+@needs_root
+def test_disk_full_while_creating_says_nothing_was_created(tmp_path, subprocess_env):
+    with tmpfs(tmp_path / "mnt", "256k") as mnt:
+        (mnt / "s").mkdir()
+        filler = os.open(mnt / "filler", os.O_WRONLY | os.O_CREAT)  # the file system full to the last block
+        try:
+            while True:
+                os.write(filler, b"\0" * 4096)
+        except OSError:
+            pass
+        finally:
+            os.close(filler)
+        run = autodehypo(["run", str(config(tmp_path, 6)), "--dir", str(mnt / "s")], subprocess_env)
+        code, err = run.wait(timeout=120), run.stderr.read()
+        assert code == 3 and one_line(err), err
+        assert "disk full" in err and "nothing was created" in err and "resume" not in err, err
+        assert list((mnt / "s").iterdir()) == []

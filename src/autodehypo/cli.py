@@ -8,6 +8,7 @@ trial's log and reason), 130 interrupted (resume with ``autodehypo resume DIR``)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -18,11 +19,11 @@ from .reports import plots as plot_kinds
 from .reports.tables import FORMATS
 from .reports.text import (export_csv, export_parquet, format_duration, format_energy, format_params,
                            format_value, report_text, status_text)
-from .storage import FAILED, Storage, StorageError
+from .storage import FAILED, StorageError
 from .trial_progress import describe, read_live
 from .execution.slurm_driver import DriverJob, driver_script, requeue_self, submit
 from .driver_lock import driver_alive
-from .study import Interrupted, Progress, Study, best_trial
+from .study import Interrupted, Progress, Study, best_trial, open_storage
 
 EXIT_OK, EXIT_USAGE, EXIT_STORAGE, EXIT_NO_TRIAL, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
 EXIT_CODES = ("exit codes: 0 done, 1 internal error, 2 bad config or arguments, 3 study file problem "
@@ -113,10 +114,9 @@ class ProgressView:
 
     def __call__(self, p: Progress) -> None:
         budget = p.config.budget
-        of = f"/{budget.evaluations}" if budget.evaluations is not None else ""
         fraction = self.fraction(p)
         eta = self.eta(p, fraction)
-        line = (f"gen {p.generation}  evals {p.evaluations}{of}  running {p.running}"
+        line = (f"gen {p.generation}  {self.evaluations(p)}  running {p.running}"
                 f"{self.running_epochs(p)}  "
                 f"failed {p.failed}  {self.best(p)}  "
                 f"energy {format_energy(p.energy_j)} ({'+'.join(p.energy_sources) or '-'})"
@@ -131,6 +131,16 @@ class ProgressView:
                 self._last_generation = p.generation
                 print(line, file=self.stream, flush=True)
             self.log_epochs(p)
+
+    @staticmethod
+    def evaluations(p: Progress) -> str:
+        """``evals 7/48``; with fidelities the budget counts full-fidelity trainings, not trials:
+        ``evals 41 (11.3/12 full)``."""
+        budget = p.config.budget.evaluations
+        of = f"/{budget}" if budget is not None else ""
+        if p.config.fidelity is None:
+            return f"evals {p.evaluations}{of}"
+        return f"evals {p.evaluations} ({p.units:.1f}{of} full)"
 
     @staticmethod
     def best(p: Progress) -> str:
@@ -175,7 +185,7 @@ class ProgressView:
         b = p.config.budget
         shares = []
         if b.evaluations:
-            shares.append(p.evaluations / b.evaluations)
+            shares.append(p.units / b.evaluations)
         if b.wall_time_s:
             shares.append(p.elapsed_s / b.wall_time_s)
         if b.energy_j:
@@ -311,7 +321,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _slurm(args)
     if args.command == "plot":
         return _plot(args)
-    storage = Storage.open(Path(args.dir), readonly=True)
+    if getattr(args, "output", None):
+        _check_output(args.output)
+    storage, _ = open_storage(args.dir, readonly=True)
     try:
         if args.command == "status":
             alive = driver_alive(Path(args.dir))
@@ -319,12 +331,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         elif args.format == "parquet":
             if not args.output:
                 raise UsageError("--format parquet: give the file with -o FILE")
-            try:
-                export_parquet(storage, args.output)
-            except RuntimeError as exc:
-                raise ConfigError(str(exc)) from None
+            with _writing(args.output):
+                try:
+                    export_parquet(storage, args.output)
+                except RuntimeError as exc:
+                    raise ConfigError(str(exc)) from None
         elif args.output:
-            with open(args.output, "w", newline="", encoding="utf-8") as out:
+            with _writing(args.output), open(args.output, "w", newline="", encoding="utf-8") as out:
                 export_csv(storage, out)
         else:
             export_csv(storage, sys.stdout)
@@ -332,6 +345,24 @@ def _dispatch(args: argparse.Namespace) -> int:
     finally:
         storage.close()
     return EXIT_OK
+
+
+def _check_output(path: str) -> None:
+    """-o FILE: refused before any work when it cannot be a file (a directory, a missing folder)."""
+    target = Path(path)
+    if target.is_dir():
+        raise UsageError(f"-o: {path} is a directory; give a file name")
+    if not target.parent.is_dir():
+        raise UsageError(f"-o: cannot write {path}: no directory {target.parent}")
+
+
+@contextlib.contextmanager
+def _writing(path: str):
+    """Writing the -o file: what the system refuses (permissions, a full disk) in one line."""
+    try:
+        yield
+    except OSError as exc:
+        raise UsageError(f"-o: cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _named(config) -> dict:
@@ -370,6 +401,7 @@ def _plot(args: argparse.Namespace) -> int:
         raise UsageError("--kind hypervolume: --x evaluations or energy")
     if Path(args.output).suffix.lower() not in (".png", ".svg"):
         raise UsageError(f"-o: the plot file must end in .png or .svg, got {Path(args.output).name!r}")
+    _check_output(args.output)
     studies = _load_all(args.dirs)
     if args.kind == "hypervolume" and not all(s.objectives for s in studies):
         raise UsageError("--kind hypervolume: only studies of several objectives (study.objectives) "
@@ -383,7 +415,8 @@ def _plot(args: argparse.Namespace) -> int:
                          "(neither searched nor fixed)") from None
     except RuntimeError as exc:
         raise ConfigError(str(exc)) from None
-    plot_kinds.save(fig, args.output)
+    with _writing(args.output):
+        plot_kinds.save(fig, args.output)
     return EXIT_OK
 
 
@@ -395,6 +428,8 @@ def _load_all(dirs: list[str]):
 def _report(args: argparse.Namespace) -> int:
     from .reports.html import render_html
     from .reports.tables import group_rows, render, render_front
+    if args.output:
+        _check_output(args.output)
     studies = _load_all(args.dirs)
     try:
         if args.format == "html":
@@ -402,7 +437,7 @@ def _report(args: argparse.Namespace) -> int:
         else:
             text = render(group_rows(studies, args.group_by), args.format, args.group_by or "study")
             if args.format == "text" and len(studies) == 1 and not args.group_by:
-                storage = Storage.open(Path(args.dirs[0]), readonly=True)
+                storage, _ = open_storage(args.dirs[0], readonly=True)
                 text = report_text(storage) + "\n\n" + text
                 storage.close()
             if args.format != "csv":  # CSV stays one table; export marks the front members
@@ -413,7 +448,8 @@ def _report(args: argparse.Namespace) -> int:
     except RuntimeError as exc:
         raise ConfigError(str(exc)) from None
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        with _writing(args.output):
+            Path(args.output).write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return EXIT_OK

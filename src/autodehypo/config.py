@@ -30,6 +30,10 @@ class ConfigError(ValueError):
     """A config that cannot be used; the message names the key at fault."""
 
 
+class NewerStudyError(ConfigError):
+    """A stored study made by a newer autodehypo, whose defaults this one does not know."""
+
+
 _SECTIONS = {
     "study": {"name", "algorithm", "seed", "population", "direction", "failure_value", "noisy", "budget",
               "options", "schedule", "fidelity", "objectives"},
@@ -281,7 +285,7 @@ def search_of(study: Mapping[str, Any], defaults: int = SEARCH_DEFAULTS_VERSION)
     if "fidelity" in study:
         return "de", {}
     if defaults not in _DEFAULT_SEARCH:
-        raise ConfigError(f"this study was made by a newer autodehypo (search defaults version {defaults!r}); "
+        raise NewerStudyError(f"this study was made by a newer autodehypo (search defaults version {defaults!r}); "
                           "upgrade autodehypo to continue it")
     budget = study.get("budget")
     algorithm, options = _DEFAULT_SEARCH[defaults][

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
+import time
 from pathlib import Path
 
 from .storage import DB_NAME, StorageError, diagnose
@@ -36,13 +37,16 @@ class DriverLock:
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.read(self.fd, 200).decode(errors="replace").strip() or "unknown"
+            holder = _holder(self.fd)
             os.close(self.fd)
             raise StudyLockedError(f"{directory}: another driver is running this study ({holder}); "
                                    "wait for it to finish or stop it first") from None
         try:
-            os.ftruncate(self.fd, 0)
-            os.write(self.fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
+            # Written over what is there, then cut to length: the file is never empty while a
+            # driver holds it, but for the moment between a new file's lock and this write.
+            text = f"pid {os.getpid()} on {socket.gethostname()}".encode()
+            os.pwrite(self.fd, text, 0)
+            os.ftruncate(self.fd, len(text))
         except OSError as exc:
             self.release()
             raise StorageError(diagnose(directory / DB_NAME, exc)) from None
@@ -51,6 +55,17 @@ class DriverLock:
         os.ftruncate(self.fd, 0)
         fcntl.flock(self.fd, fcntl.LOCK_UN)
         os.close(self.fd)
+
+
+def _holder(fd: int, wait_s: float = 1.0) -> str:
+    """Who holds the lock, as the holder wrote it; a driver that has just taken the lock of a new
+    file writes its name a moment later, so an empty file is read again for up to ``wait_s``."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        text = os.pread(fd, 200, 0).decode(errors="replace").strip()
+        if text or time.monotonic() >= deadline:
+            return text or "unknown"
+        time.sleep(0.01)
 
 
 def driver_alive(directory: Path) -> bool:

@@ -1,7 +1,7 @@
 """One SQLite file per study: the config, every trial, and the optimizer's state.
 
-Only the driver writes; readers (``status``, ``report``, ``export``) open the
-file read-only. Each step of the driver is one transaction: a trial asked is
+Only the driver writes; readers (``status``, ``report``, ``export``) never change
+the file (a read-only or ``query_only`` connection). Each step of the driver is one transaction: a trial asked is
 stored with the optimizer state after the ask, a finished trial with its told
 value (its place in the order of tells) and the state after the tell. So the
 file always holds a state and the trials it knows of, and a resumed driver
@@ -101,6 +101,14 @@ TRIAL_COLUMNS = ("number", "generation", "idx", "params", "unit", "status", "val
 _JSON_COLUMNS = {"params", "unit", "metrics", "energy_detail", "objective_values", "told_values"}
 _JSON_TYPES = {"params": dict, "unit": list, "metrics": dict, "energy_detail": dict,
                "objective_values": list, "told_values": list}
+# Columns that hold a number (or NULL); what else is stored there was not written by autodehypo.
+_NUMBER_COLUMNS = ("value", "told_value", "started_at", "ended_at", "elapsed_s", "cpu_time_s", "peak_rss_mb",
+                   "energy_j", "fidelity", "fidelity_from")
+_INTEGER_COLUMNS = ("number", "generation", "idx", "attempt", "pgid", "told_seq", "asked_after", "continues")
+# What each meta key the commands read must hold.
+_META_TYPES = {"schema_version": int, "config": dict, "config_toml": str, "created_at": (int, float),
+               "state": str, "space_encoding": int, "search_defaults": int, "driver_elapsed_s": (int, float),
+               "energy_sources": dict, "environments": list}
 # A failed trial is told +inf for every objective; JSON has no inf, so such a list stores null.
 _INF_LISTS = {"told_values"}
 # Columns added to schema version 1 without a new version: an older autodehypo reads a file that
@@ -124,12 +132,17 @@ class _BadValue(Exception):
     """A stored value this autodehypo did not write: the file was edited or damaged."""
 
 
-def diagnose(path: Path, exc: BaseException) -> str:
-    """One line saying what is wrong with the study file ``path`` and what can be done."""
+def diagnose(path: Path, exc: BaseException, *, creating: bool = False) -> str:
+    """One line saying what is wrong with the study file ``path`` and what can be done
+    (``creating``: while the study is made, when there is nothing yet to resume)."""
     directory, text = Path(path).parent, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     lower = text.lower()
-    if isinstance(exc, _BadValue):
+    if isinstance(exc, UnicodeDecodeError):
+        text = f"text that is not UTF-8 ({exc.reason} at byte {exc.start})"
+    if isinstance(exc, (_BadValue, UnicodeDecodeError)):
         return f"{path}: {text}; the file was changed by something other than autodehypo: restore it from a backup"
+    if (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT) or "full" in lower) and creating:
+        return f"{directory}: disk full ({text}); nothing was created: free space there and run again"
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT) or "full" in lower:
         return (f"{directory}: disk full ({text}); finished trials are kept: free space there, then "
                 f"`autodehypo resume {directory}` continues the study")
@@ -155,7 +168,7 @@ def _guarded(method):
     def wrapper(self: "Storage", *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
-        except (sqlite3.Error, _BadValue) as exc:
+        except (sqlite3.Error, _BadValue, UnicodeDecodeError) as exc:
             raise StorageError(diagnose(self.path, exc)) from exc
     return wrapper
 
@@ -167,6 +180,13 @@ def _loads(text: Any, what: str) -> Any:
         return json.loads(text)
     except ValueError as exc:
         raise _BadValue(f"{what} holds bad JSON ({exc})") from None
+
+
+def _state(text: Any, what: str) -> dict[str, Any]:
+    state = _loads(text, what)
+    if not isinstance(state, dict) or not _is_integer(state.get("generation")):
+        raise _BadValue(f"{what} holds {type(state).__name__} {text!r:.40}, not an optimizer's state")
+    return state
 
 
 def network_file_system(directory: Path) -> bool:
@@ -223,6 +243,14 @@ class TrialRecord:
     told_values: list[float] | None = None
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _encode(column: str, value: Any) -> Any:
     if column in _INF_LISTS and value is not None:
         value = [v if math.isfinite(v) else None for v in value]
@@ -252,6 +280,13 @@ def _decode_row(row: sqlite3.Row) -> TrialRecord:
                                 f"expected a JSON {'object' if _JSON_TYPES[column] is dict else 'array'}")
         if column in _INF_LISTS and v is not None:
             v = [math.inf if x is None else x for x in v]
+        if v is not None and (column in _NUMBER_COLUMNS and not _is_number(v)
+                              or column in _INTEGER_COLUMNS and not _is_integer(v)):
+            raise _BadValue(f"trial {row['number']}: {column} holds {v!r:.40}, not "
+                            f"{'a number' if column in _NUMBER_COLUMNS else 'an integer'}")
+        if column in ("objective_values", "told_values") and v is not None \
+                and not all(_is_number(x) for x in v):
+            raise _BadValue(f"trial {row['number']}: {column} holds {v!r:.60}, not a list of numbers")
         values[column] = v
     if values["status"] not in STATUSES:
         raise _BadValue(f"trial {values['number']} has unknown status {values['status']!r} "
@@ -269,11 +304,17 @@ class Storage:
         self.conn = self._connect(self.path)
 
     def _connect(self, path: Path) -> sqlite3.Connection:
+        # A reader that may write the directory opens the file as a writer would but refuses to
+        # change it (query_only): then the last connection to close removes the WAL files, which
+        # a read-only connection leaves beside a finished study. Elsewhere it opens it read-only.
+        query_only = self.readonly and os.access(path, os.W_OK) and os.access(Path(path).parent, os.W_OK)
         try:
-            if self.readonly:
+            if self.readonly and not query_only:
                 conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
             else:
                 conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+            if query_only:
+                conn.execute("PRAGMA query_only = ON")
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open {self.path}: {exc}") from None
         conn.row_factory = sqlite3.Row
@@ -317,10 +358,8 @@ class Storage:
                     raise StorageError(f"{directory} already holds a study; continue it with "
                                        f"`autodehypo resume {directory}` or choose another --dir") from None
                 os.rename(partial, final)
-        except sqlite3.Error as exc:
-            raise StorageError(diagnose(final, exc)) from None
-        except OSError as exc:
-            raise StorageError(diagnose(final, exc)) from None
+        except (sqlite3.Error, OSError) as exc:
+            raise StorageError(diagnose(final, exc, creating=True)) from None
         finally:
             for leftover in (partial, partial.with_name(partial.name + "-journal")):
                 try:
@@ -349,8 +388,12 @@ class Storage:
             if version != SCHEMA_VERSION:
                 raise StorageError(f"{path}: schema version {version}, this autodehypo reads "
                                    f"{SCHEMA_VERSION}; use the autodehypo version that wrote it")
+            storage._check_structure()
             if not readonly:
                 storage._prepare_writer()
+        except (_BadValue, UnicodeDecodeError) as exc:
+            storage.close()
+            raise StorageError(diagnose(path, exc)) from None
         except sqlite3.DatabaseError as exc:
             storage.close()
             if "no such table" in str(exc) or "file is not a database" in str(exc):
@@ -361,6 +404,25 @@ class Storage:
             storage.close()
             raise
         return storage
+
+    @_guarded
+    def _check_structure(self) -> None:
+        """What every command needs of the file, checked once when it is opened: the tables and
+        columns autodehypo writes, and meta values of the right kinds (the config a table). Trials
+        and states are checked as they are read (a trial's values, a state that is not one)."""
+        tables = {row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        missing = [t for t in ("meta", "trials", "checkpoints") if t not in tables]
+        if missing:
+            raise _BadValue(f"no such table: {', '.join(missing)}")
+        present = {row["name"] for row in self.conn.execute("PRAGMA table_info(trials)")}
+        lacking = [c for c in TRIAL_COLUMNS if c not in present and c not in _ADDED_COLUMNS]
+        if lacking:
+            shown = ", ".join(lacking[:4]) + (f" and {len(lacking) - 4} more" if len(lacking) > 4 else "")
+            raise _BadValue(f"the trials table lacks the column(s) {shown}")
+        for (key,) in self.conn.execute("SELECT key FROM meta").fetchall():
+            self.meta(key)  # raises for a value of the wrong kind
+        if self.meta("config") is None:
+            raise _BadValue("no stored config (meta config)")
 
     def _schema_version(self) -> Any:
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
@@ -439,7 +501,14 @@ class Storage:
     @_guarded
     def meta(self, key: str, default: Any = None) -> Any:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return default if row is None else _loads(row[0], f"meta {key}")
+        if row is None:
+            return default
+        value = _loads(row[0], f"meta {key}")
+        kind = _META_TYPES.get(key)
+        if kind is not None and value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise _BadValue(f"meta {key} holds {type(value).__name__} {value!r:.40}, not "
+                            f"{'a table' if kind is dict else 'a list' if kind is list else 'text' if kind is str else 'a number'}")
+        return value
 
     @property
     def search_defaults(self) -> int:
@@ -556,7 +625,7 @@ class Storage:
         row = self.conn.execute("SELECT * FROM optimizer WHERE id = 1").fetchone() if has_table else None
         if row is None:
             return self.last_checkpoint()
-        return {"state": _loads(row["state"], "the optimizer state"),
+        return {"state": _state(row["state"], "the optimizer state"),
                 "evaluations": row["evaluations"], "driver_elapsed_s": row["driver_elapsed_s"]}
 
     @_guarded
@@ -570,12 +639,12 @@ class Storage:
             "SELECT * FROM checkpoints ORDER BY generation DESC LIMIT 1").fetchone()
         if row is None:
             return None
-        return {"state": _loads(row["state"], f"checkpoint {row['generation']}"),
+        return {"state": _state(row["state"], f"checkpoint {row['generation']}"),
                 "evaluations": row["evaluations"], "driver_elapsed_s": row["driver_elapsed_s"]}
 
     @_guarded
     def iter_checkpoints(self) -> Iterator[dict[str, Any]]:
-        rows = [{"generation": row["generation"], "state": _loads(row["state"], f"checkpoint {row['generation']}"),
+        rows = [{"generation": row["generation"], "state": _state(row["state"], f"checkpoint {row['generation']}"),
                  "evaluations": row["evaluations"]}
                 for row in self.conn.execute("SELECT * FROM checkpoints ORDER BY generation")]
         return iter(rows)

@@ -27,7 +27,7 @@ from .algorithms.multifidelity import MultiFidelityDE
 from .answers import RecordedAnswers, answer, params_key
 from .budget import Tally, budget_spent, trial_units
 from .continuation import write_context
-from .config import SEARCH_DEFAULTS_VERSION, ConfigError, StudyConfig, parse_config
+from .config import SEARCH_DEFAULTS_VERSION, ConfigError, NewerStudyError, StudyConfig, parse_config
 from .energy import CpuTimeEstimate, EnergyReading, MeterUnavailable, choose, co2e_grams, open_meters
 from .environment import collect_environment
 from .execution import LocalExecutor, SlurmError, SlurmExecutor, TrialOutcome
@@ -77,6 +77,7 @@ class Progress:
     finished: bool = False
     live: tuple[LiveTrial, ...] = ()
     front_size: int | None = None  # several objectives: the non-dominated completed trials so far
+    units: float = 0.0  # finished trials in full-fidelity equivalents (= evaluations without fidelities)
 
 
 def best_trial(trials: list[TrialRecord], direction: str) -> TrialRecord | None:
@@ -174,17 +175,8 @@ class Study:
     def open(cls, directory: str | Path,
              objective: Callable[[dict[str, Any]], Any] | None = None) -> "Study":
         directory = Path(directory)
-        storage = Storage.open(directory)
+        storage, cfg = open_storage(directory)
         try:
-            stored = storage.meta("config")
-            if not isinstance(stored, dict):
-                raise StorageError(f"{directory / DB_NAME}: the stored config is "
-                                   f"{type(stored).__name__}, not a table; the file was changed by "
-                                   "something other than autodehypo: restore it from a backup")
-            # A study made before the encoding (or the search defaults) was recorded used the first.
-            cfg = parse_config(stored, default_name=directory.name,
-                               encoding=storage.meta("space_encoding", 1),
-                               defaults=storage.search_defaults)
             obj = _build(cfg, objective)
         except BaseException:
             storage.close()
@@ -254,7 +246,12 @@ class Study:
             opt.set_key(lambda x: params_key(cfg.space.decode(x)))
         current = self.storage.current_state()
         if current is not None:
-            opt.load_state_dict(current["state"])
+            try:
+                opt.load_state_dict(current["state"])
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+                raise StorageError(f"{self.directory / DB_NAME}: the optimizer state does not load "
+                                   f"({type(exc).__name__}: {str(exc)[:200]}); the file was changed by "
+                                   "something other than autodehypo: restore it from a backup") from None
         return opt
 
     def _loop(self, progress: Callable[[Progress], None] | None) -> Progress:
@@ -591,7 +588,30 @@ class Study:
                         failed=tally.failed, running=running, best_value=tally.best_value,
                         energy_j=tally.energy_j, elapsed_s=elapsed, config=self.config,
                         energy_sources=tuple(sorted(tally.energy_sources)), finished=finished,
-                        live=live, front_size=len(tally.front) if self.config.objectives else None)
+                        live=live, front_size=len(tally.front) if self.config.objectives else None,
+                        units=tally.units)
+
+
+def open_storage(directory: str | Path, *, readonly: bool = False) -> tuple[Storage, StudyConfig]:
+    """A study's file and its config as parsed: where every command opens a study, so that a
+    damaged file is diagnosed (StorageError, one line) before anything reads it."""
+    directory = Path(directory)
+    storage = Storage.open(directory, readonly=readonly)
+    try:
+        # A study made before the encoding (or the search defaults) was recorded used the first.
+        cfg = parse_config(storage.meta("config"), default_name=directory.name,
+                           encoding=storage.meta("space_encoding", 1), defaults=storage.search_defaults)
+    except NewerStudyError as exc:
+        storage.close()
+        raise StorageError(f"{directory / DB_NAME}: {exc}") from None
+    except ConfigError as exc:
+        storage.close()
+        raise StorageError(f"{directory / DB_NAME}: the stored config does not load ({exc}); the file was "
+                           "changed by something other than autodehypo: restore it from a backup") from None
+    except BaseException:
+        storage.close()
+        raise
+    return storage, cfg
 
 
 def build_optimizer(cfg: StudyConfig) -> Optimizer | MultiFidelityDE:

@@ -5,7 +5,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config import search_of
-from ..storage import COMPLETE, FAILED, Storage, TrialRecord
+from ..storage import COMPLETE, FAILED, TrialRecord
+from ..study import open_storage
 from .front import Objective, objectives_of
 
 
@@ -86,7 +87,7 @@ def study_name(config: dict[str, Any], directory: str | Path) -> str:
 
 
 def load_study(directory: str | Path) -> StudyData:
-    storage = Storage.open(Path(directory), readonly=True)
+    storage, _ = open_storage(directory, readonly=True)
     try:
         meta = {k: storage.meta(k) for k in ("state", "driver_elapsed_s", "energy_sources",
                                              "created_at", "config_toml", "environments")}

@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from typing import IO, Any
 
+from ..budget import trial_units
 from ..storage import COMPLETE, FAILED, RUNNING, TRIAL_COLUMNS, Storage, TrialRecord
 from ..study import best_trial
 from ..trial_progress import describe
@@ -97,6 +98,10 @@ def status_text(storage: Storage, driver_alive: bool, live: dict | None = None) 
     best = best_trial(trials, direction)
     budget = config.get("study", {}).get("budget", {})
     of = f" of {budget['evaluations']}" if "evaluations" in budget else ""
+    fidelity = config.get("study", {}).get("fidelity")
+    if fidelity:  # the budget counts full-fidelity trainings, not trials
+        units = sum(trial_units(t, float(fidelity["max"])) for t in trials if t.status in (COMPLETE, FAILED))
+        of = f" trials, {units:.1f}{of} in full-fidelity trainings"
     state = storage.meta("state")
     if state in ("created", "running") and not driver_alive:
         state = "stopped (driver gone; continue with autodehypo resume)"
