@@ -18,6 +18,7 @@ from autodehypo import Study
 from autodehypo.cli import ProgressView
 from autodehypo.reports import plots
 from autodehypo.reports.data import load_study
+from autodehypo.storage import Storage
 from autodehypo.reports.html import render_html
 from autodehypo.reports.tables import group_rows, render
 from conftest import export_rows, toy_config
@@ -289,6 +290,14 @@ def test_plots_without_a_completed_trial_say_so_without_warnings(unfinished, tmp
         render_html([unfinished[which]], None)
 
 
+def stored_states(directory):
+    storage = Storage.open(directory, readonly=True)
+    try:
+        return [c["state"] for c in storage.iter_checkpoints()]
+    finally:
+        storage.close()
+
+
 def test_adaptation_shows_what_each_algorithm_adapts(studies, tmp_path):
     jde = toy_config(evaluations=30, population=5, algorithm="jde",
                      extra_study={"options": {"tau1": 0.5, "tau2": 0.5}})
@@ -306,14 +315,61 @@ def test_adaptation_shows_what_each_algorithm_adapts(studies, tmp_path):
     ax_pop, ax_mem = fig.axes
     sizes = {line.get_label(): list(line.get_ydata()) for line in ax_pop.lines}
     assert sizes["toy"] == [5] * len(jde.checkpoints)
-    assert sizes["searched"] == [len(c["state"]["population"]) for c in lshade.checkpoints]
+    # The summaries the plot draws agree with the states stored in the files.
+    jde_states, lshade_states = stored_states(tmp_path / "jde"), stored_states(studies["searched"])
+    assert sizes["searched"] == [len(state["population"]) for state in lshade_states]
     # L-SHADE shrinks its population of 10 after each generation but the first (as Tanabe's code)
     assert sizes["searched"][-1] < sizes["searched"][0] == 10
     means = {line.get_label(): list(line.get_ydata()) for line in ax_mem.lines}
-    jde_F = [np.mean(c["state"]["F"]) for c in jde.checkpoints]
+    jde_F = [np.mean(state["F"]) for state in jde_states]
     assert means["toy F (population mean)"] == pytest.approx(jde_F) and len(set(jde_F)) > 1
     assert means["searched CR (memory mean)"] == pytest.approx(
-        [np.mean(np.maximum(c["state"]["M_CR"], 0)) for c in lshade.checkpoints])
+        [np.mean(np.maximum(state["M_CR"], 0)) for state in lshade_states])
     assert ("dithered: de adapts nothing: F is drawn from [0.5, 1] each generation (dither; the draws "
             "are not checkpointed), CR = 0.9") in _texts(fig)
     plots._pyplot().close("all")
+
+
+@pytest.fixture(scope="module")
+def study_kinds(tmp_path_factory):
+    """One small finished study of each kind the study loop runs."""
+    base = tmp_path_factory.mktemp("kinds")
+    one = toy_config(evaluations=16, population=4, algorithm="jde")
+    asynchronous = toy_config(evaluations=16, population=4, algorithm="shade",
+                              extra_study={"schedule": "async"})
+    several = toy_config("toy_objectives:zdt1", evaluations=16, population=4, algorithm="gde3-shade", dims=3,
+                         extra_study={"objectives": [{"name": "objective"}, {"name": "f2"}]})
+    fidelity = toy_config("toy_objectives:fidelity_sphere", evaluations=3, algorithm="jde")
+    fidelity["study"]["fidelity"] = {"param": "epochs", "min": 1, "max": 9, "eta": 3}
+    del fidelity["study"]["population"]
+    kinds = {}
+    for name, config in (("one", one), ("async", asynchronous), ("several", several), ("fidelity", fidelity)):
+        config["study"]["name"] = name
+        Study.create(base / name, config).run()
+        kinds[name] = base / name
+    return kinds
+
+
+@pytest.mark.parametrize("kind", ["one", "async", "several", "fidelity"])
+def test_every_report_and_plot_works_for_every_kind_of_study(study_kinds, tmp_path, capsys, kind):
+    """Each report format and plot kind gives its output, or one line saying why it does not
+    apply (a multi-fidelity study's report and adaptation plot failed with a KeyError before)."""
+    from autodehypo.cli import main
+    study = str(study_kinds[kind])
+    for fmt in ("text", "md", "csv", "latex", "html"):
+        out = tmp_path / f"r.{fmt}"
+        assert main(["report", study, "--format", fmt, "-o", str(out)]) == 0, capsys.readouterr().err
+        assert out.stat().st_size > 0
+    for plot in plots.KINDS:
+        out = tmp_path / f"{plot}.png"
+        code = main(["plot", study, "--kind", plot, "--by", "x0", "-o", str(out)])
+        err = capsys.readouterr().err
+        if plot == "hypervolume" and kind != "several":
+            assert code == 2 and "only studies of several objectives" in err and len(err.splitlines()) == 1, err
+        else:
+            assert code == 0 and out.stat().st_size > 0, (plot, err)
+    summaries = [c["summary"] for c in load_study(study).checkpoints]
+    assert summaries and all(s["population"] >= 4 for s in summaries)
+    assert all(s["adapts"] and s["F"] is not None and s["averaged"] for s in summaries[1:])
+    if kind == "fidelity":
+        assert summaries[-1]["scope"] == "jde at fidelity 9, the highest of 3"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .config import Budget
+from .direction import Direction
 from .storage import COMPLETE, FAILED, TrialRecord
 
 
@@ -48,16 +49,14 @@ class Tally:
             return
         if self.signs and trial.objective_values is not None and "repeat_of" not in trial.metrics:
             self._add_to_front(tuple(s * v for s, v in zip(self.signs, trial.objective_values)))
-        minimize = self.direction == "minimize"
+        direction = Direction(self.direction)
         higher = trial.fidelity is not None and (self.best_fidelity is None
                                                  or trial.fidelity > self.best_fidelity)
         lower = trial.fidelity is not None and self.best_fidelity is not None and \
             trial.fidelity < self.best_fidelity
-        if higher or not lower and (self.best_value is None or (
-                trial.value < self.best_value if minimize else trial.value > self.best_value)):
+        if higher or not lower and (self.best_value is None or direction.better(trial.value, self.best_value)):
             self.best_value, self.best_fidelity = trial.value, trial.fidelity
-        if self.worst_value is None or (trial.value > self.worst_value if minimize
-                                        else trial.value < self.worst_value):
+        if self.worst_value is None or direction.better(self.worst_value, trial.value):
             self.worst_value = trial.value
 
     def _add_to_front(self, point: tuple[float, ...]) -> None:

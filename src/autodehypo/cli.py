@@ -23,7 +23,8 @@ from .storage import FAILED, StorageError
 from .trial_progress import describe, read_live
 from .execution.slurm_driver import DriverJob, driver_script, requeue_self, submit
 from .driver_lock import driver_alive
-from .study import Interrupted, Progress, Study, best_trial, open_storage
+from .direction import best_trial
+from .study import Interrupted, Progress, Study, open_storage
 
 EXIT_OK, EXIT_USAGE, EXIT_STORAGE, EXIT_NO_TRIAL, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
 EXIT_CODES = ("exit codes: 0 done, 1 internal error, 2 bad config or arguments, 3 study file problem "
@@ -113,7 +114,6 @@ class ProgressView:
         self._epochs_seen: dict[int, object] = {}
 
     def __call__(self, p: Progress) -> None:
-        budget = p.config.budget
         fraction = self.fraction(p)
         eta = self.eta(p, fraction)
         line = (f"gen {p.generation}  {self.evaluations(p)}  running {p.running}"

@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .algorithms import Candidate, Optimizer, make_optimizer
+from .algorithms import Candidate, Search, make_optimizer
 from .algorithms.multifidelity import MultiFidelityDE
 from .answers import RecordedAnswers, answer, params_key
 from .budget import Tally, budget_spent, trial_units
@@ -30,7 +30,7 @@ from .continuation import write_context
 from .config import SEARCH_DEFAULTS_VERSION, ConfigError, NewerStudyError, StudyConfig, parse_config
 from .energy import CpuTimeEstimate, EnergyReading, MeterUnavailable, choose, co2e_grams, open_meters
 from .environment import collect_environment
-from .execution import LocalExecutor, SlurmError, SlurmExecutor, TrialOutcome
+from .execution import Executor, LocalExecutor, SlurmError, SlurmExecutor, TrialOutcome
 from .objectives import ObjectiveError, build_objective
 from .processes import end_group
 from .space import ENCODING_VERSION
@@ -78,18 +78,6 @@ class Progress:
     live: tuple[LiveTrial, ...] = ()
     front_size: int | None = None  # several objectives: the non-dominated completed trials so far
     units: float = 0.0  # finished trials in full-fidelity equivalents (= evaluations without fidelities)
-
-
-def best_trial(trials: list[TrialRecord], direction: str) -> TrialRecord | None:
-    """The best completed trial; with fidelities, the best at the highest one completed."""
-    done = [t for t in trials if t.status == COMPLETE and t.value is not None]
-    if not done:
-        return None
-    top = max((t.fidelity for t in done if t.fidelity is not None), default=None)
-    if top is not None:
-        done = [t for t in done if t.fidelity == top]
-    pick = min if direction == "minimize" else max
-    return pick(done, key=lambda t: t.value)
 
 
 class Study:
@@ -239,19 +227,13 @@ class Study:
         if leftovers:
             self.storage.update_trials(leftovers, ("pgid", "pgid_start"))
 
-    def _optimizer(self) -> Optimizer:
+    def _optimizer(self) -> Search:
         cfg = self.config
         opt = build_optimizer(cfg)
-        if hasattr(opt, "set_key"):  # pre-screening discards candidates that repeat a configuration
-            opt.set_key(lambda x: params_key(cfg.space.decode(x)))
+        opt.set_key(lambda x: params_key(cfg.space.decode(x)))  # a repeated configuration is not asked
         current = self.storage.current_state()
         if current is not None:
-            try:
-                opt.load_state_dict(current["state"])
-            except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
-                raise StorageError(f"{self.directory / DB_NAME}: the optimizer state does not load "
-                                   f"({type(exc).__name__}: {str(exc)[:200]}); the file was changed by "
-                                   "something other than autodehypo: restore it from a backup") from None
+            load_search(opt, current["state"], self.directory / DB_NAME)
         return opt
 
     def _loop(self, progress: Callable[[Progress], None] | None) -> Progress:
@@ -280,7 +262,7 @@ class Study:
                 progress(self._progress(opt, elapsed(), len(executor.running), live=self._live))
 
         # A trial whose Slurm job outlived the previous driver (requeued) is followed, not rerun.
-        for trial in [t for t in queue if t.status == RUNNING and t.job_id and hasattr(executor, "attach")]:
+        for trial in [t for t in queue if t.status == RUNNING and t.job_id and executor.outlives_driver]:
             queue.remove(trial)
             executor.attach(trial.number, trial.job_id, dict(trial.params), self._trial_dir(trial))
             self._meter_tokens[trial.number] = [(m, m.start()) for m in self.meters]
@@ -320,7 +302,7 @@ class Study:
                 if (ended or watched) and running:  # else the next start, or the end, reports
                     report()
         finally:
-            if running and self._stop_signal == signal.SIGUSR1 and hasattr(executor, "detach"):
+            if running and self._stop_signal == signal.SIGUSR1 and executor.outlives_driver:
                 executor.detach()  # the jobs go on; the requeued driver follows them
             elif running:  # stopped: these run again on resume
                 executor.kill_all()
@@ -336,7 +318,7 @@ class Study:
             progress(final)
         return final
 
-    def _fill(self, opt: Optimizer, executor, queue: list[TrialRecord], running: dict[int, TrialRecord],
+    def _fill(self, opt: Search, executor, queue: list[TrialRecord], running: dict[int, TrialRecord],
               elapsed: Callable[[], float]) -> tuple[list[TrialRecord], list[TrialRecord], list[TrialRecord]]:
         """Trials for the free slots: first the queue (asked before, not yet run), then new
         asks, until the slots are full, the budget is spent or the optimizer waits.
@@ -364,7 +346,7 @@ class Study:
             starting.append(trial)
         return starting, repeats, waiting
 
-    def _outstanding(self, opt: Optimizer, stored: list[TrialRecord]) -> list[TrialRecord]:
+    def _outstanding(self, opt: Search, stored: list[TrialRecord]) -> list[TrialRecord]:
         """The stored trials of the candidates the optimizer waits for, in the order asked.
 
         A candidate with no trial (a file from before per-candidate asks deleted the unstarted
@@ -419,7 +401,7 @@ class Study:
             "max_fidelity": int(fidelity.max) if fidelity.integer else fidelity.max,
             "continues_dir": continues_dir, "continues_fidelity": continues_fidelity})
 
-    def _ask(self, opt: Optimizer, elapsed: float) -> TrialRecord | None:
+    def _ask(self, opt: Search, elapsed: float) -> TrialRecord | None:
         """A new candidate as a stored trial (with the optimizer state after the ask), or None."""
         candidate = opt.ask()
         if candidate is None:
@@ -429,7 +411,7 @@ class Study:
         self.storage.add_asked([trial], opt.state_dict(), opt.evaluations, elapsed)
         return trial
 
-    def _settle(self, opt: Optimizer, finished: list[TrialRecord], elapsed: float) -> None:
+    def _settle(self, opt: Search, finished: list[TrialRecord], elapsed: float) -> None:
         """Tell what can be told of the finished trials, and store them with the state after.
 
         With the generational schedule and failures told the worst value seen, a failed
@@ -447,8 +429,7 @@ class Study:
         telling_now = {t.number for t in telling}
         self._held = [t for t in self._held if t.number not in telling_now]
         for trial in telling:
-            told = self.policy.told(trial, self._tally.worst_value)
-            trial.told_value, trial.told_values = (told[0], told) if isinstance(told, list) else (told, None)
+            told = self.policy.tell(trial, self._tally.worst_value)
             trial.told_seq = self._told_seq
             self._told_seq += 1
             opt.tell(trial.number, told, self._configuration_energy(trial))
@@ -474,11 +455,10 @@ class Study:
             return False
         self._live_at = now
         wall = time.time()
-        cpu_of = getattr(executor, "cpu_seconds", lambda number: None)
         live = []
         for number, trial in sorted(running.items()):
             report = read_progress(self._trial_dir(trial)) or {}
-            cpu = cpu_of(number)
+            cpu = executor.cpu_seconds(number)
             if cpu is None and isinstance(report.get("cpu_s"), (int, float)):
                 cpu = float(report["cpu_s"])
             live.append(LiveTrial(number, wall - (trial.started_at or wall), cpu,
@@ -491,7 +471,7 @@ class Study:
     def _trial_dir(self, trial: TrialRecord) -> Path:
         return self.directory / "trials" / f"{trial.number:06d}"
 
-    def _executor(self):
+    def _executor(self) -> Executor:
         cfg, key = self.config, getattr(self.objective, "key", "objective")
         options = {k: v for k, v in cfg.executor.items() if k != "type"}
         if cfg.executor.get("type", "local") == "slurm":
@@ -519,8 +499,7 @@ class Study:
         for trial in trials:
             trial.status, trial.attempt, trial.started_at = RUNNING, trial.attempt + 1, now
             trial.job_id = executor.job_id(trial.number)
-            if hasattr(executor, "process_group"):
-                trial.pgid, trial.pgid_start = executor.process_group(trial.number)
+            trial.pgid, trial.pgid_start = executor.process_group(trial.number)
         self.storage.update_trials(trials, ("status", "attempt", "started_at", "job_id", "pgid",
                                             "pgid_start"))
 
@@ -580,7 +559,7 @@ class Study:
         units = sum(trial_units(t, self._max_fidelity()) for t in started)
         return budget_spent(self.config.budget, self._tally, elapsed, units)
 
-    def _progress(self, opt: Optimizer, elapsed: float, running: int,
+    def _progress(self, opt: Search, elapsed: float, running: int,
                   finished: bool = False, live: tuple[LiveTrial, ...] = ()) -> Progress:
         tally = self._tally or Tally.of(self.storage.trials(), self.config.direction, self._max_fidelity(),
                                         getattr(self.policy, "signs", ()))
@@ -614,7 +593,18 @@ def open_storage(directory: str | Path, *, readonly: bool = False) -> tuple[Stor
     return storage, cfg
 
 
-def build_optimizer(cfg: StudyConfig) -> Optimizer | MultiFidelityDE:
+def load_search(search: Search, state: dict[str, Any], path: Path) -> Search:
+    """``search`` continued from a stored state; a state it cannot take is a damaged file."""
+    try:
+        search.load_state_dict(state)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise StorageError(f"{path}: the optimizer state does not load ({type(exc).__name__}: "
+                           f"{str(exc)[:200]}); the file was changed by something other than "
+                           "autodehypo: restore it from a backup") from None
+    return search
+
+
+def build_optimizer(cfg: StudyConfig) -> Search:
     """The study's search as its config makes it, before any checkpoint is loaded."""
     if cfg.fidelity is not None:
         f = cfg.fidelity

@@ -16,12 +16,13 @@ from __future__ import annotations
 import math
 
 from .config import MEASURED_OBJECTIVES
+from .direction import Direction
 from .storage import COMPLETE, TrialRecord
 
 
 class ToldValuePolicy:
     def __init__(self, direction: str, failure_value: float | None):
-        self.sign = 1.0 if direction == "minimize" else -1.0
+        self.sign = Direction(direction).sign
         self.failure_value = failure_value
 
     def told(self, trial: TrialRecord, worst_value: float | None) -> float:
@@ -31,6 +32,11 @@ class ToldValuePolicy:
         if self.failure_value is not None:
             return self.sign * self.failure_value
         return math.inf if worst_value is None else self.sign * worst_value
+
+    def tell(self, trial: TrialRecord, worst_value: float | None) -> float:
+        """What the search is told for ``trial``, kept on the trial as its ``told_value``."""
+        trial.told_value, trial.told_values = self.told(trial, worst_value), None
+        return trial.told_value
 
 
 def measure_objectives(trial: TrialRecord, objectives, value_key: str = "objective"
@@ -70,9 +76,16 @@ class ToldVectorPolicy:
     finite, could tie with a completed trial and survive selection beside it.)"""
 
     def __init__(self, objectives):
-        self.signs = tuple(1.0 if s.direction == "minimize" else -1.0 for s in objectives)
+        self.signs = tuple(Direction(s.direction).sign for s in objectives)
 
     def told(self, trial: TrialRecord, worst_value: float | None = None) -> list[float]:
         if trial.status == COMPLETE and trial.objective_values is not None:
             return [s * v for s, v in zip(self.signs, trial.objective_values)]
         return [math.inf] * len(self.signs)
+
+    def tell(self, trial: TrialRecord, worst_value: float | None = None) -> list[float]:
+        """What the search is told for ``trial``, kept on the trial (``told_values``, and the
+        first objective's as its ``told_value``)."""
+        trial.told_values = self.told(trial, worst_value)
+        trial.told_value = trial.told_values[0]
+        return trial.told_values

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from .base import SCHEDULES, Candidate, Optimizer
+from .base import SCHEDULES, Candidate, Optimizer, Search
 from .de import DE, MUTATIONS, STRATEGIES
 from .dish import DISH
 from .gde3 import GDE3
@@ -75,4 +75,4 @@ def make_optimizer(name: str, dim: int, *, population: int | None = None, seed: 
 
 __all__ = ["ALGORITHMS", "DE", "DISH", "GDE3", "GDE3SHADE", "JADE", "JDE", "JSO", "LSHADE", "MULTI_OBJECTIVE",
            "MUTATIONS", "MultiObjectiveOptimizer", "Prescreen", "SCHEDULES", "SEARCH_OPTIONS", "SHADE", "SINGLE_OBJECTIVE", "SPSRDEMMS",
-           "STRATEGIES", "Candidate", "Optimizer", "algorithm_options", "make_optimizer"]
+           "STRATEGIES", "Candidate", "Optimizer", "Search", "algorithm_options", "make_optimizer"]

@@ -28,7 +28,7 @@ from __future__ import annotations
 import base64
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Hashable
 
 import numpy as np
 
@@ -51,7 +51,54 @@ class Candidate:
     continues: int | None = None   # multi-fidelity: the candidate whose training this one extends
 
 
-class Optimizer(ABC):
+class Search(ABC):
+    """What a study knows of any search it runs: one objective, several, or multi-fidelity.
+
+    ``ask()`` gives one :class:`Candidate` or ``None`` (nothing to ask until a value comes back,
+    or the budget is asked); ``tell(id, value, cost)`` takes its result, lower is better: a
+    number, or for a multi-objective search a vector, minimized. ``pending_candidates()`` are
+    the candidates asked and not told; ``state_dict()`` / ``load_state_dict()`` make a resumed
+    search continue exactly; ``summary()`` is what reports show of it. A new kind of search is a
+    new subclass, never a branch in the study loop.
+    """
+
+    name: str = ""
+    generation: int = 0   # completed generations (async: windows; multi-fidelity: rungs)
+    evaluations: int = 0  # results told
+    asked: int = 0        # candidates asked: the next candidate's id
+
+    @abstractmethod
+    def ask(self) -> Candidate | None: ...
+
+    @abstractmethod
+    def tell(self, id: int, value: Any, cost: float | None = None) -> None: ...
+
+    @abstractmethod
+    def pending_candidates(self) -> list[Candidate]: ...
+
+    def pending_ids(self) -> list[int]:
+        """Candidates asked and not yet told, in the order they were asked."""
+        return [c.id for c in self.pending_candidates()]
+
+    @abstractmethod
+    def state_dict(self) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+    def set_key(self, key: Callable[[np.ndarray], Hashable] | None) -> None:
+        """How candidates map to configurations, for a search that avoids asking one twice
+        (pre-screening); the others ignore it."""
+
+    def summary(self) -> dict[str, Any]:
+        """What reports show of the search now, read off its own state: ``population`` (its
+        size), ``F`` and ``CR`` (numbers, or means over a memory or the individuals: see
+        ``averaged``), ``adapts`` (whether it changes them), and ``note`` (a line for reports)."""
+        return {"population": None, "F": None, "CR": None, "adapts": False, "averaged": None,
+                "note": f"{self.name} reports no F or CR"}
+
+
+class Optimizer(Search):
     """Base class: a population-based minimizer over [0, 1]^dim.
 
     ``ask()`` returns a :class:`Candidate` or ``None`` (nothing to ask until a value
@@ -69,7 +116,6 @@ class Optimizer(ABC):
     as unevaluated (``inf``) for the algorithm's own bookkeeping.
     """
 
-    name: str = ""
     # Per-row arrays that ``_ask`` fills for the generation it makes (the F and CR each trial
     # was made with): an asynchronous candidate keeps its row's values until it is told.
     row_arrays: tuple[str, ...] = ()
@@ -110,6 +156,11 @@ class Optimizer(ABC):
         self._window: list[dict[str, Any]] = []  # async: what the algorithm adapts from
         self._window_count = 0
         self._layout = 0             # async: bumped when rows are removed, so old row numbers lapse
+
+    def population_now(self) -> int:
+        """Members of the population now (its nominal size before the first is evaluated)."""
+        population = getattr(self, "population", None)
+        return self.population_size if population is None else len(population)
 
     def min_population(self) -> int:
         """The smallest population this configuration can work with."""
@@ -156,10 +207,6 @@ class Optimizer(ABC):
         values = self._told[:self._asked_count()]
         if not np.isnan(values).any():
             self.tell_generation(values)
-
-    def pending_ids(self) -> list[int]:
-        """Candidates asked and not yet told, in the order they were asked."""
-        return [c.id for c in self.pending_candidates()]
 
     def pending_candidates(self) -> list[Candidate]:
         """The candidates asked and not yet told, as :meth:`ask` gave them, in that order."""
@@ -369,6 +416,16 @@ class Optimizer(ABC):
 
     @abstractmethod
     def _load_state(self, state: dict[str, Any]) -> None: ...
+
+
+def adapted_summary(population: int, F: Any, CR: Any, averaged: str) -> dict[str, Any]:
+    """A summary of a search that adapts F and CR, as the means of ``F`` and ``CR`` (a memory or
+    the individuals' values). A negative CR (L-SHADE's terminal slot) makes every CR drawn from
+    it 0, so it counts as 0. Values not drawn yet (NaN) are left out."""
+    F, CR = np.asarray(F, dtype=float).ravel(), np.asarray(CR, dtype=float).ravel()
+    F, CR = F[np.isfinite(F)], np.maximum(CR[np.isfinite(CR)], 0.0)
+    return {"population": int(population), "F": float(F.mean()) if F.size else None,
+            "CR": float(CR.mean()) if CR.size else None, "adapts": True, "averaged": averaged, "note": None}
 
 
 # JSON has no inf/nan: store them as strings and back.

@@ -190,6 +190,17 @@ class DE(Prescreen, Optimizer):
         if value <= self.fitness[target]:
             self.population[target], self.fitness[target] = x, value
 
+    def summary(self) -> dict[str, Any]:
+        population = self.population_now()
+        if self.dither:
+            low, high = self.dither
+            note = (f"de adapts nothing: F is drawn from [{low:g}, {high:g}] each generation (dither; "
+                    f"the draws are not checkpointed), CR = {self.CR:g}, population {population}")
+        else:
+            note = f"de adapts nothing: F = {self.F:g}, CR = {self.CR:g}, population {population}, all fixed"
+        return {"population": population, "F": None if self.dither else float(self.F), "CR": float(self.CR),
+                "adapts": False, "averaged": None, "note": note}
+
     def _state(self) -> dict[str, Any]:
         return {"strategy": self.strategy, "F": self.F, "CR": self.CR, "dither": self.dither,
                 "p": self.p, "population": _list(self.population), "fitness": _list(self.fitness),

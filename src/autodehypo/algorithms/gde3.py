@@ -121,6 +121,12 @@ class GDE3(MultiObjectiveOptimizer):
         """Asynchronous: a trial made with ``params`` entered the population."""
 
     # -- state ----------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        population = self.population_now()
+        return {"population": population, "F": float(self.F), "CR": float(self.CR), "adapts": False,
+                "averaged": None,
+                "note": f"{self.name} adapts nothing: F = {self.F:g}, CR = {self.CR:g}, population {population}"}
+
     def _state(self) -> dict[str, Any]:
         return {"F": self.F, "CR": self.CR, "population": _list(self.population),
                 "values": _list(self.values)}

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import _array, _list, cauchy_positive, pbest_indices
+from .base import _array, _list, adapted_summary, cauchy_positive, pbest_indices
 from .de import current_to_pbest
 from .gde3 import GDE3
 from .pareto import survival_order
@@ -99,6 +99,9 @@ class GDE3SHADE(GDE3):
 
     def _adapt(self, window: list[dict[str, Any]]) -> None:
         self._update_slot(np.array([s["F"] for s in window]), np.array([s["CR"] for s in window]))
+
+    def summary(self) -> dict[str, Any]:
+        return adapted_summary(self.population_now(), self.M_F, self.M_CR, "memory")
 
     def _state(self) -> dict[str, Any]:
         return {**super()._state(), "H": self.H, "mutation": self.mutation, "p": self.p,

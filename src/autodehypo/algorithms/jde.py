@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import (Optimizer, _array, _list, binomial_crossover, latin_hypercube,
+from .base import (Optimizer, _array, adapted_summary, _list, binomial_crossover, latin_hypercube,
                    midpoint_repair)
 from .de import MUTATIONS, Population
 from .prescreen import Prescreen
@@ -80,6 +80,9 @@ class JDE(Prescreen, Optimizer):
             self.population[target], self.fitness[target] = x, value
             if params:  # a start-up point keeps the member's F and CR
                 self.F[target], self.CR[target] = params["_trial_F"], params["_trial_CR"]
+
+    def summary(self) -> dict[str, Any]:
+        return adapted_summary(self.population_now(), self.F, self.CR, "population")
 
     def _state(self) -> dict[str, Any]:
         return {"tau1": self.tau1, "tau2": self.tau2, "F_l": self.F_l, "F_u": self.F_u,

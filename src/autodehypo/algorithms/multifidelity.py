@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Candidate, _array, _float, _list, _unfloat
+from .base import Candidate, Search, _array, _float, _list, _unfloat
 
 
 # Bounds on a schedule any study could run: Hyperband's usual schedules have a handful of
@@ -76,12 +76,12 @@ def brackets(min_fidelity: float, max_fidelity: float, eta: float,
     return schedule
 
 
-class MultiFidelityDE:
+class MultiFidelityDE(Search):
     """Successive halving in Hyperband's brackets with a DE population per fidelity.
 
-    Same contract as :class:`~autodehypo.algorithms.base.Optimizer`: ``ask()`` gives a
-    :class:`Candidate` with its ``fidelity`` (and ``continues``: the id of the candidate
-    whose checkpoint it continues) or None while a rung waits for values; ``tell(id, value)``.
+    A :class:`~autodehypo.algorithms.base.Search`: ``ask()`` gives a :class:`Candidate` with its
+    ``fidelity`` (and ``continues``: the id of the candidate whose checkpoint it continues) or
+    None while a rung waits for values; ``tell(id, value)``.
     """
 
     name = "multifidelity"
@@ -161,8 +161,11 @@ class MultiFidelityDE:
                           continues=e["continues"])
                 for i, e in enumerate(self._entries) if e["value"] is None]
 
-    def pending_ids(self) -> list[int]:
-        return [c.id for c in self.pending_candidates()]
+    def summary(self) -> dict[str, Any]:
+        """The summary of the population at the highest fidelity, which the best trial is from."""
+        top = self.searches[-1].summary()
+        at = f"{self.inner} at fidelity {self.levels[-1]:g}, the highest of {len(self.levels)}"
+        return {**top, "note": f"{top['note']} ({at})" if top["note"] else None, "scope": at}
 
     # -- brackets -----------------------------------------------------------------
     def _rung_shape(self) -> tuple[int, float]:

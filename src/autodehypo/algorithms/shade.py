@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import (Optimizer, _array, _float, _list, _unfloat, binomial_crossover, cauchy_positive,
+from .base import (Optimizer, _array, adapted_summary, _float, _list, _unfloat, binomial_crossover, cauchy_positive,
                    latin_hypercube, midpoint_repair, pbest_indices)
 from .de import archive_insert, current_to_pbest
 from .prescreen import Prescreen
@@ -180,6 +180,9 @@ class SHADE(Prescreen, Optimizer):
         self._after_selection()
 
     # -- state ----------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        return adapted_summary(self.population_now(), self.M_F, self.M_CR, "memory")
+
     def _state(self) -> dict[str, Any]:
         return {"H": self.H, "archive_rate": self.archive_rate, "p_max": self.p_max,
                 "M_F": _list(self.M_F), "M_CR": _list(self.M_CR), "k": self.k,

@@ -54,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Optimizer, _array, _float, _list, _unfloat
+from .base import Optimizer, _array, adapted_summary, _float, _list, _unfloat
 from .de import _distinct
 
 
@@ -198,6 +198,9 @@ class SPSRDEMMS(Optimizer):
             self.xchg = self.xbb.copy()
 
     # -- state ----------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        return adapted_summary(self.population_now(), self.F, self.CR, "population")
+
     def _state(self) -> dict[str, Any]:
         return {"stages": self.stages, "final_population": self.final_population,
                 "best_size": self.best_size, "diff_bh": self.diff_bh, "tau1": self.tau1,

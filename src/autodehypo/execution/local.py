@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Hashable
 
 from ..processes import die_with_parent, process_start
+from .base import Executor
 from .outcome import TrialOutcome, interpret_result, jsonable, one_line
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
@@ -52,7 +53,7 @@ class _Running:
     timed_out: bool = False
 
 
-class LocalExecutor:
+class LocalExecutor(Executor):
     """Runs up to ``workers`` trials at once, each in a fresh child process.
 
     ``objective(params)`` runs in the child with ``threads_per_trial`` threads
@@ -111,9 +112,6 @@ class LocalExecutor:
     def submit_many(self, items: list[tuple[Hashable, dict[str, Any], Path | None, Path | None]]) -> None:
         for key, params, log_path, workdir in items:
             self.submit(key, params, log_path, workdir)
-
-    def job_id(self, key: Hashable) -> str | None:
-        return None  # local trials are not jobs: a resumed driver runs them again
 
     def process_group(self, key: Hashable) -> tuple[int, str | None]:
         """The trial's process group and its leader's start, for a resumed driver to end it."""

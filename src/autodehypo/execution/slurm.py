@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Hashable
 
 from ..energy.sacct import FIELDS, JobAccounting, SacctError, parse_sacct
+from .base import Executor
 from .outcome import TrialOutcome, interpret_result
 from .slurm_job import run_trial
 
@@ -47,8 +48,10 @@ def sacct_command(job_ids: list[str]) -> list[str]:
     return ["sacct", "-j", ",".join(job_ids), f"--format={SACCT_FORMAT}", "--parsable2", "--noconvert"]
 
 
-class SlurmExecutor:
+class SlurmExecutor(Executor):
     """Submit trials as job arrays and collect them from their result files and sacct."""
+
+    outlives_driver = True  # a job runs on when the driver is requeued
 
     def __init__(self, objective: Callable[[dict[str, Any]], Any], *, folder: Path,
                  result_key: str = "objective", partition: str | None = None, account: str | None = None,
@@ -93,10 +96,6 @@ class SlurmExecutor:
     @property
     def running(self) -> list[Hashable]:
         return list(self.jobs)
-
-    def submit(self, key: Hashable, params: dict[str, Any], log_path: Path | None = None,
-               workdir: Path | None = None) -> None:
-        self.submit_many([(key, params, log_path, workdir)])
 
     def submit_many(self, items: list[tuple[Hashable, dict[str, Any], Path | None, Path | None]]) -> None:
         """One job array for all the given trials."""

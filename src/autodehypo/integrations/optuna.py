@@ -60,10 +60,10 @@ import numpy as np
 import optuna
 from optuna.distributions import BaseDistribution, distribution_to_json, json_to_distribution
 from optuna.samplers import BaseSampler, RandomSampler
-from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from ..algorithms import ALGORITHMS, algorithm_options, make_optimizer
+from ..direction import Direction
 from ..space import ENCODING_VERSION
 from .optuna_space import relative_distributions, space_from_distributions
 
@@ -293,7 +293,7 @@ def _duration(trial: FrozenTrial) -> float | None:
 def _told_values(study: optuna.Study, config: dict[str, Any], record: dict[str, Any],
                  winners: Sequence[FrozenTrial]) -> tuple[list[float], float | None]:
     """The values to tell for a generation's first finished trials, and the worst so far after it."""
-    sign = -1.0 if study.direction == StudyDirection.MAXIMIZE else 1.0
+    sign = Direction(study.direction.name.lower()).sign
     worst = None if record["worst"] is None else float(record["worst"])
     values = []
     for t in winners:

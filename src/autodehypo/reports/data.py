@@ -5,8 +5,9 @@ from pathlib import Path
 from typing import Any
 
 from ..config import search_of
+from ..direction import Direction
 from ..storage import COMPLETE, FAILED, TrialRecord
-from ..study import open_storage
+from ..study import build_optimizer, load_search, open_storage
 from .front import Objective, objectives_of
 
 
@@ -18,6 +19,8 @@ class StudyData:
     config: dict[str, Any]
     meta: dict[str, Any]
     trials: list[TrialRecord]
+    # After each generation (async: window; multi-fidelity: rung): its number, the evaluations
+    # told, and the search's own summary of itself then (Search.summary()).
     checkpoints: list[dict[str, Any]]
 
     @property
@@ -87,19 +90,22 @@ def study_name(config: dict[str, Any], directory: str | Path) -> str:
 
 
 def load_study(directory: str | Path) -> StudyData:
-    storage, _ = open_storage(directory, readonly=True)
+    storage, config = open_storage(directory, readonly=True)
     try:
         meta = {k: storage.meta(k) for k in ("state", "driver_elapsed_s", "energy_sources",
                                              "created_at", "config_toml", "environments")}
         meta["search_defaults"] = storage.search_defaults
-        return StudyData(Path(directory), storage.meta("config"), meta, storage.trials(),
-                         list(storage.iter_checkpoints()))
+        search = build_optimizer(config)
+        checkpoints = [{"generation": c["generation"], "evaluations": c["evaluations"],
+                        "summary": load_search(search, c["state"], storage.path).summary()}
+                       for c in storage.iter_checkpoints()]
+        return StudyData(Path(directory), storage.meta("config"), meta, storage.trials(), checkpoints)
     finally:
         storage.close()
 
 
 def better(a: float, b: float, direction: str) -> bool:
-    return a < b if direction == "minimize" else a > b
+    return Direction(direction).better(a, b)
 
 
 def best_so_far(values: list[float | None], direction: str) -> list[float | None]:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..algorithms.pareto import hypervolume, knee_point, non_dominated
+from ..direction import Direction
 from ..storage import COMPLETE, FAILED, TrialRecord
 
 REFERENCE = 1.1  # the reference point in every normalized objective
@@ -33,11 +34,11 @@ class Objective:
 
     @property
     def sign(self) -> float:
-        return 1.0 if self.direction == "minimize" else -1.0
+        return Direction(self.direction).sign
 
     @property
     def label(self) -> str:
-        return f"{self.name} ({'min' if self.direction == 'minimize' else 'max'})"
+        return f"{self.name} ({Direction(self.direction).short})"
 
 
 def objectives_of(config: dict[str, Any]) -> list[Objective]:

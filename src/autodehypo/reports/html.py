@@ -8,6 +8,7 @@ import io
 import time
 
 from .. import __version__
+from ..direction import best_trial
 from . import plots
 from .data import StudyData
 from .tables import group_rows, render, render_front
@@ -62,12 +63,10 @@ def render_html(studies: list[StudyData], group_by: str | None) -> str:
 
     parts.append("<h2>Best configuration</h2>")
     for s in studies:
-        done = [t for t in s.trials if t.value is not None]
-        if not done:
+        best = best_trial(s.trials, s.direction)  # with fidelities: the best at the highest one
+        if best is None:
             parts.append(f"<p>{e(s.name)}: no trial completed</p>")
             continue
-        pick = min if s.direction == "minimize" else max
-        best = pick(done, key=lambda t: t.value)
         rows = "".join(f"<tr><td>{e(k)}</td><td>{e(format_param(v))}</td></tr>" for k, v in best.params.items())
         parts.append(f"<h3>{e(s.name)}: {best.value:.6g} (trial {best.number})</h3>"
                      f"<table><tr><th>parameter</th><th>value</th></tr>{rows}</table>")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import textwrap
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -264,14 +263,15 @@ def energy_by(studies: list[StudyData], param: str):
 
 
 def adaptation(studies: list[StudyData]):
-    """What each algorithm adapts, by generation, from its checkpoints.
+    """What each search adapts, by generation, as its own summary says (Search.summary()).
 
     Population size, and F and CR: the means of the SHADE family's memories (JADE's single
-    memory is its mu_F, mu_CR) or the mean of jDE's per-individual values. Classic DE adapts
-    nothing, which the figure says instead of drawing flat lines.
+    memory is its mu_F, mu_CR) or the mean of jDE's per-individual values; a multi-fidelity
+    search shows its population at the highest fidelity. A search that adapts nothing (classic
+    DE, GDE3) gets its note instead of flat lines.
     """
     plt = _pyplot()
-    adaptive = [s for s in studies if s.algorithm != "de" and s.checkpoints]
+    adaptive = [s for s in studies if s.checkpoints and s.checkpoints[-1]["summary"]["adapts"]]
     notes = [f"{s.name}: {_fixed_note(s)}" for s in studies if s not in adaptive]
     if not adaptive:
         fig, ax = plt.subplots(figsize=(7, 4.2))
@@ -282,11 +282,12 @@ def adaptation(studies: list[StudyData]):
     fig, (ax_pop, ax_mem) = plt.subplots(1, 2, figsize=(9, 3.8 + 0.25 * len(notes)))
     for s in adaptive:
         gens = [c["generation"] for c in s.checkpoints]
-        states = [c["state"] for c in s.checkpoints]
-        ax_pop.plot(gens, [len(st["population"]) for st in states], marker=".", label=s.name)
-        of = "population mean" if s.algorithm == "jde" else "memory mean"
-        line, = ax_mem.plot(gens, [_mean_of(st, ("M_F", "F")) for st in states], label=f"{s.name} F ({of})")
-        ax_mem.plot(gens, [_mean_of(st, ("M_CR", "CR")) for st in states], linestyle="--",
+        summaries = [c["summary"] for c in s.checkpoints]
+        scope = f", {summaries[-1]['scope']}" if summaries[-1].get("scope") else ""
+        ax_pop.plot(gens, [m["population"] for m in summaries], marker=".", label=s.name + scope)
+        of = f"{summaries[-1]['averaged']} mean{scope}"
+        line, = ax_mem.plot(gens, [m["F"] for m in summaries], label=f"{s.name} F ({of})")
+        ax_mem.plot(gens, [m["CR"] for m in summaries], linestyle="--",
                     color=line.get_color(), label=f"{s.name} CR ({of})")
     ax_pop.set_xlabel("generation")
     ax_pop.set_ylabel("population size")
@@ -306,22 +307,7 @@ def _fixed_note(study: StudyData) -> str:
     """Why a study has no adaptation to draw."""
     if not study.checkpoints:
         return "no generation completed yet"
-    state = study.checkpoints[-1]["state"]
-    population = len(state["population"])
-    if state.get("dither"):
-        low, high = state["dither"]
-        return (f"de adapts nothing: F is drawn from [{low:g}, {high:g}] each generation (dither; the "
-                f"draws are not checkpointed), CR = {state['CR']:g}, population {population}")
-    return f"de adapts nothing: F = {state['F']:g}, CR = {state['CR']:g}, population {population}, all fixed"
-
-
-def _mean_of(state: dict[str, Any], keys: tuple[str, ...]) -> float | None:
-    for key in keys:
-        values = state.get(key)
-        if isinstance(values, list) and values:
-            # L-SHADE's terminal CR slot (-1) makes every CR drawn from it 0: it counts as 0.
-            return float(np.mean([max(float(v), 0.0) for v in values]))
-    return None
+    return study.checkpoints[-1]["summary"]["note"]
 
 
 def make(kind: str, studies: list[StudyData], *, x: str = "evaluations", by: str | None = None):

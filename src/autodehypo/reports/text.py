@@ -10,7 +10,7 @@ from typing import IO, Any
 
 from ..budget import trial_units
 from ..storage import COMPLETE, FAILED, RUNNING, TRIAL_COLUMNS, Storage, TrialRecord
-from ..study import best_trial
+from ..direction import Direction, best_trial
 from ..trial_progress import describe
 from .data import search_label, study_direction, study_name
 from .front import front_trials, objectives_of
@@ -148,11 +148,12 @@ def report_text(storage: Storage) -> str:
     best = best_trial(trials, direction)
     counts = Counter(t.status for t in trials)
     directory = storage.path.parent
+    objectives = objectives_of(config)
     lines = [f"study:        {study_name(config, directory)} "
              f"({search_label(config, storage.search_defaults)}, seed "
-             f"{config.get('study', {}).get('seed', 0)}, {direction})",
+             f"{config.get('study', {}).get('seed', 0)}, "
+             f"{f'{len(objectives)} objectives' if objectives else direction})",
              f"directory:    {directory}"]
-    objectives = objectives_of(config)
     if objectives:
         lines.append("objectives:   " + ", ".join(o.label for o in objectives)
                      + " (the best value below is the first's; the front follows the table)")
@@ -189,7 +190,6 @@ def fidelity_rows(trials: list[TrialRecord], direction: str) -> list[dict[str, A
     how many of those had to retrain), how many were promoted, the best value, the energy."""
     finished = [t for t in trials if t.fidelity is not None and t.status in (COMPLETE, FAILED)]
     promoted = {t.continues for t in trials if t.continues is not None}
-    pick = min if direction == "minimize" else max
     rows = []
     for fidelity in sorted({t.fidelity for t in finished}):
         at = [t for t in finished if t.fidelity == fidelity]
@@ -198,7 +198,7 @@ def fidelity_rows(trials: list[TrialRecord], direction: str) -> list[dict[str, A
         rows.append({"fidelity": fidelity, "trials": len(at), "continued": len(continued),
                      "retrained": sum(1 for t in continued if not t.fidelity_from),
                      "promoted": sum(1 for t in at if t.number in promoted),
-                     "best": pick(values) if values else None,
+                     "best": Direction(direction).best(values) if values else None,
                      "energy_j": sum(t.energy_j or 0.0 for t in at)})
     return rows
 

@@ -1,0 +1,112 @@
+"""The contracts the study loop relies on: every search is a Search, every executor an Executor,
+and one Direction ranks values everywhere."""
+
+import math
+
+import numpy as np
+import pytest
+
+from autodehypo.algorithms import ALGORITHMS, Search, make_optimizer
+from autodehypo.algorithms.multifidelity import MultiFidelityDE
+from autodehypo.direction import Direction, best_trial
+from autodehypo.execution import Executor, LocalExecutor, SlurmExecutor
+from autodehypo.storage import COMPLETE, FAILED, TrialRecord
+
+SUMMARY_KEYS = {"population", "F", "CR", "adapts", "averaged", "note"}
+
+
+def searches():
+    """Each kind of search a study builds, by name."""
+    for name, cls in sorted(ALGORITHMS.items()):
+        schedules = ["generational"] + ([] if cls.no_async else ["async"])
+        for schedule in schedules:
+            kwargs = {"objectives": 2} if cls.multi_objective else {}
+            yield f"{name}-{schedule}", lambda n=name, s=schedule, k=kwargs: make_optimizer(
+                n, 3, seed=1, max_evaluations=60, schedule=s, **k)
+    yield "multi-fidelity-de", lambda: MultiFidelityDE(3, inner="de", min_fidelity=1, max_fidelity=9,
+                                                       integer=True, seed=1)
+    yield "multi-fidelity-jde", lambda: MultiFidelityDE(3, inner="jde", min_fidelity=1, max_fidelity=9,
+                                                        integer=True, seed=1)
+
+
+SEARCHES = dict(searches())
+
+
+def value_of(search, candidate):
+    """A result of the shape the search takes: a number, or a vector for several objectives."""
+    x = candidate.x
+    f = float(np.sum((x - 0.3) ** 2)) + (1.0 / candidate.fidelity if candidate.fidelity else 0.0)
+    return [f, float(np.sum((x - 0.7) ** 2))] if getattr(search, "multi_objective", False) else f
+
+
+def drive(search, tells):
+    """Ask and tell through the protocol only, in the study's way: ask until None, tell the
+    oldest pending; returns the values told."""
+    told = []
+    while len(told) < tells:
+        candidate = search.ask()
+        if candidate is None:
+            pending = search.pending_candidates()
+            assert pending, "nothing asked and nothing pending"
+            candidate = pending[0]
+            value = value_of(search, candidate)
+            search.tell(candidate.id, value, cost=1.0)
+            told.append(value)
+    return told
+
+
+@pytest.mark.parametrize("name", SEARCHES)
+def test_every_search_meets_the_protocol_and_resumes_exactly(name):
+    search = SEARCHES[name]()
+    assert isinstance(search, Search)
+    drive(search, 25)
+    state = search.state_dict()
+    again = SEARCHES[name]()
+    again.load_state_dict(state)
+    assert again.pending_ids() == search.pending_ids()
+    first = [(c.id, c.x.tolist()) for c in (search.ask() for _ in range(3)) if c is not None]
+    second = [(c.id, c.x.tolist()) for c in (again.ask() for _ in range(3)) if c is not None]
+    assert first == second
+    summary = search.summary()
+    assert set(summary) >= SUMMARY_KEYS, summary
+    assert isinstance(summary["population"], int) and summary["population"] >= 4
+    assert isinstance(summary["adapts"], bool)
+    if summary["adapts"]:
+        assert summary["averaged"] in ("memory", "population") and summary["note"] is None
+        assert 0 < summary["F"] <= 2 and 0 <= summary["CR"] <= 1
+    else:
+        assert summary["note"] and summary["averaged"] is None
+    search.set_key(lambda x: tuple(np.round(x, 3)))  # accepted by every search, used by some
+
+
+def test_executors_say_what_they_can_do_instead_of_being_asked_which_they_are():
+    assert issubclass(LocalExecutor, Executor) and issubclass(SlurmExecutor, Executor)
+    assert SlurmExecutor.outlives_driver and not LocalExecutor.outlives_driver
+    local = LocalExecutor(lambda params: 0.0, workers=1)
+    assert local.job_id("a") is None and local.cpu_seconds("a") is None
+    with pytest.raises(NotImplementedError, match="trials do not outlive the driver"):
+        local.attach("a", "123", {})
+
+
+def test_direction_ranks_values_both_ways():
+    low, high = Direction("minimize"), Direction("maximize")
+    assert (low.sign, high.sign) == (1.0, -1.0) and (low.short, high.short) == ("min", "max")
+    assert low.better(1, 2) and not low.better(2, 2) and high.better(2, 1) and not high.better(1, 2)
+    assert (low.best([3, 1, 2]), high.best([3, 1, 2]), low.worst([3, 1, 2]), high.worst([3, 1, 2])) == (1, 3, 3, 1)
+    with pytest.raises(ValueError, match="direction must be one of"):
+        Direction("down")
+
+
+def trial(number, value, status=COMPLETE, fidelity=None):
+    return TrialRecord(number, 0, number, {}, [], status=status, value=value, fidelity=fidelity)
+
+
+def test_the_best_trial_is_the_best_at_the_highest_fidelity_and_the_first_of_equals():
+    plain = [trial(0, 0.5), trial(1, 0.2), trial(2, 0.2), trial(3, None, FAILED), trial(4, 0.9)]
+    assert best_trial(plain, "minimize").number == 1
+    assert best_trial(plain, Direction("maximize")).number == 4
+    rungs = [trial(0, 0.1, fidelity=1.0), trial(1, 0.4, fidelity=9.0), trial(2, 0.3, fidelity=9.0),
+             trial(3, 0.05, fidelity=3.0)]
+    assert best_trial(rungs, "minimize").number == 2  # 0.1 and 0.05 are at lower fidelities
+    assert best_trial([trial(0, None, FAILED)], "minimize") is None and best_trial([], "maximize") is None
+    assert math.isinf(Direction("minimize").best([math.inf, math.inf]))
