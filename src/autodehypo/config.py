@@ -22,6 +22,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from .algorithms import ALGORITHMS, SCHEDULES, algorithm_options, make_optimizer
+from .algorithms.base import SettingError
 from .energy import BUDGET_SOURCES, DEFAULT_GPU_WATTS, DEFAULT_WATTS_PER_CORE, METERS
 from .space import ENCODING_VERSION, SearchSpace, SpaceError
 
@@ -62,6 +63,9 @@ _DEFAULT_SEARCH = {
     3: {"evaluations": ("lshade", {"prescreen": 32, "cost_weight": 0.4}),
         "other": ("de", {"prescreen": 4, "cost_weight": 0.4})},
 }
+# The study's key for each setting a search may refuse (algorithms.base.SettingError).
+_SETTING_KEYS = {"population": "study.population", "max_evaluations": "study.budget.evaluations",
+                 "schedule": "study.schedule"}
 MAX_FILE_BYTES = 1 << 20
 MAX_NAME_CHARS = 100  # study, hyperparameter and other key names
 MAX_STRING_CHARS = 8192
@@ -378,11 +382,10 @@ def parse_config(data: Mapping[str, Any], *, default_name: str = "study",
         make_optimizer(algorithm, space.dim, population=population, seed=seed,
                        max_evaluations=budget.evaluations, schedule=schedule,
                        objectives=max(1, len(objectives)), **options)
+    except SettingError as exc:
+        raise ConfigError(f"{_SETTING_KEYS[exc.setting]}: {exc}") from None
     except (TypeError, ValueError) as exc:
-        message = str(exc)
-        key = ("study.population" if message.startswith("population")
-               else "study.budget.evaluations" if "evaluation budget" in message else "study.options")
-        raise ConfigError(f"{key}: {message}") from None
+        raise ConfigError(f"study.options: {exc}") from None
     except (AttributeError, OverflowError, ArithmeticError) as exc:  # a value of the wrong type or size
         raise ConfigError(f"study.options: cannot use {options!r:.200}: {exc}") from None
 

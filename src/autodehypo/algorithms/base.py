@@ -35,6 +35,16 @@ import numpy as np
 SCHEDULES = ("generational", "async")
 
 
+class SettingError(ValueError):
+    """A setting a search cannot run with. ``setting`` names which: ``population``,
+    ``max_evaluations`` or ``schedule`` (what the study sets), else one of the algorithm's
+    options (a plain ValueError)."""
+
+    def __init__(self, setting: str, message: str):
+        super().__init__(message)
+        self.setting = setting
+
+
 @dataclass(frozen=True)
 class Candidate:
     """A point to evaluate. ``id`` names it to :meth:`Optimizer.tell`; ids count asks from 0.
@@ -129,14 +139,16 @@ class Optimizer(Search):
         if not isinstance(dim, int) or dim < 1:
             raise ValueError(f"dim must be a positive integer, got {dim!r}")
         if not isinstance(population, int) or population < self.min_population():
-            raise ValueError(f"population must be an integer >= {self.min_population()} "
-                             f"for {self.name}, got {population!r}")
+            raise SettingError("population", f"population must be an integer >= {self.min_population()} "
+                                             f"for {self.name}, got {population!r}")
         if max_evaluations is not None and (not isinstance(max_evaluations, int) or max_evaluations < 1):
-            raise ValueError(f"max_evaluations must be a positive integer, got {max_evaluations!r}")
+            raise SettingError("max_evaluations", f"max_evaluations must be a positive integer, "
+                                                  f"got {max_evaluations!r}")
         if schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {list(SCHEDULES)}, got {schedule!r}")
+            raise SettingError("schedule", f"schedule must be one of {list(SCHEDULES)}, got {schedule!r}")
         if schedule == "async" and self.no_async:
-            raise ValueError(f"{self.name} runs only with the generational schedule: {self.no_async}")
+            raise SettingError("schedule", f"{self.name} runs only with the generational schedule: "
+                                           f"{self.no_async}")
         self.dim = dim
         self.population_size = population
         self.max_evaluations = max_evaluations

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import pbest_indices
+from .base import SettingError, pbest_indices
 from .shade import SHADE, TERMINAL, lehmer
 
 
@@ -56,7 +56,8 @@ class LSHADE(SHADE):
                          schedule=schedule, H=H, archive_rate=archive_rate, M_F_init=M_F_init,
                          M_CR_init=M_CR_init)
         if max_evaluations is None:
-            raise ValueError(f"{self.name} needs an evaluation budget: its population shrinks toward it")
+            raise SettingError("max_evaluations",
+                               f"{self.name} needs an evaluation budget: its population shrinks toward it")
         if not 0.0 < p <= 1.0:
             raise ValueError(f"p must be in (0, 1], got {p!r}")
         if not isinstance(min_population, int) or not 4 <= min_population <= population:

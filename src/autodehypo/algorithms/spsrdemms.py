@@ -54,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Optimizer, _array, adapted_summary, _float, _list, _unfloat
+from .base import Optimizer, SettingError, _array, adapted_summary, _float, _list, _unfloat
 from .de import _distinct
 
 
@@ -83,8 +83,8 @@ class SPSRDEMMS(Optimizer):
         super().__init__(dim, population=population, seed=seed, max_evaluations=max_evaluations,
                          schedule=schedule)
         if max_evaluations is None:
-            raise ValueError(f"{self.name} needs an evaluation budget: its population halves in "
-                             "stages of it")
+            raise SettingError("max_evaluations", f"{self.name} needs an evaluation budget: its "
+                                                  "population halves in stages of it")
         if isinstance(stages, bool) or not isinstance(stages, int) or stages < 1:
             raise ValueError(f"stages must be an integer >= 1, got {stages!r}")
         low = self.min_population()
