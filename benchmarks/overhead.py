@@ -30,7 +30,8 @@ def noop(params):
     return params["x0"]
 
 
-def ours(directory: Path, trials: int, population: int, workers: int) -> float:
+def ours(directory: Path, trials: int, population: int, workers: int) -> tuple[float, int]:
+    """Seconds per trial, and the size of the study file it leaves."""
     config = {"study": {"seed": 0, "population": population, "budget": {"evaluations": trials}},
               "space": {f"x{i}": {"type": "float", "low": 0.0, "high": 1.0} for i in range(4)},
               "objective": {"type": "python"}, "executor": {"workers": workers}}
@@ -38,7 +39,7 @@ def ours(directory: Path, trials: int, population: int, workers: int) -> float:
     study = Study.create(directory / f"ours-{trials}", config, objective=noop)
     study.run()
     study.close()
-    return (time.perf_counter() - started) / trials
+    return (time.perf_counter() - started) / trials, (directory / f"ours-{trials}" / "study.db").stat().st_size
 
 
 def fork_only(count: int) -> float:
@@ -81,20 +82,23 @@ def main() -> None:
     except ImportError:
         have_optuna = False
     print(f"population {args.population}, workers {args.workers}; ms per trial")
-    print(f"{'trials':>7}  {'autodehypo':>10}  {'process':>8}  {'rest':>6}  {'optuna':>8}  {'ratio':>6}")
+    print(f"{'trials':>7}  {'autodehypo':>10}  {'process':>8}  {'rest':>6}  {'optuna':>8}  {'ratio':>6}  {'file MB':>7}")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         # Ours first: a fork costs more the more memory the driver holds, and Optuna's imports
         # (SQLAlchemy, Alembic) would enlarge the process that forks.
-        ours_s = {n: ours(tmp, n, args.population, args.workers) for n in args.trials}
+        measured = {n: ours(tmp, n, args.population, args.workers) for n in args.trials}
+        ours_s = {n: seconds for n, (seconds, _) in measured.items()}
         process_s = {n: fork_only(min(n, 1000)) for n in args.trials}
         for trials in args.trials:
             optuna_s = optuna_sqlite(tmp, trials) if have_optuna else None
             ratio = f"{ours_s[trials] / optuna_s:6.3f}" if optuna_s else "     -"
             optuna_ms = f"{optuna_s * 1e3:8.2f}" if optuna_s else "       -"
             print(f"{trials:>7}  {ours_s[trials] * 1e3:10.2f}  {process_s[trials] * 1e3:8.2f}  "
-                  f"{(ours_s[trials] - process_s[trials]) * 1e3:6.2f}  {optuna_ms}  {ratio}", flush=True)
-    print("autodehypo: fork per trial, SQLite; process: fork + exit + wait4 alone; rest: autodehypo - process")
+                  f"{(ours_s[trials] - process_s[trials]) * 1e3:6.2f}  {optuna_ms}  {ratio}  "
+                  f"{measured[trials][1] / 1e6:7.2f}", flush=True)
+    print("autodehypo: fork per trial, SQLite; process: fork + exit + wait4 alone; rest: autodehypo - process; "
+          "file: the study's SQLite file")
     if not have_optuna:
         print("optuna: not installed (pip install 'autodehypo[bench]')")
     else:

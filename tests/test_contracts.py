@@ -79,6 +79,22 @@ def test_every_search_meets_the_protocol_and_resumes_exactly(name):
     search.set_key(lambda x: tuple(np.round(x, 3)))  # accepted by every search, used by some
 
 
+def test_summaries_are_read_off_the_searchs_own_state():
+    """What the reports draw is what the algorithm holds: L-SHADE's memory means (a negative CR
+    slot counts 0) and shrinking population, jDE's individual means, DE's fixed values."""
+    lshade = SEARCHES["lshade-generational"]()
+    drive(lshade, 45)
+    summary = lshade.summary()
+    assert summary["population"] == len(lshade.population) < 16
+    assert summary["F"] == pytest.approx(np.mean(lshade.M_F))
+    assert summary["CR"] == pytest.approx(np.mean(np.maximum(lshade.M_CR, 0)))
+    jde = SEARCHES["jde-async"]()
+    drive(jde, 30)
+    assert jde.summary()["F"] == pytest.approx(np.mean(jde.F)) and jde.summary()["averaged"] == "population"
+    de = make_optimizer("de", 2, seed=0, F=0.7, CR=0.3)
+    assert (de.summary()["F"], de.summary()["CR"], de.summary()["adapts"]) == (0.7, 0.3, False)
+
+
 def test_executors_say_what_they_can_do_instead_of_being_asked_which_they_are():
     assert issubclass(LocalExecutor, Executor) and issubclass(SlurmExecutor, Executor)
     assert SlurmExecutor.outlives_driver and not LocalExecutor.outlives_driver

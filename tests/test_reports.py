@@ -290,10 +290,10 @@ def test_plots_without_a_completed_trial_say_so_without_warnings(unfinished, tmp
         render_html([unfinished[which]], None)
 
 
-def stored_states(directory):
+def stored_summaries(directory):
     storage = Storage.open(directory, readonly=True)
     try:
-        return [c["state"] for c in storage.iter_checkpoints()]
+        return [c["summary"] for c in storage.iter_checkpoints()]
     finally:
         storage.close()
 
@@ -315,16 +315,15 @@ def test_adaptation_shows_what_each_algorithm_adapts(studies, tmp_path):
     ax_pop, ax_mem = fig.axes
     sizes = {line.get_label(): list(line.get_ydata()) for line in ax_pop.lines}
     assert sizes["toy"] == [5] * len(jde.checkpoints)
-    # The summaries the plot draws agree with the states stored in the files.
-    jde_states, lshade_states = stored_states(tmp_path / "jde"), stored_states(studies["searched"])
-    assert sizes["searched"] == [len(state["population"]) for state in lshade_states]
+    # The plot draws the summaries each search stored of itself, generation by generation.
+    jde_summaries, lshade_summaries = stored_summaries(tmp_path / "jde"), stored_summaries(studies["searched"])
+    assert sizes["searched"] == [s["population"] for s in lshade_summaries]
     # L-SHADE shrinks its population of 10 after each generation but the first (as Tanabe's code)
     assert sizes["searched"][-1] < sizes["searched"][0] == 10
     means = {line.get_label(): list(line.get_ydata()) for line in ax_mem.lines}
-    jde_F = [np.mean(state["F"]) for state in jde_states]
+    jde_F = [s["F"] for s in jde_summaries]
     assert means["toy F (population mean)"] == pytest.approx(jde_F) and len(set(jde_F)) > 1
-    assert means["searched CR (memory mean)"] == pytest.approx(
-        [np.mean(np.maximum(state["M_CR"], 0)) for state in lshade_states])
+    assert means["searched CR (memory mean)"] == pytest.approx([s["CR"] for s in lshade_summaries])
     assert ("dithered: de adapts nothing: F is drawn from [0.5, 1] each generation (dither; the draws "
             "are not checkpointed), CR = 0.9") in _texts(fig)
     plots._pyplot().close("all")

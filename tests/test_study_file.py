@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -371,3 +372,59 @@ def test_disk_full_while_creating_says_nothing_was_created(tmp_path, subprocess_
         assert code == 3 and one_line(err), err
         assert "disk full" in err and "nothing was created" in err and "resume" not in err, err
         assert list((mnt / "s").iterdir()) == []
+
+
+# A study file written by autodehypo at schema version 1 (3f637b2), its driver SIGKILLed after 16
+# of 40 trials (jde, population 4, toy_objectives:slow_sphere); data/study-v1/config.toml made it.
+V1 = Path(__file__).parent / "data" / "study-v1"
+
+
+def schema_version(study):
+    with sqlite3.connect(f"file:{study / 'study.db'}?mode=ro", uri=True) as conn:
+        version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+        rows = conn.execute("SELECT generation, summary IS NOT NULL, state IS NOT NULL FROM checkpoints "
+                            "ORDER BY generation").fetchall() if version != "1" else None
+    conn.close()
+    return int(version), rows
+
+
+def test_a_version_1_file_is_read_as_it_is(tmp_path, capsys):
+    study = tmp_path / "s"
+    study.mkdir()
+    shutil.copy(V1 / "study.db", study)
+    before = (study / "study.db").read_bytes()
+    for command in (["status"], ["export"], ["report"], ["plot", "--kind", "adaptation", "-o", str(tmp_path / "a.png")]):
+        assert main([*command, str(study)]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "generation:   3 completed" in out and "evaluations:  14 of 40" in out
+    assert (study / "study.db").read_bytes() == before  # readers do not migrate
+    assert schema_version(study)[0] == 1
+
+
+def test_resuming_a_version_1_file_migrates_it_and_ends_as_an_uninterrupted_run(tmp_path, subprocess_env):
+    env = {**subprocess_env, "TOY_SLEEP": "0"}
+    study, reference = tmp_path / "s", tmp_path / "reference"
+    study.mkdir()
+    shutil.copy(V1 / "study.db", study)
+    resume = autodehypo(["resume", str(study)], env)
+    assert resume.wait(timeout=300) == 0, resume.stderr.read()
+    run = autodehypo(["run", str(V1 / "config.toml"), "--dir", str(reference)], env)
+    assert run.wait(timeout=300) == 0, run.stderr.read()
+    compared = ("number", "generation", "idx", "status", "value", "told_value", "param_x0", "param_x1")
+    assert [{k: r[k] for k in compared} for r in export_rows(study)] == \
+        [{k: r[k] for k in compared} for r in export_rows(reference)]
+    version, checkpoints = schema_version(study)
+    assert version == 2
+    # The three generations of version 1 keep their states; the later ones hold summaries only.
+    assert checkpoints[:3] == [(1, 0, 1), (2, 0, 1), (3, 0, 1)]
+    assert checkpoints[3:] and all(row[1:] == (1, 0) for row in checkpoints[3:])
+    assert schema_version(reference)[1] == [(g, 1, 0) for g in range(1, len(checkpoints) + 1)]
+    assert main(["plot", str(study), "--kind", "adaptation", "-o", str(tmp_path / "a.png")]) == 0
+
+
+def test_a_newer_schema_is_refused_in_one_line(finished, tmp_path, capsys):
+    study = copy_of(finished, tmp_path)
+    sql(study, "UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    assert main(["status", str(study)]) == 3
+    err = capsys.readouterr().err
+    assert one_line(err) and "schema version 3, this autodehypo reads 1 and 2" in err, err

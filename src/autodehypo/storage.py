@@ -1,12 +1,15 @@
 """One SQLite file per study: the config, every trial, and the optimizer's state.
 
 Only the driver writes; readers (``status``, ``report``, ``export``) never change
-the file (a read-only or ``query_only`` connection). Each step of the driver is one transaction: a trial asked is
-stored with the optimizer state after the ask, a finished trial with its told
-value (its place in the order of tells) and the state after the tell. So the
-file always holds a state and the trials it knows of, and a resumed driver
-continues from there. The state at the end of each generation (async: window)
-is also kept, for the reports.
+the file (a read-only or ``query_only`` connection). Each step of the driver is
+one transaction: a trial asked is stored with the optimizer state after the ask,
+a finished trial with its told value (its place in the order of tells) and the
+state after the tell. So the file always holds a state and the trials it knows
+of, and a resumed driver continues from there. The file holds one state, the
+current one: at the end of each generation (async: window) only the search's
+summary of itself is kept, for the reports, so the file grows with the trials
+and not with the size of the state (schema version 2; version 1 kept the whole
+state of every generation, and a driver that writes such a file migrates it).
 
 On a local file system the file is in WAL mode with ``synchronous=NORMAL``: a
 commit appends to the write-ahead log without waiting for the disk, readers
@@ -35,7 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1: a full state per checkpoint; migrated when written
 DB_NAME = "study.db"
 
 _SCHEMA = """
@@ -81,10 +85,11 @@ CREATE TABLE optimizer (
 );
 CREATE TABLE checkpoints (
     generation INTEGER PRIMARY KEY,
-    state TEXT NOT NULL,
     evaluations INTEGER NOT NULL,
     driver_elapsed_s REAL NOT NULL,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    summary TEXT,
+    state TEXT
 );
 """
 
@@ -119,6 +124,9 @@ _ADDED_COLUMNS = {"pgid": "INTEGER", "pgid_start": "TEXT", "told_seq": "INTEGER"
 # Likewise a table: the optimizer's state after the driver's last step (older files kept only
 # the state after each generation, in checkpoints).
 _OPTIMIZER_TABLE = _SCHEMA[_SCHEMA.index("CREATE TABLE optimizer"):_SCHEMA.index("CREATE TABLE checkpoints")]
+# Version 2's checkpoints: a summary per generation instead of a state (a version-1 file's states
+# stay where they are, and the reports summarize them).
+_CHECKPOINTS_TABLE = _SCHEMA[_SCHEMA.index("CREATE TABLE checkpoints"):].rstrip().rstrip(";")
 # File systems whose users may sit on other hosts: no shared memory, so no WAL there.
 _NETWORK_FS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "lustre", "gpfs", "beegfs", "ceph", "glusterfs",
                "fuse.glusterfs", "fuse.sshfs", "9p", "afs", "ocfs2", "gfs2", "pvfs2", "orangefs")
@@ -187,6 +195,22 @@ def _state(text: Any, what: str) -> dict[str, Any]:
     if not isinstance(state, dict) or not _is_integer(state.get("generation")):
         raise _BadValue(f"{what} holds {type(state).__name__} {text!r:.40}, not an optimizer's state")
     return state
+
+
+def _checkpoint(row: sqlite3.Row) -> dict[str, Any]:
+    what = f"checkpoint {row['generation']}"
+    summary = row["summary"] if "summary" in row.keys() else None
+    if summary is not None:
+        summary = _loads(summary, what)
+        if not isinstance(summary, dict):
+            raise _BadValue(f"{what} holds {type(summary).__name__} {row['summary']!r:.40}, not a summary")
+    state = None if row["state"] is None else _state(row["state"], what)
+    if summary is None and state is None:
+        raise _BadValue(f"{what} holds neither a summary nor a state")
+    if not _is_integer(row["generation"]) or not _is_integer(row["evaluations"]):
+        raise _BadValue(f"{what}: generation and evaluations must be integers")
+    return {"generation": row["generation"], "evaluations": row["evaluations"],
+            "driver_elapsed_s": row["driver_elapsed_s"], "summary": summary, "state": state}
 
 
 def network_file_system(directory: Path) -> bool:
@@ -304,10 +328,12 @@ class Storage:
         self.conn = self._connect(self.path)
 
     def _connect(self, path: Path) -> sqlite3.Connection:
-        # A reader that may write the directory opens the file as a writer would but refuses to
-        # change it (query_only): then the last connection to close removes the WAL files, which
-        # a read-only connection leaves beside a finished study. Elsewhere it opens it read-only.
-        query_only = self.readonly and os.access(path, os.W_OK) and os.access(Path(path).parent, os.W_OK)
+        # A reader of a file in WAL mode that may write the directory opens it as a writer would
+        # but refuses to change it (query_only): then the last connection to close removes the WAL
+        # files, which a read-only connection leaves beside a finished study. Elsewhere (a
+        # rollback journal, whose hot journal such a reader would roll back) it opens read-only.
+        query_only = (self.readonly and _wal_mode(Path(path)) and os.access(path, os.W_OK)
+                      and os.access(Path(path).parent, os.W_OK))
         try:
             if self.readonly and not query_only:
                 conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
@@ -385,9 +411,10 @@ class Storage:
                     raise
                 storage._read_a_copy()
                 version = storage._schema_version()
-            if version != SCHEMA_VERSION:
+            if version not in READABLE_VERSIONS:
                 raise StorageError(f"{path}: schema version {version}, this autodehypo reads "
-                                   f"{SCHEMA_VERSION}; use the autodehypo version that wrote it")
+                                   f"{' and '.join(map(str, READABLE_VERSIONS))}; use the autodehypo "
+                                   "version that wrote it")
             storage._check_structure()
             if not readonly:
                 storage._prepare_writer()
@@ -455,12 +482,26 @@ class Storage:
         # WAL with synchronous=NORMAL: a commit survives any process crash (the module docstring
         # says what a power loss may cost); rollback-journal mode keeps the full, synchronous commit.
         self.conn.execute("PRAGMA synchronous=" + ("NORMAL" if mode == "wal" else "FULL"))
-        present = {r["name"] for r in self.conn.execute("PRAGMA table_info(trials)")}
-        for column, kind in _ADDED_COLUMNS.items():
-            if column not in present:
-                self.conn.execute(f"ALTER TABLE trials ADD COLUMN {column} {kind}")
-        self.conn.execute(_OPTIMIZER_TABLE.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS")
-                          .rstrip().rstrip(";"))
+        if self._schema_version() == 1:
+            self._migrate_from_1()
+
+    def _migrate_from_1(self) -> None:
+        """Version 1 to 2, in one transaction: the columns and the table added to version 1 over
+        time, and the checkpoints table rebuilt to take summaries (its states are kept)."""
+        with self.transaction():
+            present = {r["name"] for r in self.conn.execute("PRAGMA table_info(trials)")}
+            for column, kind in _ADDED_COLUMNS.items():
+                if column not in present:
+                    self.conn.execute(f"ALTER TABLE trials ADD COLUMN {column} {kind}")
+            self.conn.execute(_OPTIMIZER_TABLE.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS")
+                              .rstrip().rstrip(";"))
+            self.conn.execute("ALTER TABLE checkpoints RENAME TO checkpoints_v1")
+            self.conn.execute(_CHECKPOINTS_TABLE)
+            self.conn.execute("INSERT INTO checkpoints (generation, evaluations, driver_elapsed_s, created_at, "
+                              "state) SELECT generation, evaluations, driver_elapsed_s, created_at, state "
+                              "FROM checkpoints_v1")
+            self.conn.execute("DROP TABLE checkpoints_v1")
+            self._set_meta_many({"schema_version": 2})
 
     def close(self) -> None:
         self.conn.close()
@@ -603,17 +644,19 @@ class Storage:
 
     @_guarded
     def record_told(self, trials: list[TrialRecord], state: dict[str, Any], evaluations: int,
-                    driver_elapsed_s: float, generation_done: bool) -> None:
+                    driver_elapsed_s: float, summary: dict[str, Any] | None = None) -> None:
         """Store told trials (results, told values, their order) with the state after the tells,
-        atomically; at the end of a generation also keep that state in the checkpoints."""
+        atomically; ``summary``, at the end of a generation: the search's, kept in the checkpoints."""
         with self.transaction():
             for t in trials:
                 self._update(t, TRIAL_COLUMNS[5:])
-            text = self._save_state(state, evaluations, driver_elapsed_s)
-            if generation_done:
+            self._save_state(state, evaluations, driver_elapsed_s)
+            if summary is not None:
                 self.conn.execute(
-                    "INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?, ?)",
-                    (state["generation"], text, evaluations, driver_elapsed_s, time.time()))
+                    "INSERT OR REPLACE INTO checkpoints (generation, evaluations, driver_elapsed_s, "
+                    "created_at, summary) VALUES (?, ?, ?, ?, ?)",
+                    (state["generation"], evaluations, driver_elapsed_s, time.time(),
+                     json.dumps(summary, allow_nan=False)))
             self._set_meta_many({"driver_elapsed_s": driver_elapsed_s})
 
     @_guarded
@@ -623,8 +666,9 @@ class Storage:
         has_table = self.conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'optimizer'").fetchone()
         row = self.conn.execute("SELECT * FROM optimizer WHERE id = 1").fetchone() if has_table else None
-        if row is None:
-            return self.last_checkpoint()
+        if row is None:  # a version-1 file from before the table: its last generation's state
+            last = self.last_checkpoint()
+            return last if last is not None and last["state"] is not None else None
         return {"state": _state(row["state"], "the optimizer state"),
                 "evaluations": row["evaluations"], "driver_elapsed_s": row["driver_elapsed_s"]}
 
@@ -635,19 +679,27 @@ class Storage:
 
     @_guarded
     def last_checkpoint(self) -> dict[str, Any] | None:
+        """The last generation's checkpoint (as :meth:`iter_checkpoints` gives them), or None."""
         row = self.conn.execute(
             "SELECT * FROM checkpoints ORDER BY generation DESC LIMIT 1").fetchone()
-        if row is None:
-            return None
-        return {"state": _state(row["state"], f"checkpoint {row['generation']}"),
-                "evaluations": row["evaluations"], "driver_elapsed_s": row["driver_elapsed_s"]}
+        return None if row is None else _checkpoint(row)
 
     @_guarded
     def iter_checkpoints(self) -> Iterator[dict[str, Any]]:
-        rows = [{"generation": row["generation"], "state": _state(row["state"], f"checkpoint {row['generation']}"),
-                 "evaluations": row["evaluations"]}
-                for row in self.conn.execute("SELECT * FROM checkpoints ORDER BY generation")]
+        """Each generation's checkpoint: its number, the evaluations then, and the search's
+        ``summary`` (a version-1 file holds the ``state`` instead; the other one is None)."""
+        rows = [_checkpoint(row) for row in self.conn.execute("SELECT * FROM checkpoints ORDER BY generation")]
         return iter(rows)
+
+
+def _wal_mode(path: Path) -> bool:
+    """Whether the database file's header says WAL (bytes 18 and 19 are 2; 1 is a rollback journal)."""
+    try:
+        with open(path, "rb") as f:
+            header = f.read(20)
+    except OSError:
+        return False
+    return len(header) == 20 and header[18] == 2 and header[19] == 2
 
 
 def _reader_must_copy(exc: sqlite3.OperationalError) -> bool:

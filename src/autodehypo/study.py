@@ -435,8 +435,8 @@ class Study:
             opt.tell(trial.number, told, self._configuration_energy(trial))
         changed = {t.number: t for t in [*finished, *telling]}
         if changed:
-            self.storage.record_told(list(changed.values()), opt.state_dict(), opt.evaluations,
-                                     elapsed, generation_done=opt.generation > generation)
+            self.storage.record_told(list(changed.values()), opt.state_dict(), opt.evaluations, elapsed,
+                                     summary=opt.summary() if opt.generation > generation else None)
 
     def _configuration_energy(self, trial: TrialRecord) -> float | None:
         """What training the trial's configuration cost: a repeat answered from the record

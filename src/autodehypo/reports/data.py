@@ -95,9 +95,9 @@ def load_study(directory: str | Path) -> StudyData:
         meta = {k: storage.meta(k) for k in ("state", "driver_elapsed_s", "energy_sources",
                                              "created_at", "config_toml", "environments")}
         meta["search_defaults"] = storage.search_defaults
-        search = build_optimizer(config)
+        search = build_optimizer(config)  # a version-1 file's states are summarized by the search
         checkpoints = [{"generation": c["generation"], "evaluations": c["evaluations"],
-                        "summary": load_search(search, c["state"], storage.path).summary()}
+                        "summary": c["summary"] or load_search(search, c["state"], storage.path).summary()}
                        for c in storage.iter_checkpoints()]
         return StudyData(Path(directory), storage.meta("config"), meta, storage.trials(), checkpoints)
     finally:
