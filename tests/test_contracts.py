@@ -1,6 +1,7 @@
 """The contracts the study loop relies on: every search is a Search, every executor an Executor,
 and one Direction ranks values everywhere."""
 
+import json
 import math
 
 import numpy as np
@@ -126,3 +127,41 @@ def test_the_best_trial_is_the_best_at_the_highest_fidelity_and_the_first_of_equ
     assert best_trial(rungs, "minimize").number == 2  # 0.1 and 0.05 are at lower fidelities
     assert best_trial([trial(0, None, FAILED)], "minimize") is None and best_trial([], "maximize") is None
     assert math.isinf(Direction("minimize").best([math.inf, math.inf]))
+
+
+@pytest.mark.parametrize("name", ["lshade-generational", "de-async", "jde-generational"])
+def test_a_search_in_parts_continues_as_from_its_whole_state(name):
+    """The study stores the current state and appends the history (Search.state_parts): loaded
+    from the parts, a pre-screening search asks what it asks from its whole state, bit for bit."""
+    search = make_optimizer(name.split("-")[0], 3, seed=2, max_evaluations=400, schedule=name.split("-")[1],
+                            prescreen=4, cost_weight=0.3)
+    for _ in range(30):  # four out at a time, as a study with four workers
+        drive_asks(search, 1)
+    state, history = search.state_parts()
+    assert "seen_x" not in json.dumps(state) and history.shape == (search.evaluations, 3 + 2)
+    whole = make_optimizer(name.split("-")[0], 3, seed=9, max_evaluations=400, schedule=name.split("-")[1],
+                           prescreen=4, cost_weight=0.3)
+    whole.load_state_dict(search.state_dict())
+    parts = make_optimizer(name.split("-")[0], 3, seed=9, max_evaluations=400, schedule=name.split("-")[1],
+                           prescreen=4, cost_weight=0.3)
+    parts.load_state_parts(json.loads(json.dumps(state)), np.vstack([history, np.ones((3, 5))]))
+    asks_whole, asks_parts = drive_asks(whole), drive_asks(parts)
+    assert len(asks_whole) == len(asks_parts) >= 20
+    np.testing.assert_array_equal(np.vstack(asks_whole), np.vstack(asks_parts))
+    with pytest.raises(ValueError, match=f"the state needs {len(history)} rows"):
+        parts.load_state_parts(state, history[:5])
+
+
+def drive_asks(search, asks_wanted=30):
+    """What the search asks while it is told each result once four are out, oldest first."""
+    asks = []
+    while len(asks) < asks_wanted:
+        candidate = search.ask()
+        if candidate is not None:
+            asks.append(candidate.x)
+        pending = search.pending_candidates()
+        if candidate is None and not pending:
+            break
+        if candidate is None or len(pending) >= 4:
+            search.tell(pending[0].id, value_of(search, pending[0]), cost=float(pending[0].x.sum()))
+    return asks

@@ -222,6 +222,7 @@ def test_an_older_file_gets_the_objective_columns(tmp_path):
     with sqlite3.connect(tmp_path / "s" / "study.db") as conn:
         conn.execute("ALTER TABLE trials DROP COLUMN told_values")
         conn.execute("ALTER TABLE trials DROP COLUMN objective_values")
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")  # as version 1 wrote it
     reader = Storage.open(tmp_path / "s", readonly=True)
     assert all(t.objective_values is None for t in reader.trials())
     reader.close()

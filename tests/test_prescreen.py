@@ -349,13 +349,14 @@ def test_a_study_tells_each_trial_energy_as_its_cost(tmp_path, monkeypatch):
     study = Study.create(tmp_path / "s", config)
     study.run()
     trials = sorted(study.storage.trials(), key=lambda t: t.told_seq)
-    seen = study.storage.current_state()["state"]["prescreen"]
+    current = study.storage.current_state()
     study.close()
-    assert seen["cost_weight"] == 0.25
+    seen, history = current["state"]["prescreen"], current["history"]
+    assert seen["cost_weight"] == 0.25 and seen["seen"] == len(history)
     first = {t.number: t for t in trials}
     told = np.array([first[t.metrics.get("repeat_of", t.number)].energy_j for t in trials], dtype=float)
     assert len(told) == 30 and (told > 0).all()  # a repeat is told its first trial's energy
-    costs = unpack_floats(seen["seen_costs"])
+    costs = history[:, -1]  # the history's rows: x, value, cost
     # the optimizer's record is in the order of its generations, not of the tells: compare as sets
     np.testing.assert_array_equal(np.sort(costs), np.sort(told))
 

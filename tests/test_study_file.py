@@ -428,3 +428,31 @@ def test_a_newer_schema_is_refused_in_one_line(finished, tmp_path, capsys):
     assert main(["status", str(study)]) == 3
     err = capsys.readouterr().err
     assert one_line(err) and "schema version 3, this autodehypo reads 1 and 2" in err, err
+
+
+@pytest.fixture(scope="module")
+def screened(tmp_path_factory):
+    """A finished study of the default search, whose pre-screening history is kept in rows."""
+    from autodehypo import Study
+    from conftest import toy_config
+    config = toy_config(evaluations=24, population=8)
+    del config["study"]["algorithm"]  # the default: lshade with pre-screening
+    directory = tmp_path_factory.mktemp("screened") / "s"
+    Study.create(directory, config).run()
+    return directory
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("DELETE FROM history WHERE row >= 5", "the history holds (5, 4) values, the state needs"),
+    ("UPDATE history SET data = x'00ff' WHERE row = 2", "the history's rows differ in length"),
+])
+def test_a_damaged_history_stops_resume_in_one_line(screened, tmp_path, capsys, damage, message):
+    study = copy_of(screened, tmp_path)
+    with sqlite3.connect(study / "study.db") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM history").fetchone()[0] == 24
+    conn.close()
+    unfinish(study)
+    sql(study, damage)
+    assert main(["resume", str(study)]) == 3
+    err = capsys.readouterr().err
+    assert one_line(err) and message in err, err

@@ -6,10 +6,12 @@ one transaction: a trial asked is stored with the optimizer state after the ask,
 a finished trial with its told value (its place in the order of tells) and the
 state after the tell. So the file always holds a state and the trials it knows
 of, and a resumed driver continues from there. The file holds one state, the
-current one: at the end of each generation (async: window) only the search's
-summary of itself is kept, for the reports, so the file grows with the trials
-and not with the size of the state (schema version 2; version 1 kept the whole
-state of every generation, and a driver that writes such a file migrates it).
+current one, without the part that only grows (the pre-screening's evaluated
+points: Search.state_parts), whose rows are appended beside it as they come; at
+the end of each generation (async: window) only the search's summary of itself
+is kept, for the reports. So the file grows with the trials and each step writes
+what changed, not the size of the state (schema version 2; version 1 kept the
+whole state of every generation, and a driver that writes such a file migrates it).
 
 On a local file system the file is in WAL mode with ``synchronous=NORMAL``: a
 commit appends to the write-ahead log without waiting for the disk, readers
@@ -37,6 +39,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
+
+import numpy as np
 
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)  # version 1: a full state per checkpoint; migrated when written
@@ -91,6 +95,10 @@ CREATE TABLE checkpoints (
     summary TEXT,
     state TEXT
 );
+CREATE TABLE history (
+    row INTEGER PRIMARY KEY,
+    data BLOB NOT NULL
+);
 """
 
 # Trial states. PENDING: asked, not started; RUNNING: started by the driver now
@@ -126,7 +134,10 @@ _ADDED_COLUMNS = {"pgid": "INTEGER", "pgid_start": "TEXT", "told_seq": "INTEGER"
 _OPTIMIZER_TABLE = _SCHEMA[_SCHEMA.index("CREATE TABLE optimizer"):_SCHEMA.index("CREATE TABLE checkpoints")]
 # Version 2's checkpoints: a summary per generation instead of a state (a version-1 file's states
 # stay where they are, and the reports summarize them).
-_CHECKPOINTS_TABLE = _SCHEMA[_SCHEMA.index("CREATE TABLE checkpoints"):].rstrip().rstrip(";")
+_CHECKPOINTS_TABLE = _SCHEMA[_SCHEMA.index("CREATE TABLE checkpoints"):_SCHEMA.index("CREATE TABLE history")]
+# Version 2's history: the rows of the search's history (Search.state_parts), float64 bytes each,
+# appended as the search makes them, beside a state that no longer holds them.
+_HISTORY_TABLE = _SCHEMA[_SCHEMA.index("CREATE TABLE history"):].rstrip().rstrip(";")
 # File systems whose users may sit on other hosts: no shared memory, so no WAL there.
 _NETWORK_FS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "lustre", "gpfs", "beegfs", "ceph", "glusterfs",
                "fuse.glusterfs", "fuse.sshfs", "9p", "afs", "ocfs2", "gfs2", "pvfs2", "orangefs")
@@ -501,6 +512,7 @@ class Storage:
                               "state) SELECT generation, evaluations, driver_elapsed_s, created_at, state "
                               "FROM checkpoints_v1")
             self.conn.execute("DROP TABLE checkpoints_v1")
+            self.conn.execute(_HISTORY_TABLE.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"))
             self._set_meta_many({"schema_version": 2})
 
     def close(self) -> None:
@@ -624,33 +636,39 @@ class Storage:
         return int(row[0])
 
     # -- the optimizer's steps ------------------------------------------------
-    def _save_state(self, state: dict[str, Any], evaluations: int, driver_elapsed_s: float) -> str:
-        """Store the current state; returns its JSON text."""
-        text = json.dumps(state)
+    def _save_state(self, state: dict[str, Any], history: np.ndarray | None, evaluations: int,
+                    driver_elapsed_s: float) -> None:
+        """Store the current state, and the rows of the search's history the file lacks."""
         self.conn.execute("INSERT OR REPLACE INTO optimizer VALUES (1, ?, ?, ?, ?)",
-                          (text, evaluations, driver_elapsed_s, time.time()))
-        return text
+                          (json.dumps(state), evaluations, driver_elapsed_s, time.time()))
+        if history is not None:
+            stored = self.conn.execute("SELECT COALESCE(MAX(row) + 1, 0) FROM history").fetchone()[0]
+            rows = np.ascontiguousarray(history[stored:], dtype="<f8")
+            self.conn.executemany("INSERT INTO history VALUES (?, ?)",
+                                  [(stored + i, row.tobytes()) for i, row in enumerate(rows)])
 
     @_guarded
     def add_asked(self, trials: list[TrialRecord], state: dict[str, Any], evaluations: int,
-                  driver_elapsed_s: float) -> None:
-        """Store newly asked trials with the optimizer state after the asks, atomically."""
+                  driver_elapsed_s: float, history: np.ndarray | None = None) -> None:
+        """Store newly asked trials with the optimizer state after the asks (and its history,
+        Search.state_parts), atomically."""
         with self.transaction():
             self.conn.executemany(
                 f"INSERT INTO trials ({', '.join(TRIAL_COLUMNS)}) "
                 f"VALUES ({', '.join('?' * len(TRIAL_COLUMNS))})",
                 [tuple(_encode(c, getattr(t, c)) for c in TRIAL_COLUMNS) for t in trials])
-            self._save_state(state, evaluations, driver_elapsed_s)
+            self._save_state(state, history, evaluations, driver_elapsed_s)
 
     @_guarded
     def record_told(self, trials: list[TrialRecord], state: dict[str, Any], evaluations: int,
-                    driver_elapsed_s: float, summary: dict[str, Any] | None = None) -> None:
+                    driver_elapsed_s: float, summary: dict[str, Any] | None = None,
+                    history: np.ndarray | None = None) -> None:
         """Store told trials (results, told values, their order) with the state after the tells,
         atomically; ``summary``, at the end of a generation: the search's, kept in the checkpoints."""
         with self.transaction():
             for t in trials:
                 self._update(t, TRIAL_COLUMNS[5:])
-            self._save_state(state, evaluations, driver_elapsed_s)
+            self._save_state(state, history, evaluations, driver_elapsed_s)
             if summary is not None:
                 self.conn.execute(
                     "INSERT OR REPLACE INTO checkpoints (generation, evaluations, driver_elapsed_s, "
@@ -662,15 +680,26 @@ class Storage:
     @_guarded
     def current_state(self) -> dict[str, Any] | None:
         """The optimizer state after the driver's last step (from an older file: its last
-        generation's), with the evaluations and driver time then; None before any."""
+        generation's) and the search's history (rows, or None), with the evaluations and driver
+        time then; None before any."""
         has_table = self.conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'optimizer'").fetchone()
         row = self.conn.execute("SELECT * FROM optimizer WHERE id = 1").fetchone() if has_table else None
         if row is None:  # a version-1 file from before the table: its last generation's state
             last = self.last_checkpoint()
-            return last if last is not None and last["state"] is not None else None
-        return {"state": _state(row["state"], "the optimizer state"),
+            return {**last, "history": None} if last is not None and last["state"] is not None else None
+        return {"state": _state(row["state"], "the optimizer state"), "history": self._history(),
                 "evaluations": row["evaluations"], "driver_elapsed_s": row["driver_elapsed_s"]}
+
+    def _history(self) -> np.ndarray | None:
+        has_table = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'history'").fetchone()
+        blobs = [r[0] for r in self.conn.execute("SELECT data FROM history ORDER BY row")] if has_table else []
+        if not blobs:
+            return None
+        if any(not isinstance(b, bytes) or len(b) != len(blobs[0]) or len(b) % 8 for b in blobs):
+            raise _BadValue("the history's rows differ in length or are not float64 bytes")
+        return np.frombuffer(b"".join(blobs), dtype="<f8").reshape(len(blobs), -1).copy()
 
     @_guarded
     def next_told_seq(self) -> int:

@@ -233,7 +233,7 @@ class Study:
         opt.set_key(lambda x: params_key(cfg.space.decode(x)))  # a repeated configuration is not asked
         current = self.storage.current_state()
         if current is not None:
-            load_search(opt, current["state"], self.directory / DB_NAME)
+            load_search(opt, current["state"], self.directory / DB_NAME, current["history"])
         return opt
 
     def _loop(self, progress: Callable[[Progress], None] | None) -> Progress:
@@ -408,7 +408,8 @@ class Study:
             return None
         trial = self._trial_of(candidate)
         trial.asked_after = self._told_seq
-        self.storage.add_asked([trial], opt.state_dict(), opt.evaluations, elapsed)
+        state, history = opt.state_parts()
+        self.storage.add_asked([trial], state, opt.evaluations, elapsed, history)
         return trial
 
     def _settle(self, opt: Search, finished: list[TrialRecord], elapsed: float) -> None:
@@ -435,8 +436,10 @@ class Study:
             opt.tell(trial.number, told, self._configuration_energy(trial))
         changed = {t.number: t for t in [*finished, *telling]}
         if changed:
-            self.storage.record_told(list(changed.values()), opt.state_dict(), opt.evaluations, elapsed,
-                                     summary=opt.summary() if opt.generation > generation else None)
+            state, history = opt.state_parts()
+            self.storage.record_told(list(changed.values()), state, opt.evaluations, elapsed,
+                                     summary=opt.summary() if opt.generation > generation else None,
+                                     history=history)
 
     def _configuration_energy(self, trial: TrialRecord) -> float | None:
         """What training the trial's configuration cost: a repeat answered from the record
@@ -593,10 +596,12 @@ def open_storage(directory: str | Path, *, readonly: bool = False) -> tuple[Stor
     return storage, cfg
 
 
-def load_search(search: Search, state: dict[str, Any], path: Path) -> Search:
-    """``search`` continued from a stored state; a state it cannot take is a damaged file."""
+def load_search(search: Search, state: dict[str, Any], path: Path,
+                history: np.ndarray | None = None) -> Search:
+    """``search`` continued from a stored state (and history: Search.state_parts); a state it
+    cannot take is a damaged file."""
     try:
-        search.load_state_dict(state)
+        search.load_state_parts(state, history)
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
         raise StorageError(f"{path}: the optimizer state does not load ({type(exc).__name__}: "
                            f"{str(exc)[:200]}); the file was changed by something other than "

@@ -96,6 +96,16 @@ class Search(ABC):
     @abstractmethod
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
+    def state_parts(self) -> tuple[dict[str, Any], np.ndarray | None]:
+        """The state in two parts, for a store that keeps the current state and appends the rest:
+        what replaces the last state, and the search's history (rows, never changed once made;
+        None without one). Saved after every ask and tell, the state then stays small however
+        long the study runs. :meth:`load_state_parts` takes both back."""
+        return self.state_dict(), None
+
+    def load_state_parts(self, state: dict[str, Any], history: np.ndarray | None) -> None:
+        self.load_state_dict(state)
+
     def set_key(self, key: Callable[[np.ndarray], Hashable] | None) -> None:
         """How candidates map to configurations, for a search that avoids asking one twice
         (pre-screening); the others ignore it."""
@@ -473,8 +483,10 @@ def pack_floats(a: np.ndarray) -> dict[str, Any]:
     return {"float64": base64.b64encode(a.tobytes()).decode("ascii"), "shape": list(a.shape)}
 
 
-def unpack_floats(x: dict[str, Any] | list) -> np.ndarray:
+def unpack_floats(x: dict[str, Any] | list | np.ndarray) -> np.ndarray:
     """The array :func:`pack_floats` packed; a plain list (states saved before packing) as ``_array``."""
+    if isinstance(x, np.ndarray):
+        return np.array(x, dtype=float)
     if isinstance(x, dict):
         return np.frombuffer(base64.b64decode(x["float64"]), dtype="<f8").reshape(x["shape"]).copy()
     return _array(x)

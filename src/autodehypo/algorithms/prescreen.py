@@ -289,6 +289,30 @@ class Prescreen:
                                           told_costs={str(i): c for i, c in self._told_costs.items()})
         return state
 
+    def state_parts(self) -> tuple[dict[str, Any], np.ndarray | None]:
+        """The history is the evaluated points: one row each, ``x``, its value, its cost."""
+        if not self.prescreen:
+            return super().state_parts()
+        state = super(Prescreen, self).state_dict()  # the algorithm's own state, without the history
+        state["prescreen"] = {"k": self.prescreen, "seen": len(self._seen_values), "cost_weight": self.cost_weight,
+                              "told_costs": {str(i): c for i, c in self._told_costs.items()}}
+        return state, np.column_stack([self._seen_x, self._seen_values, self._seen_costs])
+
+    def load_state_parts(self, state: dict[str, Any], history: np.ndarray | None) -> None:
+        screen = state.get("prescreen")
+        if not screen or "seen" not in screen:  # a whole state
+            self.load_state_dict(state)
+            return
+        seen = screen["seen"]
+        rows = np.empty((0, self.dim + 2)) if history is None else np.asarray(history, dtype=float)
+        if rows.ndim != 2 or rows.shape[1] != self.dim + 2 or len(rows) < seen:
+            raise ValueError(f"the history holds {rows.shape} values, the state needs {seen} rows of "
+                             f"{self.dim + 2}")
+        rows = rows[:seen]
+        self.load_state_dict({**state, "prescreen": {**screen, "seen_x": rows[:, :self.dim],
+                                                     "seen_values": rows[:, self.dim],
+                                                     "seen_costs": rows[:, self.dim + 1]}})
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         screen = state.get("prescreen")
