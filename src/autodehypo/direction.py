@@ -9,7 +9,7 @@ in the driver, the progress line, the reports and the Optuna sampler.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
 from .storage import COMPLETE, TrialRecord
 
@@ -37,11 +37,9 @@ class Direction:
         """Whether ``a`` is strictly better than ``b``."""
         return a < b if self.name == "minimize" else a > b
 
-    def best(self, values: Iterable[float]) -> float:
-        return min(values) if self.name == "minimize" else max(values)
-
-    def worst(self, values: Iterable[float]) -> float:
-        return max(values) if self.name == "minimize" else min(values)
+    def best(self, items: Iterable[Any], key: Callable[[Any], float] | None = None) -> Any:
+        """The best of ``items`` (by ``key``); the first of equals."""
+        return (min if self.name == "minimize" else max)(items, key=key)
 
 
 def best_trial(trials: list[TrialRecord], direction: str | Direction) -> TrialRecord | None:
@@ -54,5 +52,4 @@ def best_trial(trials: list[TrialRecord], direction: str | Direction) -> TrialRe
     top = max((t.fidelity for t in done if t.fidelity is not None), default=None)
     if top is not None:
         done = [t for t in done if t.fidelity == top]
-    best = direction.best(t.value for t in done)
-    return next(t for t in done if t.value == best)
+    return direction.best(done, key=lambda t: t.value)

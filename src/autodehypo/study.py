@@ -178,7 +178,8 @@ class Study:
     def run(self, progress: Callable[[Progress], None] | None = None) -> Progress:
         """Run (or continue) until the budget is spent. Raises :class:`Interrupted` on a signal."""
         if self.storage.meta("state") == "finished":
-            return self._progress(self._optimizer(), self.storage.meta("driver_elapsed_s", 0.0),
+            return self._progress(self._optimizer(self.storage.current_state()),
+                                  self.storage.meta("driver_elapsed_s", 0.0),
                                   0, finished=True)
         lock = self._lock = DriverLock(self.directory)
         try:
@@ -227,19 +228,19 @@ class Study:
         if leftovers:
             self.storage.update_trials(leftovers, ("pgid", "pgid_start"))
 
-    def _optimizer(self) -> Search:
+    def _optimizer(self, current: dict[str, Any] | None) -> Search:
+        """The study's search, continued from ``current`` (Storage.current_state) when there is one."""
         cfg = self.config
         opt = build_optimizer(cfg)
         opt.set_key(lambda x: params_key(cfg.space.decode(x)))  # a repeated configuration is not asked
-        current = self.storage.current_state()
         if current is not None:
             load_search(opt, current["state"], self.directory / DB_NAME, current["history"])
         return opt
 
     def _loop(self, progress: Callable[[Progress], None] | None) -> Progress:
         cfg = self.config
-        opt = self._optimizer()
         current = self.storage.current_state()
+        opt = self._optimizer(current)
         elapsed_before = current["driver_elapsed_s"] if current else 0.0
         session_start = time.monotonic()
         executor = self._executor()

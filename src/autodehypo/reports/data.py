@@ -95,10 +95,14 @@ def load_study(directory: str | Path) -> StudyData:
         meta = {k: storage.meta(k) for k in ("state", "driver_elapsed_s", "energy_sources",
                                              "created_at", "config_toml", "environments")}
         meta["search_defaults"] = storage.search_defaults
-        search = build_optimizer(config)  # a version-1 file's states are summarized by the search
-        checkpoints = [{"generation": c["generation"], "evaluations": c["evaluations"],
-                        "summary": c["summary"] or load_search(search, c["state"], storage.path).summary()}
-                       for c in storage.iter_checkpoints()]
+        checkpoints, search = [], None
+        for c in storage.iter_checkpoints():
+            summary = c["summary"]
+            if summary is None:  # a version-1 file kept the state: the search summarizes it
+                search = search or build_optimizer(config)
+                summary = load_search(search, c["state"], storage.path).summary()
+            checkpoints.append({"generation": c["generation"], "evaluations": c["evaluations"],
+                                "summary": summary})
         return StudyData(Path(directory), storage.meta("config"), meta, storage.trials(), checkpoints)
     finally:
         storage.close()
