@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from autodehypo.algorithms.prescreen import SURROGATES
+
 from .tasks import Task
 from .trace import Recorder, Trace
 
@@ -37,16 +39,19 @@ def parse_variant(spec: str) -> tuple[str, dict[str, int]]:
     the search encoding version, whether repeated configurations are answered from the record,
     or the population; ``:prescreen=K`` turns on the algorithm's pre-screening (K candidates per
     slot, repeats discarded through the task's decoding, as a study does), ``:key=0`` keeps the
-    decoding from it (the model alone, repeats not recognised), and ``:cw=P`` sets its
-    ``cost_weight`` to P/100 (each evaluation's cost told with its value, as a study tells the
+    decoding from it (the model alone, repeats not recognised), ``:model=gp`` sets its
+    ``surrogate``, and ``:cw=P`` sets its ``cost_weight`` to P/100 (each evaluation's cost told with its value, as a study tells the
     trial's energy), so that each search change can be measured before and after."""
     name, *items = spec.split(":")
     settings = {}
     for item in filter(None, items):
         key, _, value = item.partition("=")
+        if key == "model" and value in SURROGATES:
+            settings[key] = value
+            continue
         if key not in ("enc", "dedupe", "pop", "prescreen", "key", "cw") or not value.isdigit():
             raise ValueError(f"{spec!r}: expected NAME[:enc=1|2][:dedupe=0|1][:pop=N][:prescreen=K]"
-                             f"[:key=0|1][:cw=P], got {item!r}")
+                             f"[:key=0|1][:cw=P][:model={'|'.join(SURROGATES)}], got {item!r}")
         settings[key] = int(value)
     return name, settings
 
@@ -67,6 +72,8 @@ def run_autodehypo(task: Task, algorithm: str, seed: int, evaluations: int) -> T
     options = {"prescreen": settings["prescreen"]} if "prescreen" in settings else {}
     if "cw" in settings:
         options["cost_weight"] = settings["cw"] / 100
+    if "model" in settings:
+        options["surrogate"] = settings["model"]
     opt = make_optimizer(name, space.dim, population=population, seed=seed, max_evaluations=evaluations,
                          **options)
     if options and settings.get("key", 1):  # study.py: the space's decoding names a configuration

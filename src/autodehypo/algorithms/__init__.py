@@ -28,7 +28,7 @@ SINGLE_OBJECTIVE = sorted(name for name, cls in ALGORITHMS.items() if not cls.mu
 # Arguments the study supplies itself; the rest are the algorithm's options.
 _STUDY_ARGS = {"dim", "population", "seed", "max_evaluations", "schedule", "objectives"}
 # Options of every algorithm built on the Prescreen mixin (prescreen.py), with their defaults: off.
-SEARCH_OPTIONS: dict[str, Any] = {"prescreen": None, "cost_weight": 0.0}
+SEARCH_OPTIONS: dict[str, Any] = {"prescreen": None, "cost_weight": 0.0, "surrogate": "knn"}
 
 
 def algorithm_options(name: str) -> dict[str, Any]:
@@ -66,10 +66,11 @@ def make_optimizer(name: str, dim: int, *, population: int | None = None, seed: 
         options["objectives"] = objectives
     prescreen = options.pop("prescreen", None)
     cost_weight = options.pop("cost_weight", 0.0)
+    surrogate = options.pop("surrogate", "knn")
     opt = ALGORITHMS[name](dim, population=population, seed=seed,
                            max_evaluations=max_evaluations, schedule=schedule, **options)
-    if prescreen is not None or cost_weight != 0.0:
-        opt.configure_prescreen(prescreen, cost_weight)
+    if prescreen is not None or cost_weight != 0.0 or surrogate != "knn":
+        opt.configure_prescreen(prescreen, cost_weight, surrogate)
     return opt
 
 

@@ -65,6 +65,7 @@ import numpy as np
 from .base import pack_floats, unpack_floats
 
 NEIGHBOURS = 5      # evaluated points averaged per prediction
+SURROGATES = ("knn", "gp")
 EXTRA_ROUNDS = 1    # times k further draws for slots whose k candidates are all repeats
 
 
@@ -115,6 +116,48 @@ def check_cost_weight(value: Any) -> float:
     return float(value)
 
 
+def check_surrogate(value: Any) -> str:
+    """``surrogate``: the model that scores the candidates, one of :data:`SURROGATES`."""
+    if value not in SURROGATES:
+        raise ValueError(f"surrogate must be one of {', '.join(map(repr, SURROGATES))}, got {value!r}")
+    return value
+
+
+class KnnMean:
+    """The inverse-squared-distance weighted mean of the ``neighbours`` nearest evaluated points'
+    values (here: log costs)."""
+
+    def __init__(self, points: np.ndarray, values: np.ndarray, neighbours: int = NEIGHBOURS):
+        self.model = KnnRanks(points, np.zeros(len(points)), neighbours)
+        self.model.ranks = np.asarray(values, dtype=float)
+
+    def predict(self, candidates: np.ndarray) -> np.ndarray:
+        return self.model.predict(candidates)
+
+
+class Scorer:
+    """Candidates' scores, lower is better, from a model fitted once per generation; a model that
+    keeps pending points (the GP) learns of each one chosen through :meth:`chosen`."""
+
+    def __init__(self, value: Callable[[np.ndarray], np.ndarray],
+                 cost: Callable[[np.ndarray], np.ndarray] | None = None, weight: float = 0.0,
+                 chosen: Callable[[np.ndarray], None] | None = None):
+        self.value, self.cost, self.weight, self._chosen = value, cost, weight, chosen
+
+    def __call__(self, candidates: np.ndarray) -> np.ndarray:
+        score = self.value(candidates)
+        return score if self.cost is None else score + self.weight * self.cost(candidates)
+
+    @property
+    def conditions(self) -> bool:
+        """Whether a choice changes later scores."""
+        return self._chosen is not None
+
+    def chosen(self, point: np.ndarray) -> None:
+        if self._chosen is not None:
+            self._chosen(point[None, :])
+
+
 def check_prescreen(value: Any) -> int | None:
     """``prescreen``: None (off) or an integer >= 1."""
     if value is None:
@@ -135,20 +178,24 @@ class Prescreen:
     _key: Callable[[np.ndarray], Hashable] | None = None
     _seen_keys: set | None = None    # the keys of _seen_x, made again when None
     cost_weight: float = 0.0
+    surrogate: str = "knn"
     _seen_costs: np.ndarray | None = None   # per evaluated point; NaN where none was told
     _told_costs: dict[int, float] | None = None  # candidate id -> cost, until its generation is told
 
-    def configure_prescreen(self, prescreen: Any, cost_weight: Any = 0.0) -> None:
+    def configure_prescreen(self, prescreen: Any, cost_weight: Any = 0.0, surrogate: Any = "knn") -> None:
         """Turn pre-screening on (k candidates per slot) or off (None); before the first ask."""
         if self.asked:
             raise ValueError("prescreen must be set before the first ask()")
-        self._init_prescreen(prescreen, cost_weight)
+        self._init_prescreen(prescreen, cost_weight, surrogate)
 
-    def _init_prescreen(self, prescreen: Any, cost_weight: Any = 0.0) -> None:
+    def _init_prescreen(self, prescreen: Any, cost_weight: Any = 0.0, surrogate: Any = "knn") -> None:
         self.prescreen = check_prescreen(prescreen)
         self.cost_weight = check_cost_weight(cost_weight)
+        self.surrogate = check_surrogate(surrogate)
         if self.cost_weight and not self.prescreen:
             raise ValueError("cost_weight needs prescreen: the candidates it weighs are the pre-screened ones")
+        if self.surrogate != "knn" and not self.prescreen:
+            raise ValueError("surrogate needs prescreen: the model scores the pre-screened candidates")
         self._seen_x = np.empty((0, self.dim)) if self.prescreen else None
         self._seen_values = np.empty(0) if self.prescreen else None
         self._seen_costs = np.empty(0) if self.prescreen else None
@@ -161,16 +208,27 @@ class Prescreen:
             self._told_costs[int(id)] = float(cost)
         super().tell(id, value)
 
-    def _scorer(self) -> Callable[[np.ndarray], np.ndarray]:
-        """The model fitted to the history, as a function of candidate points to their score,
-        lower is better: the predicted rank of their value, plus ``cost_weight`` times the
-        predicted rank of their cost."""
-        value = KnnRanks(self._seen_x, self._seen_values)
+    def _scorer(self) -> Scorer:
+        """The model fitted to the history. ``knn``: the predicted rank of a candidate's value
+        plus ``cost_weight`` times the predicted rank of its cost. ``gp``: the negative log
+        expected improvement plus ``cost_weight`` times its predicted log cost (expected
+        improvement per unit of cost to the power ``cost_weight``)."""
         known = np.isfinite(self._seen_costs)
-        if not self.cost_weight or known.sum() < 2:
-            return value.predict
-        cost = KnnRanks(self._seen_x[known], self._seen_costs[known])
-        return lambda x: value.predict(x) + self.cost_weight * cost.predict(x)
+        weigh = bool(self.cost_weight) and known.sum() >= 2
+        if self.surrogate == "gp":
+            from .surrogate import ExpectedImprovement
+            pending = [np.clip(c.x, 0.0, 1.0) for c in self.pending_candidates()]
+            value = ExpectedImprovement(self._seen_x, self._seen_values, np.array(pending) if pending else None)
+            cost = None
+            if weigh:
+                positive = known & (self._seen_costs > 0)
+                if positive.sum() >= 2:
+                    cost = KnnMean(self._seen_x[positive], np.log(self._seen_costs[positive])).predict
+            return Scorer(value, cost, self.cost_weight, value.chosen)
+        value = KnnRanks(self._seen_x, self._seen_values).predict
+        if not weigh:
+            return Scorer(value)
+        return Scorer(value, KnnRanks(self._seen_x[known], self._seen_costs[known]).predict, self.cost_weight)
 
     def set_key(self, key: Callable[[np.ndarray], Hashable] | None) -> None:
         """The configuration a unit vector decodes to (hashable), or None: no repeat checks."""
@@ -191,6 +249,17 @@ class Prescreen:
         model = k > 1 and len(self._seen_x) >= 2
         if key is None and not model:
             return draws[0]
+        if model and self.surrogate == "gp":
+            # The GP's linear algebra is on small matrices: threads only contend, most of all with
+            # trials training on the same cores (hundreds of times slower under load, measured).
+            from threadpoolctl import threadpool_limits
+            with threadpool_limits(1):
+                return self._choose(draws, make, k, n, key, model)
+        return self._choose(draws, make, k, n, key, model)
+
+    def _choose(self, draws: list, make: Callable[[], tuple[np.ndarray, ...]], k: int, n: int,
+                key: Callable[[np.ndarray], Hashable] | None, model: bool) -> tuple[np.ndarray, ...]:
+        """Each slot's row among the draws (more drawn for slots whose candidates all repeat)."""
         score = self._scorer() if model else None
 
         def predict(rows: list[tuple[int, int]]) -> np.ndarray:
@@ -198,12 +267,15 @@ class Prescreen:
             return score(x)
 
         repaired: dict[int, np.ndarray] = {}
-        if key is None:  # the model alone
-            scores = predict([(j, i) for j in range(k) for i in range(n)]).reshape(k, n)
-            pick = np.argmin(scores, axis=0)
+        pick = np.zeros(n, dtype=int)
+        if key is None and not score.conditions:  # the model alone, the same for every slot
+            pick = np.argmin(predict([(j, i) for j in range(k) for i in range(n)]).reshape(k, n), axis=0)
+        elif key is None:  # the model alone, told each slot's choice
+            for i in range(n):
+                pick[i] = int(np.argmin(predict([(j, i) for j in range(k)])))
+                score.chosen(np.clip(draws[pick[i]][0][i], 0.0, 1.0))
         else:
             taken = self._evaluated_keys() | {key(np.clip(c.x, 0.0, 1.0)) for c in self.pending_candidates()}
-            pick = np.zeros(n, dtype=int)
             for i in range(n):
                 low, choice = 0, None
                 while choice is None:
@@ -223,6 +295,8 @@ class Prescreen:
                     x = self._repair(x, taken, k if model else 1, score)
                     repaired[i] = x
                 taken.add(key(x))
+                if score is not None:
+                    score.chosen(x)
         rows = np.arange(n)
         out = tuple(np.stack([d[a] for d in draws])[pick, rows] for a in range(len(draws[0])))
         for i, x in repaired.items():
@@ -287,6 +361,8 @@ class Prescreen:
             if self.cost_weight or np.isfinite(self._seen_costs).any() or self._told_costs:
                 state["prescreen"].update(cost_weight=self.cost_weight, seen_costs=pack_floats(self._seen_costs),
                                           told_costs={str(i): c for i, c in self._told_costs.items()})
+            if self.surrogate != "knn":  # states made before there was a choice stay as they were
+                state["prescreen"]["surrogate"] = self.surrogate
         return state
 
     def state_parts(self) -> tuple[dict[str, Any], np.ndarray | None]:
@@ -296,6 +372,8 @@ class Prescreen:
         state = super(Prescreen, self).state_dict()  # the algorithm's own state, without the history
         state["prescreen"] = {"k": self.prescreen, "seen": len(self._seen_values), "cost_weight": self.cost_weight,
                               "told_costs": {str(i): c for i, c in self._told_costs.items()}}
+        if self.surrogate != "knn":
+            state["prescreen"]["surrogate"] = self.surrogate
         return state, np.column_stack([self._seen_x, self._seen_values, self._seen_costs])
 
     def load_state_parts(self, state: dict[str, Any], history: np.ndarray | None) -> None:
@@ -316,7 +394,8 @@ class Prescreen:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         screen = state.get("prescreen")
-        self._init_prescreen(screen["k"] if screen else None, screen.get("cost_weight", 0.0) if screen else 0.0)
+        screen = screen or {}
+        self._init_prescreen(screen.get("k"), screen.get("cost_weight", 0.0), screen.get("surrogate", "knn"))
         if screen:
             self._seen_x = unpack_floats(screen["seen_x"]).reshape(-1, self.dim)
             self._seen_values = unpack_floats(screen["seen_values"]).reshape(-1)

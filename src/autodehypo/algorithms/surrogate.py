@@ -1,0 +1,201 @@
+"""A Gaussian process of the evaluations so far, and expected improvement, for pre-screening.
+
+The model that :mod:`prescreen` uses to choose which of DE's offspring to
+evaluate when ``surrogate = "gp"``. Pure numpy and scipy, in the unit cube:
+
+- Values: failures (``inf``) rank after every finite value; the values are
+  replaced by normal scores of their ranks (a copula transform), so that the
+  scale of the metric, its outliers and the worst value told for failures do
+  not bend the model, and a unit-variance prior fits every task alike.
+- Kernel: Matern 5/2 with one length scale per coordinate (ARD), a signal
+  variance and a noise variance, chosen by maximizing the marginal
+  likelihood plus a weak log-normal prior on the length scales (L-BFGS-B,
+  always from the same start, so the fit depends on the data alone and a
+  resumed run fits exactly what an uninterrupted one did). The noise term
+  absorbs the steps that integers and choices make in the cube.
+- Size: at most :data:`MAX_POINTS` evaluated points are fitted (the best
+  quarter and the most recent rest): the cost per fit is bounded, whatever
+  the length of the study.
+- Pending points: a point asked and not yet told, or chosen for an earlier
+  slot of the generation, is added with its predicted mean as its value
+  (the "kriging believer"): the mean does not move, the uncertainty around
+  it shrinks, so parallel asks spread out instead of piling on one spot.
+
+The score of a candidate is its negative log expected improvement over the
+best transformed value: low where the mean is low or the uncertainty high.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.linalg import cho_solve, solve_triangular
+from scipy.optimize import minimize
+from scipy.special import log_ndtr, ndtri
+
+MAX_POINTS = 256           # evaluated points fitted at most
+LENGTH_PRIOR = (0.0, 1.5)  # mean and sd of log length scale (the cube's side is 1)
+BOUNDS = {"length": (1e-2, 1e2), "signal": (5e-2, 2e1), "noise": (1e-6, 1.0)}
+SQRT5 = math.sqrt(5.0)
+
+
+def normal_scores(values: np.ndarray) -> np.ndarray:
+    """Normal quantiles of the values' ranks (ties share their mean rank; inf ranks last)."""
+    values = np.asarray(values, dtype=float)
+    n = len(values)
+    finite = np.isfinite(values)
+    worst = values[finite].max() + 1.0 if finite.any() else 0.0
+    values = np.where(finite, values, worst)
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    rank = (np.cumsum(counts) - counts + (counts - 1) / 2.0)[inverse]
+    return ndtri((rank + 0.5) / n)
+
+
+def _scaled_distances(a: np.ndarray, b: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    a, b = a / lengths, b / lengths
+    d2 = np.sum(a ** 2, axis=1)[:, None] + np.sum(b ** 2, axis=1)[None, :] - 2.0 * a @ b.T
+    return np.sqrt(np.maximum(d2, 0.0))
+
+
+def matern52(a: np.ndarray, b: np.ndarray, lengths: np.ndarray, signal: float) -> np.ndarray:
+    r = SQRT5 * _scaled_distances(a, b, lengths)
+    return signal * (1.0 + r + r * r / 3.0) * np.exp(-r)
+
+
+def log_expected_improvement(mean: np.ndarray, sd: np.ndarray, best: float) -> np.ndarray:
+    """log E[max(best - f, 0)] for f ~ N(mean, sd^2), accurate far into the tail."""
+    sd = np.maximum(sd, 1e-12)
+    z = (best - mean) / sd
+    out = np.empty_like(z)
+    body = z > -20.0  # beyond, the sum below cancels to nothing in doubles
+    zb = z[body]
+    out[body] = np.log(zb * np.exp(log_ndtr(zb)) + np.exp(-0.5 * zb * zb) / math.sqrt(2 * math.pi))
+    zt = z[~body]  # z Phi(z) + phi(z) = phi(z) / z^2 (1 - 3 / z^2 + 15 / z^4 - 105 / z^6 ...) as z -> -inf
+    inv2 = 1.0 / (zt * zt)
+    out[~body] = (-0.5 * zt * zt - 0.5 * math.log(2 * math.pi) + np.log(inv2)
+                  + np.log1p(inv2 * (-3.0 + inv2 * (15.0 - 105.0 * inv2))))
+    return out + np.log(sd)
+
+
+class GaussianProcess:
+    """The posterior of a zero-mean GP on ``points`` (n x d in the unit cube) with ``targets``
+    (normal scores), its hyperparameters fitted by :meth:`fit`; :meth:`condition` adds points
+    with their predicted mean as value."""
+
+    def __init__(self, points: np.ndarray, targets: np.ndarray):
+        self.x = np.asarray(points, dtype=float)
+        self.y = np.asarray(targets, dtype=float)
+        d = self.x.shape[1]
+        self.lengths, self.signal, self.noise = np.full(d, 0.5), 1.0, 1e-2
+
+    # -- hyperparameters ------------------------------------------------------
+    def _unpack(self, theta: np.ndarray) -> tuple[np.ndarray, float, float]:
+        return np.exp(theta[:-2]), float(np.exp(theta[-2])), float(np.exp(theta[-1]))
+
+    def _objective(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """Negative log marginal likelihood plus the length-scale prior, and its gradient."""
+        lengths, signal, noise = self._unpack(theta)
+        n, d = self.x.shape
+        diff2 = (self.x[:, None, :] - self.x[None, :, :]) ** 2 / lengths ** 2   # n x n x d
+        r = SQRT5 * np.sqrt(np.sum(diff2, axis=2))
+        e = np.exp(-r)
+        k = signal * (1.0 + r + r * r / 3.0) * e
+        kn = k + (noise + 1e-8) * np.eye(n)
+        try:
+            chol = np.linalg.cholesky(kn)
+        except np.linalg.LinAlgError:
+            return 1e10, np.zeros_like(theta)
+        alpha = cho_solve((chol, True), self.y)
+        nll = 0.5 * self.y @ alpha + np.sum(np.log(np.diag(chol))) + 0.5 * n * math.log(2 * math.pi)
+        inner = np.outer(alpha, alpha) - cho_solve((chol, True), np.eye(n))  # dNLL/dK = -inner / 2
+        # dk/dlog(l_i) = signal * 5/3 * (1 + r) * exp(-r) * diff_i^2 / l_i^2
+        common = signal * (5.0 / 3.0) * (1.0 + r) * e
+        grad = np.empty_like(theta)
+        grad[:d] = -0.5 * np.einsum("ij,ij,ijk->k", inner, common, diff2)
+        grad[-2] = -0.5 * np.sum(inner * k)
+        grad[-1] = -0.5 * np.trace(inner) * noise
+        mu, sd = LENGTH_PRIOR
+        z = (theta[:d] - mu) / sd
+        nll += 0.5 * np.sum(z * z)
+        grad[:d] += z / sd
+        return float(nll), grad
+
+    def fit(self) -> "GaussianProcess":
+        d = self.x.shape[1]
+        start = np.concatenate([np.full(d, math.log(0.5)), [0.0, math.log(1e-2)]])
+        bounds = [tuple(np.log(BOUNDS["length"]))] * d + [tuple(np.log(BOUNDS["signal"])),
+                                                          tuple(np.log(BOUNDS["noise"]))]
+        if len(self.y) >= 3:
+            with np.errstate(all="ignore"):
+                result = minimize(self._objective, start, jac=True, method="L-BFGS-B", bounds=bounds,
+                                  options={"maxiter": 60})
+            theta = result.x if np.all(np.isfinite(result.x)) else start
+        else:
+            theta = start
+        self.lengths, self.signal, self.noise = self._unpack(theta)
+        self._factor()
+        return self
+
+    # -- the posterior ----------------------------------------------------------
+    def _factor(self) -> None:
+        kn = matern52(self.x, self.x, self.lengths, self.signal) + (self.noise + 1e-8) * np.eye(len(self.x))
+        self.chol = np.linalg.cholesky(kn)
+        self.alpha = cho_solve((self.chol, True), self.y)
+
+    def predict(self, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and standard deviation of the latent function at ``candidates``."""
+        ks = matern52(candidates, self.x, self.lengths, self.signal)
+        mean = ks @ self.alpha
+        v = solve_triangular(self.chol, ks.T, lower=True)
+        var = np.maximum(self.signal - np.sum(v * v, axis=0), 1e-12)
+        return mean, np.sqrt(var)
+
+    def condition(self, points: np.ndarray) -> None:
+        """Add ``points`` with their predicted mean as value (the Cholesky factor grown, not redone)."""
+        points = np.atleast_2d(points)
+        if not len(points):
+            return
+        mean, _ = self.predict(points)
+        k12 = matern52(self.x, points, self.lengths, self.signal)
+        k22 = matern52(points, points, self.lengths, self.signal) + (self.noise + 1e-8) * np.eye(len(points))
+        l21 = solve_triangular(self.chol, k12, lower=True).T
+        l22 = np.linalg.cholesky(k22 - l21 @ l21.T + 1e-10 * np.eye(len(points)))
+        n, m = len(self.x), len(points)
+        chol = np.zeros((n + m, n + m))
+        chol[:n, :n], chol[n:, :n], chol[n:, n:] = self.chol, l21, l22
+        self.chol = chol
+        self.x = np.vstack([self.x, points])
+        self.y = np.concatenate([self.y, mean])
+        self.alpha = cho_solve((self.chol, True), self.y)
+
+
+def fitted_points(values: np.ndarray, limit: int = MAX_POINTS) -> np.ndarray:
+    """Indices of the evaluated points the model is fitted to: all of them up to ``limit``, else
+    the best quarter of the limit and the most recent others."""
+    n = len(values)
+    if n <= limit:
+        return np.arange(n)
+    best = np.argsort(np.where(np.isfinite(values), values, np.inf), kind="stable")[:limit // 4]
+    recent = [i for i in range(n - 1, -1, -1) if i not in set(best.tolist())][:limit - len(best)]
+    return np.sort(np.concatenate([best, np.array(recent, dtype=int)]))
+
+
+class ExpectedImprovement:
+    """Score candidates (lower is better) by the negative log expected improvement of a GP fitted
+    to the evaluated points; :meth:`chosen` conditions it on a point picked for evaluation."""
+
+    def __init__(self, points: np.ndarray, values: np.ndarray, pending: np.ndarray | None = None):
+        keep = fitted_points(values)
+        targets = normal_scores(values[keep])
+        self.best = float(targets.min())
+        self.gp = GaussianProcess(points[keep], targets).fit()
+        if pending is not None and len(pending):
+            self.gp.condition(pending)
+
+    def __call__(self, candidates: np.ndarray) -> np.ndarray:
+        mean, sd = self.gp.predict(candidates)
+        return -log_expected_improvement(mean, sd, self.best)
+
+    def chosen(self, point: np.ndarray) -> None:
+        self.gp.condition(point)

@@ -1,0 +1,183 @@
+"""The Gaussian-process surrogate of pre-screening (autodehypo.algorithms.surrogate) and the
+``surrogate = "gp"`` search built on it."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from autodehypo.algorithms import make_optimizer
+from autodehypo.algorithms.prescreen import Scorer
+from autodehypo.algorithms.surrogate import (MAX_POINTS, ExpectedImprovement, GaussianProcess, fitted_points,
+                                             log_expected_improvement, normal_scores)
+
+
+def smooth(x):
+    x = np.atleast_2d(x)
+    return np.sum((x - 0.3) ** 2, axis=1) + 0.1 * np.sin(6 * x[:, 0])
+
+
+def grid_key(x):
+    return tuple(np.minimum((np.asarray(x) * 6).astype(int), 5).tolist())
+
+
+def test_the_likelihood_gradient_is_the_likelihood_s():
+    rng = np.random.default_rng(0)
+    x = rng.random((30, 3))
+    gp = GaussianProcess(x, normal_scores(smooth(x)))
+    theta = np.array([-0.7, 0.1, 0.9, 0.3, -4.0])
+    _, grad = gp._objective(theta)
+    step = 1e-6
+    numeric = [(gp._objective(theta + e)[0] - gp._objective(theta - e)[0]) / (2 * step)
+               for e in np.eye(len(theta)) * step]
+    np.testing.assert_allclose(grad, numeric, rtol=1e-4, atol=1e-5)
+
+
+def test_the_fitted_posterior_predicts_points_it_has_not_seen():
+    rng = np.random.default_rng(1)
+    x = rng.random((60, 2))
+    y = smooth(x)
+    gp = GaussianProcess(x, (y - y.mean()) / y.std()).fit()
+    test = rng.random((200, 2))
+    mean, sd = gp.predict(test)
+    truth = (smooth(test) - y.mean()) / y.std()
+    assert np.corrcoef(mean, truth)[0, 1] > 0.98
+    assert np.mean(np.abs(mean - truth) < 3 * sd + 0.05) > 0.9  # the uncertainty is not too narrow
+    _, sd_seen = gp.predict(x[:5])
+    assert np.all(sd_seen < np.median(sd))
+
+
+def test_normal_scores_rank_ties_together_and_failures_last():
+    z = normal_scores(np.array([3.0, 1.0, np.inf, 1.0, 2.0]))
+    assert z[1] == z[3] < z[4] < z[0] < z[2]
+    assert z[2] == normal_scores(np.array([3.0, 1.0, 7.0, 1.0, 2.0]))[2]  # inf ranks after the rest
+    assert np.all(np.isfinite(normal_scores(np.array([np.inf, np.inf]))))
+
+
+def test_log_expected_improvement_is_the_closed_form_and_stays_finite_in_the_tail():
+    from math import erf, exp, pi, sqrt
+    for mean, sd, best in [(0.0, 1.0, 0.5), (1.0, 0.3, 0.0), (-2.0, 2.0, -1.0)]:
+        z = (best - mean) / sd
+        ei = sd * (z * 0.5 * (1 + erf(z / sqrt(2))) + exp(-z * z / 2) / sqrt(2 * pi))
+        assert log_expected_improvement(np.array([mean]), np.array([sd]), best)[0] == pytest.approx(math.log(ei))
+    # deep in the tail, against log(z Phi(z) + phi(z)) to 80 digits (mpmath) at z = -6, -20.001, -30
+    far = log_expected_improvement(np.array([6.0, 20.001, 30.0, 1e3]), np.ones(4), 0.0)
+    np.testing.assert_allclose(far[:3], [-22.5788793921698, -206.937938269791, -457.724653760598], rtol=1e-9)
+    assert np.isfinite(far[3]) and np.all(np.diff(far) < 0)
+
+
+def test_expected_improvement_prefers_low_means_and_what_it_has_not_seen():
+    rng = np.random.default_rng(2)
+    x = rng.random((40, 2))
+    score = ExpectedImprovement(x, smooth(x))
+    near_best, near_worst = np.array([[0.3, 0.3]]), np.array([[0.95, 0.95]])
+    assert score(near_best)[0] < score(near_worst)[0]
+    # a point chosen (pending) makes its neighbourhood less attractive: parallel asks spread out
+    before = score(near_best)[0]
+    score.chosen(near_best)
+    assert score(near_best)[0] > before
+
+
+def test_the_fitted_set_is_bounded_and_keeps_the_best():
+    values = np.arange(1000, 0, -1, dtype=float)  # the best are the latest
+    values[3] = -5.0
+    keep = fitted_points(values)
+    assert len(keep) == MAX_POINTS and 3 in keep and 999 in keep
+    assert len(fitted_points(values[:100])) == 100
+
+
+def test_a_model_that_is_the_objective_picks_each_slot_s_best_candidate():
+    """The selection machinery: with the scorer replaced by the objective itself, every slot
+    asks the best of its k candidates (the candidates recorded as they are drawn)."""
+    opt = make_optimizer("de", 3, population=8, seed=4, max_evaluations=40, prescreen=6, surrogate="gp")
+    first = opt.ask_generation()
+    opt.tell_generation(smooth(first))
+    draws = []
+    make = opt._trials
+    opt._trials = lambda: draws.append(make()) or draws[-1]
+    opt._scorer = lambda: Scorer(lambda x: smooth(x), chosen=lambda p: None)
+    asked = opt.ask_generation()
+    candidates = np.clip(np.stack([d[0] for d in draws]), 0, 1)  # k x population x dim
+    best = np.argmin(np.stack([smooth(c) for c in candidates]), axis=0)
+    np.testing.assert_array_equal(asked, candidates[best, np.arange(8)])
+
+
+def drive(opt, stop=None, outstanding=(), nan_every=5):
+    """Two candidates out at a time, the later told first, with a cost; every ``nan_every``-th
+    value NaN and its cost infinite."""
+    asked, out = [], list(outstanding)
+    while stop is None or len(asked) < stop:
+        c = opt.ask()
+        if c is None and not out:
+            break
+        if c is not None:
+            out.append(c)
+            asked.append(c.x)
+        if len(out) == 2 or (c is None and out):
+            done = out.pop()
+            bad = done.id % nan_every == 0
+            opt.tell(done.id, np.nan if bad else smooth(done.x)[0],
+                     math.inf if bad else 10 ** (2 * done.x[0]))
+    return asked
+
+
+@pytest.mark.parametrize("schedule", ["generational", "async"])
+def test_same_seed_same_asks_and_an_exact_resume(schedule):
+    def build(seed=3):
+        opt = make_optimizer("lshade" if schedule == "generational" else "de", 3, population=8, seed=seed,
+                             max_evaluations=80, schedule=schedule, prescreen=8, surrogate="gp",
+                             cost_weight=0.4)
+        opt.set_key(grid_key)
+        return opt
+
+    straight = drive(build())
+    np.testing.assert_array_equal(np.vstack(drive(build())), np.vstack(straight))
+    first = build()
+    head = drive(first, stop=37)
+    state = json.loads(json.dumps(first.state_dict(), allow_nan=False))
+    assert state["prescreen"]["surrogate"] == "gp"
+    resumed = build(seed=999)
+    resumed.load_state_dict(state)
+    rest = drive(resumed, outstanding=resumed.pending_candidates())
+    np.testing.assert_array_equal(np.vstack(head + rest), np.vstack(straight))
+    parts, history = first.state_parts()
+    again = build(seed=999)
+    again.load_state_parts(json.loads(json.dumps(parts)), history)
+    assert again.state_dict() == first.state_dict()
+
+
+def test_failures_and_bad_costs_leave_the_model_usable():
+    opt = make_optimizer("lshade", 4, population=8, seed=0, max_evaluations=96, prescreen=8, surrogate="gp",
+                         cost_weight=1.0)
+    rng = np.random.default_rng(0)
+    while len(x := opt.ask_generation()):
+        assert np.all(np.isfinite(x)) and np.all((0 <= x) & (x <= 1))
+        values = smooth(x)
+        values[rng.random(len(values)) < 0.3] = np.nan
+        values[rng.random(len(values)) < 0.1] = np.inf
+        costs = rng.choice([np.nan, np.inf, 0.0, -1.0, 5.0, 50.0], size=len(values))
+        opt.tell_generation(values, costs)
+    assert opt.evaluations == 96 and np.isfinite(opt.best_value)
+
+
+def test_the_gp_search_beats_the_nearest_neighbour_search_on_a_smooth_function():
+    """Not a benchmark (that is benchmarks/hpo): a sanity check that the model's choice pays on
+    the kind of function a GP is for, over a few seeds."""
+    def best(surrogate, seed):
+        opt = make_optimizer("lshade", 4, seed=seed, max_evaluations=60, prescreen=16, surrogate=surrogate)
+        while len(x := opt.ask_generation()):
+            opt.tell_generation(smooth(x))
+        return opt.best_value
+    gp = [best("gp", s) for s in range(4)]
+    knn = [best("knn", s) for s in range(4)]
+    assert np.median(gp) < np.median(knn)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"prescreen": 4, "surrogate": "forest"}, "surrogate must be one of 'knn', 'gp'"),
+    ({"surrogate": "gp"}, "surrogate needs prescreen"),
+])
+def test_bad_surrogates_name_the_option(options, message):
+    with pytest.raises(ValueError, match=message):
+        make_optimizer("de", 3, seed=0, **options)
