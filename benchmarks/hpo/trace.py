@@ -50,6 +50,12 @@ class Trace:
         return Trace(self.task, self.optimizer, self.seed, n, self.losses[:n].copy(), self.costs[:n].copy(),
                      self.repeated[:n].copy(), self.wall_s, self.note + f" (first {n} of {self.budget})")
 
+    def unit_costs(self) -> "Trace":
+        """The same run in the equal-cost view: every evaluation costs 1, a repeat answered from the
+        record included (it uses one evaluation of the budget), so a cost is a number of evaluations."""
+        return Trace(self.task, self.optimizer, self.seed, self.budget, self.losses, np.ones(len(self.losses)),
+                     self.repeated, self.wall_s, self.note)
+
 
 def repeat_flags(keys: list) -> np.ndarray:
     """For each key, whether an earlier one equals it."""
