@@ -9,8 +9,7 @@ import pytest
 
 from autodehypo.algorithms import make_optimizer
 from autodehypo.algorithms.prescreen import Scorer
-from autodehypo.algorithms.surrogate import (MAX_POINTS, ExpectedImprovement, GaussianProcess, fitted_points,
-                                             log_expected_improvement, normal_scores)
+from autodehypo.algorithms.surrogate import MAX_POINTS, GaussianProcess, OptimisticQuantile, fitted_points, normal_scores
 
 
 def smooth(x):
@@ -55,28 +54,20 @@ def test_normal_scores_rank_ties_together_and_failures_last():
     assert np.all(np.isfinite(normal_scores(np.array([np.inf, np.inf]))))
 
 
-def test_log_expected_improvement_is_the_closed_form_and_stays_finite_in_the_tail():
-    from math import erf, exp, pi, sqrt
-    for mean, sd, best in [(0.0, 1.0, 0.5), (1.0, 0.3, 0.0), (-2.0, 2.0, -1.0)]:
-        z = (best - mean) / sd
-        ei = sd * (z * 0.5 * (1 + erf(z / sqrt(2))) + exp(-z * z / 2) / sqrt(2 * pi))
-        assert log_expected_improvement(np.array([mean]), np.array([sd]), best)[0] == pytest.approx(math.log(ei))
-    # deep in the tail, against log(z Phi(z) + phi(z)) to 80 digits (mpmath) at z = -6, -20.001, -30
-    far = log_expected_improvement(np.array([6.0, 20.001, 30.0, 1e3]), np.ones(4), 0.0)
-    np.testing.assert_allclose(far[:3], [-22.5788793921698, -206.937938269791, -457.724653760598], rtol=1e-9)
-    assert np.isfinite(far[3]) and np.all(np.diff(far) < 0)
-
-
-def test_expected_improvement_prefers_low_means_and_what_it_has_not_seen():
+def test_the_score_prefers_low_means_and_what_it_has_not_seen():
     rng = np.random.default_rng(2)
     x = rng.random((40, 2))
-    score = ExpectedImprovement(x, smooth(x))
+    score = OptimisticQuantile(x, smooth(x))
     near_best, near_worst = np.array([[0.3, 0.3]]), np.array([[0.95, 0.95]])
-    assert score(near_best)[0] < score(near_worst)[0]
+    assert 0 <= score(near_best)[0] < score(near_worst)[0] <= 1
     # a point chosen (pending) makes its neighbourhood less attractive: parallel asks spread out
     before = score(near_best)[0]
     score.chosen(near_best)
     assert score(near_best)[0] > before
+    # a fit kept (theta) gives the same scores without fitting again
+    again = OptimisticQuantile(x, smooth(x), theta=score.theta)
+    again.chosen(near_best)
+    np.testing.assert_allclose(again(near_worst), score(near_worst))
 
 
 def test_the_fitted_set_is_bounded_and_keeps_the_best():
@@ -96,11 +87,25 @@ def test_a_model_that_is_the_objective_picks_each_slot_s_best_candidate():
     draws = []
     make = opt._trials
     opt._trials = lambda: draws.append(make()) or draws[-1]
-    opt._scorer = lambda: Scorer(lambda x: smooth(x), chosen=lambda p: None)
+    opt._scorer = lambda *data: Scorer(lambda x: smooth(x), chosen=lambda p: None)
     asked = opt.ask_generation()
     candidates = np.clip(np.stack([d[0] for d in draws]), 0, 1)  # k x population x dim
     best = np.argmin(np.stack([smooth(c) for c in candidates]), axis=0)
     np.testing.assert_array_equal(asked, candidates[best, np.arange(8)])
+
+
+def test_each_trial_is_chosen_with_every_value_told_before_it_is_asked():
+    """gp chooses a generation's rows one by one as they are asked: a value told in between
+    changes what is asked next; knn chooses the whole generation when it begins."""
+    def second_generation(surrogate, middle):
+        opt = make_optimizer("de", 3, population=8, seed=6, max_evaluations=40, prescreen=8, surrogate=surrogate)
+        first = opt.ask_generation()
+        opt.tell_generation(smooth(first))
+        a = opt.ask()
+        opt.tell(a.id, middle)
+        return opt.ask().x
+    assert not np.array_equal(second_generation("gp", -5.0), second_generation("gp", 5.0))
+    np.testing.assert_array_equal(second_generation("knn", -5.0), second_generation("knn", 5.0))
 
 
 def drive(opt, stop=None, outstanding=(), nan_every=5):
@@ -171,6 +176,7 @@ def test_the_gp_search_beats_the_nearest_neighbour_search_on_a_smooth_function()
         return opt.best_value
     gp = [best("gp", s) for s in range(4)]
     knn = [best("knn", s) for s in range(4)]
+    assert np.all(np.isfinite(gp))
     assert np.median(gp) < np.median(knn)
 
 

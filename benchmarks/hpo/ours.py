@@ -60,7 +60,7 @@ def run_autodehypo(task: Task, algorithm: str, seed: int, evaluations: int) -> T
     """One run of ``algorithm`` (a name or a variant, see :func:`parse_variant`) on ``task``:
     the study's space encoding, default population, told-value policy, answers to repeated
     configurations, and evaluation budget (the last generation cut so that exactly
-    ``evaluations`` run)."""
+    ``evaluations`` run), one trial at a time."""
     from autodehypo.algorithms import ALGORITHMS, make_optimizer
     from autodehypo.space import ENCODING_VERSION, SearchSpace
 
@@ -77,29 +77,21 @@ def run_autodehypo(task: Task, algorithm: str, seed: int, evaluations: int) -> T
     opt = make_optimizer(name, space.dim, population=population, seed=seed, max_evaluations=evaluations,
                          **options)
     if options and settings.get("key", 1):  # study.py: the space's decoding names a configuration
-        opt.set_key(lambda u: task.key(space.decode(u)))
+        opt.set_key(lambda u: task.key(space.decode(u)), lambda u: space.encode(space.decode(u)))
     rec = Recorder(task, algorithm, seed, evaluations)
     answers: dict = {}  # study.py: the first completed result of each configuration
-    while True:
-        batch = opt.ask_generation()
-        if not len(batch):
-            break
-        losses, costs = [], []
-        for u in batch:
-            config = space.decode(u)
-            key = task.key(config)
-            if settings.get("dedupe", 1) and key in answers:
-                losses.append(rec.answer(config, answers[key][0]))
-                costs.append(answers[key][1])
-                continue
+    # One worker, as a study with workers = 1 runs it: each trial asked when the last is told.
+    while (candidate := opt.ask()) is not None:
+        config = space.decode(candidate.x)
+        key = task.key(config)
+        if settings.get("dedupe", 1) and key in answers:
+            loss, cost = rec.answer(config, answers[key][0]), answers[key][1]
+        else:
             loss = rec.raw(config)
+            cost = rec.costs[-1]
             if not math.isnan(loss):
-                answers.setdefault(key, (loss, rec.costs[-1]))
-            losses.append(loss)
-            costs.append(rec.costs[-1])
-        # study._tell: minimise sign * value; a failed trial is told the worst value seen so far,
-        # this generation included (+inf before any).
-        worst = rec.worst()
-        # study.py tells each trial's energy with its value (the costs weighed by cost_weight).
-        opt.tell_generation([worst if math.isnan(x) else x for x in losses], costs)
+                answers.setdefault(key, (loss, cost))
+        # study._tell: minimise sign * value; a failed trial is told the worst value seen so far
+        # (+inf before any), and each trial's energy with its value (weighed by cost_weight).
+        opt.tell(candidate.id, rec.worst() if math.isnan(loss) else loss, cost)
     return rec.trace(time.perf_counter() - started, note=f"population {population}")

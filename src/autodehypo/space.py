@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -110,20 +111,20 @@ class Categorical:
         if len(set(map(repr, self.choices))) != len(self.choices):
             raise SpaceError(f"space.{self.name}.choices: choices must be distinct, got {list(self.choices)!r}")
 
-    @property
+    @cached_property  # asked for every decoded point; the choices never change
     def numeric(self) -> bool:
         return all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in self.choices)
 
-    @property
+    @cached_property
     def one_hot(self) -> bool:
         return not self.listed and not self.numeric and len(self.choices) >= 3
 
-    @property
+    @cached_property
     def width(self) -> int:
         """Coordinates of the unit cube this parameter takes."""
         return len(self.choices) if self.one_hot else 1
 
-    @property
+    @cached_property
     def _slice_order(self) -> list[int]:
         """Indices of the choices from the first slice of [0, 1] to the last."""
         if self.numeric and not self.listed:

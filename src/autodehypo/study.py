@@ -232,7 +232,8 @@ class Study:
         """The study's search, continued from ``current`` (Storage.current_state) when there is one."""
         cfg = self.config
         opt = build_optimizer(cfg)
-        opt.set_key(lambda x: params_key(cfg.space.decode(x)))  # a repeated configuration is not asked
+        # A repeated configuration is not asked; a model sees each configuration as one point.
+        opt.set_key(lambda x: params_key(cfg.space.decode(x)), lambda x: cfg.space.encode(cfg.space.decode(x)))
         if current is not None:
             load_search(opt, current["state"], self.directory / DB_NAME, current["history"])
         return opt

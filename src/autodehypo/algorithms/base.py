@@ -106,9 +106,12 @@ class Search(ABC):
     def load_state_parts(self, state: dict[str, Any], history: np.ndarray | None) -> None:
         self.load_state_dict(state)
 
-    def set_key(self, key: Callable[[np.ndarray], Hashable] | None) -> None:
+    def set_key(self, key: Callable[[np.ndarray], Hashable] | None,
+                canonical: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         """How candidates map to configurations, for a search that avoids asking one twice
-        (pre-screening); the others ignore it."""
+        (pre-screening); ``canonical``: the one point of the cube that stands for a candidate's
+        configuration (integers rounded, a choice at its own place), for a model of the values.
+        The others ignore both."""
 
     def summary(self) -> dict[str, Any]:
         """What reports show of the search now, read off its own state: ``population`` (its
@@ -209,6 +212,7 @@ class Optimizer(Search):
         if self._handed >= self._asked_count():
             return None  # the generation is out: its values come first
         row = self._handed
+        self._resolve(row)
         self._handed += 1
         self.asked += 1
         return Candidate(self._first_id + row, self._pending[row].copy(), self.generation, row)
@@ -250,6 +254,8 @@ class Optimizer(Search):
                 return np.empty((0, self.dim))
             self._new_generation()
         count = self._asked_count()
+        for row in range(self._handed, count):
+            self._resolve(row)
         self.asked += max(0, count - self._handed)
         self._handed = max(self._handed, count)
         return self._pending[:count].copy()
@@ -274,6 +280,10 @@ class Optimizer(Search):
         self._tell(candidates, padded)
         self.generation += 1
 
+    def _resolve(self, row: int) -> None:
+        """Settle row ``row`` of the pending trials just before it is handed out: a search that
+        chooses each trial with everything told until then (prescreen.py) does it here."""
+
     def _all_asked(self) -> bool:
         return self.max_evaluations is not None and self.asked >= self.max_evaluations
 
@@ -294,6 +304,7 @@ class Optimizer(Search):
             if self._pending is None or self._handed >= len(self._pending):
                 self._pending, self._handed = np.clip(self._ask(), 0.0, 1.0), 0
             row = self._handed
+            self._resolve(row)
             self._handed += 1
             x = self._pending[row].copy()
             record = {"row": row, "layout": self._layout,
@@ -303,6 +314,7 @@ class Optimizer(Search):
                 self._pending, self._handed = np.clip(self._ask(), 0.0, 1.0), 0
             if self._handed < len(self._pending):
                 row = self._handed
+                self._resolve(row)
                 self._handed += 1
                 x = self._pending[row].copy()
             else:

@@ -176,11 +176,17 @@ class Prescreen:
     _seen_x: np.ndarray | None = None
     _seen_values: np.ndarray | None = None
     _key: Callable[[np.ndarray], Hashable] | None = None
+    _canonical: Callable[[np.ndarray], np.ndarray] | None = None
+    _seen_places: np.ndarray | None = None  # canonical(_seen_x), made again when None
     _seen_keys: set | None = None    # the keys of _seen_x, made again when None
     cost_weight: float = 0.0
     surrogate: str = "knn"
     _seen_costs: np.ndarray | None = None   # per evaluated point; NaN where none was told
     _told_costs: dict[int, float] | None = None  # candidate id -> cost, until its generation is told
+    _draws: list | None = None       # gp: the pending trials' k draws, each row chosen when asked
+    _resolved: np.ndarray | None = None  # gp: which rows of the pending trials are chosen
+    _theta: np.ndarray | None = None     # gp: the hyperparameters fitted for the pending trials
+    _last_theta: np.ndarray | None = None  # gp: the last fit's, where the next one starts
 
     def configure_prescreen(self, prescreen: Any, cost_weight: Any = 0.0, surrogate: Any = "knn") -> None:
         """Turn pre-screening on (k candidates per slot) or off (None); before the first ask."""
@@ -200,7 +206,8 @@ class Prescreen:
         self._seen_values = np.empty(0) if self.prescreen else None
         self._seen_costs = np.empty(0) if self.prescreen else None
         self._told_costs = {}
-        self._seen_keys = None
+        self._seen_keys = self._seen_places = None
+        self._draws = self._resolved = self._theta = self._last_theta = None
 
     def tell(self, id: int, value: float, cost: float | None = None) -> None:
         """``cost``: what evaluating it consumed (energy, time), for cost-aware pre-screening."""
@@ -208,100 +215,142 @@ class Prescreen:
             self._told_costs[int(id)] = float(cost)
         super().tell(id, value)
 
-    def _scorer(self) -> Scorer:
-        """The model fitted to the history. ``knn``: the predicted rank of a candidate's value
-        plus ``cost_weight`` times the predicted rank of its cost. ``gp``: the negative log
-        expected improvement plus ``cost_weight`` times its predicted log cost (expected
-        improvement per unit of cost to the power ``cost_weight``)."""
-        known = np.isfinite(self._seen_costs)
-        weigh = bool(self.cost_weight) and known.sum() >= 2
-        if self.surrogate == "gp":
-            from .surrogate import ExpectedImprovement
-            pending = [np.clip(c.x, 0.0, 1.0) for c in self.pending_candidates()]
-            value = ExpectedImprovement(self._seen_x, self._seen_values, np.array(pending) if pending else None)
-            cost = None
-            if weigh:
-                positive = known & (self._seen_costs > 0)
-                if positive.sum() >= 2:
-                    cost = KnnMean(self._seen_x[positive], np.log(self._seen_costs[positive])).predict
-            return Scorer(value, cost, self.cost_weight, value.chosen)
-        value = KnnRanks(self._seen_x, self._seen_values).predict
-        if not weigh:
-            return Scorer(value)
-        return Scorer(value, KnnRanks(self._seen_x[known], self._seen_costs[known]).predict, self.cost_weight)
+    def _scorer(self, points: np.ndarray, values: np.ndarray, costs: np.ndarray) -> Scorer:
+        """The model fitted to these evaluated points. ``knn``: the predicted rank of a
+        candidate's value; ``gp``: the predicted quantile of its value, one standard deviation
+        optimistic, told of the pending points. Either plus ``cost_weight`` times the predicted
+        rank of its cost."""
+        known = np.isfinite(costs)
+        cost = None
+        if self.cost_weight and known.sum() >= 2:
+            cost = KnnRanks(points[known], costs[known]).predict
+        if self.surrogate != "gp":
+            return Scorer(KnnRanks(points, values).predict, cost, self.cost_weight)
+        from .surrogate import OptimisticQuantile
+        place = self._places()
+        if self._seen_places is None or len(self._seen_places) != len(self._seen_x):
+            self._seen_places = place(self._seen_x)  # points[:seen] are the evaluated points
+        placed = np.vstack([self._seen_places, place(points[len(self._seen_x):])])
+        pending = [np.clip(c.x, 0.0, 1.0) for c in self.pending_candidates()]
+        value = OptimisticQuantile(placed, values, place(np.array(pending)) if pending else None,
+                                   theta=self._theta, start=self._last_theta)
+        self._theta = self._last_theta = value.theta
+        return Scorer(lambda x: value(place(x)), cost, self.cost_weight, lambda p: value.chosen(place(p)))
 
-    def set_key(self, key: Callable[[np.ndarray], Hashable] | None) -> None:
-        """The configuration a unit vector decodes to (hashable), or None: no repeat checks."""
+    def _places(self) -> Callable[[np.ndarray], np.ndarray]:
+        """Rows of points to the points that stand for their configurations."""
+        canonical = self._canonical
+        if canonical is None:
+            return lambda x: x
+        return lambda x: np.array([canonical(row) for row in np.atleast_2d(x)]).reshape(-1, self.dim)
+
+    def set_key(self, key: Callable[[np.ndarray], Hashable] | None,
+                canonical: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+        """The configuration a unit vector decodes to (hashable), or None: no repeat checks;
+        ``canonical``: the point that stands for that configuration, which the ``gp`` model sees
+        instead of the candidate itself (None: the candidate)."""
         self._key = key
-        self._seen_keys = None
+        self._canonical = canonical
+        self._seen_keys = self._seen_places = None
 
     # -- what the algorithms call ---------------------------------------------
     def _screened(self, make: Callable[[], tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
         """``make()`` returns (trials, per-row arrays...) for one draw of the generation. Off, it
         is called once; on, k times (and more for slots whose candidates are all repeats), and
-        each row takes the row of the draw chosen for it."""
+        each row takes the row of the draw chosen for it. ``knn`` chooses every row now; ``gp``
+        chooses each row when it is asked (:meth:`_resolve`), with every value told by then."""
+        self._draws = None
         if not self.prescreen or self._seen_x is None or len(self._seen_x) == 0:
             return make()
         k = self.prescreen
         draws = [make() for _ in range(k)]
-        n = len(draws[0][0])
-        key = self._key
-        model = k > 1 and len(self._seen_x) >= 2
-        if key is None and not model:
+        if self._key is None and k == 1:
             return draws[0]
-        if model and self.surrogate == "gp":
-            # The GP's linear algebra is on small matrices: threads only contend, most of all with
-            # trials training on the same cores (hundreds of times slower under load, measured).
-            from threadpoolctl import threadpool_limits
-            with threadpool_limits(1):
-                return self._choose(draws, make, k, n, key, model)
-        return self._choose(draws, make, k, n, key, model)
-
-    def _choose(self, draws: list, make: Callable[[], tuple[np.ndarray, ...]], k: int, n: int,
-                key: Callable[[np.ndarray], Hashable] | None, model: bool) -> tuple[np.ndarray, ...]:
-        """Each slot's row among the draws (more drawn for slots whose candidates all repeat)."""
-        score = self._scorer() if model else None
-
-        def predict(rows: list[tuple[int, int]]) -> np.ndarray:
-            x = np.stack([np.clip(draws[j][0][i], 0.0, 1.0) for j, i in rows])
-            return score(x)
-
-        repaired: dict[int, np.ndarray] = {}
-        pick = np.zeros(n, dtype=int)
-        if key is None and not score.conditions:  # the model alone, the same for every slot
-            pick = np.argmin(predict([(j, i) for j in range(k) for i in range(n)]).reshape(k, n), axis=0)
-        elif key is None:  # the model alone, told each slot's choice
-            for i in range(n):
-                pick[i] = int(np.argmin(predict([(j, i) for j in range(k)])))
-                score.chosen(np.clip(draws[pick[i]][0][i], 0.0, 1.0))
-        else:
-            taken = self._evaluated_keys() | {key(np.clip(c.x, 0.0, 1.0)) for c in self.pending_candidates()}
-            for i in range(n):
-                low, choice = 0, None
-                while choice is None:
-                    while len(draws) < low + k:
-                        draws.append(make())
-                    novel = [j for j in range(low, low + k)
-                             if key(np.clip(draws[j][0][i], 0.0, 1.0)) not in taken]
-                    if novel:
-                        choice = novel[int(np.argmin(predict([(j, i) for j in novel])))] if model else novel[0]
-                    elif low + k >= k * (1 + EXTRA_ROUNDS):  # no novel one: the model's best repeat
-                        choice = int(np.argmin(predict([(j, i) for j in range(k)]))) if model else 0
-                    else:
-                        low += k
-                pick[i] = choice
-                x = np.clip(draws[choice][0][i], 0.0, 1.0)
-                if key(x) in taken:
-                    x = self._repair(x, taken, k if model else 1, score)
-                    repaired[i] = x
-                taken.add(key(x))
-                if score is not None:
-                    score.chosen(x)
-        rows = np.arange(n)
-        out = tuple(np.stack([d[a] for d in draws])[pick, rows] for a in range(len(draws[0])))
-        for i, x in repaired.items():
-            out[0][i] = x
+        if self.surrogate == "gp":
+            self._draws, self._theta = draws, None
+            self._resolved = np.zeros(len(draws[0][0]), dtype=bool)
+            return tuple(np.array(a, copy=True) for a in draws[0])  # each row replaced as it is asked
+        model = k > 1 and len(self._seen_x) >= 2
+        if self._key is None and not model:
+            return draws[0]
+        score = self._scorer(self._seen_x, self._seen_values, self._seen_costs) if model else None
+        n = len(draws[0][0])
+        taken = self._taken()
+        if self._key is None:  # the model alone, the same for every slot
+            x = np.clip(np.concatenate([d[0] for d in draws]), 0.0, 1.0)
+            pick = np.argmin(score(x).reshape(k, n), axis=0)
+            rows = np.arange(n)
+            return tuple(np.stack([d[a] for d in draws])[pick, rows] for a in range(len(draws[0])))
+        out = tuple(np.array(a, copy=True) for a in draws[0])
+        for i in range(n):
+            self._choose_row(i, draws, out, score, taken)
         return out
+
+    def _resolve(self, row: int) -> None:
+        if self._draws is None or self._resolved[row]:
+            return
+        from threadpoolctl import threadpool_limits
+        points, values, costs = self._told_so_far()
+        # The GP's linear algebra is on small matrices: threads only contend, most of all with
+        # trials training on the same cores (a 256 x 256 Cholesky: 1.8 ms on one thread of this
+        # 2-core machine, 130 ms on two while it was busy).
+        with threadpool_limits(1):
+            score = self._scorer(points, values, costs) if self.prescreen > 1 and len(values) >= 2 else None
+            out = [self._pending[:, :]] + [getattr(self, a) for a in self.row_arrays]
+            self._choose_row(row, self._draws, out, score, self._taken())
+        self._resolved[row] = True
+
+    def _choose_row(self, i: int, draws: list, out: Any, score: Scorer | None, taken: set) -> None:
+        """Set row ``i`` of ``out`` (trials, per-row arrays) from the draw chosen for it: the
+        model's best among its novel candidates (more are drawn when all k repeat), a repeat
+        repaired when even those all repeat; ``taken`` (configurations not to ask) gains it."""
+        key, k = self._key, self.prescreen
+
+        def predict(js: list[int]) -> np.ndarray:
+            return score(np.stack([np.clip(draws[j][0][i], 0.0, 1.0) for j in js]))
+
+        low, choice = 0, None
+        while choice is None:
+            while len(draws) < low + k:
+                draws.append(self._trials())
+            if key is None:
+                novel = list(range(k))
+            else:
+                novel = [j for j in range(low, low + k) if key(np.clip(draws[j][0][i], 0.0, 1.0)) not in taken]
+            if novel:
+                choice = novel[int(np.argmin(predict(novel)))] if score is not None else novel[0]
+            elif low + k >= k * (1 + EXTRA_ROUNDS):  # no novel one: the model's best repeat
+                choice = int(np.argmin(predict(list(range(k))))) if score is not None else 0
+            else:
+                low += k
+        x = np.clip(draws[choice][0][i], 0.0, 1.0)
+        if key is not None and key(x) in taken:
+            x = self._repair(x, taken, k if score is not None else 1, score)
+        for a in range(1, len(out)):
+            out[a][i] = draws[choice][a][i]
+        out[0][i] = x
+        if key is not None:
+            taken.add(key(x))
+        if score is not None:
+            score.chosen(x)
+
+    def _taken(self) -> set:
+        """Configurations not to ask again: evaluated, told this generation, or pending."""
+        if self._key is None:
+            return set()
+        taken = self._evaluated_keys() | {self._key(np.clip(c.x, 0.0, 1.0)) for c in self.pending_candidates()}
+        if self.schedule == "generational" and self._told is not None:
+            taken |= {self._key(self._pending[r]) for r in np.flatnonzero(~np.isnan(self._told))}
+        return taken
+
+    def _told_so_far(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The evaluated points, values and costs, with those told in the pending generation."""
+        if self.schedule != "generational" or self._told is None:
+            return self._seen_x, self._seen_values, self._seen_costs
+        rows = np.flatnonzero(~np.isnan(self._told))
+        costs = [self._told_costs.get(self._first_id + r, np.nan) for r in rows]
+        return (np.vstack([self._seen_x, self._pending[rows]]), np.concatenate([self._seen_values, self._told[rows]]),
+                np.concatenate([self._seen_costs, costs]))
 
     def _repair(self, x: np.ndarray, taken: set, k: int,
                 score: Callable[[np.ndarray], np.ndarray] | None) -> np.ndarray:
@@ -333,6 +382,8 @@ class Prescreen:
         self._seen_costs = np.concatenate([self._seen_costs, costs])
         if self._seen_keys is not None:
             self._seen_keys.update(self._key(p) for p in x)
+        if self._seen_places is not None:
+            self._seen_places = np.vstack([self._seen_places, self._places()(x)])
 
     # -- the history the model is fitted to ------------------------------------
     def tell_generation(self, values: Any, costs: Any = None) -> None:
@@ -361,8 +412,21 @@ class Prescreen:
             if self.cost_weight or np.isfinite(self._seen_costs).any() or self._told_costs:
                 state["prescreen"].update(cost_weight=self.cost_weight, seen_costs=pack_floats(self._seen_costs),
                                           told_costs={str(i): c for i, c in self._told_costs.items()})
-            if self.surrogate != "knn":  # states made before there was a choice stay as they were
-                state["prescreen"]["surrogate"] = self.surrogate
+            state["prescreen"].update(self._surrogate_state())
+        return state
+
+    def _surrogate_state(self) -> dict[str, Any]:
+        """The model's part of the state: none for ``knn`` (states made before there was a choice
+        stay as they were); for ``gp``, the pending trials' draws not all chosen yet."""
+        if self.surrogate == "knn":
+            return {}
+        state: dict[str, Any] = {"surrogate": self.surrogate}
+        if self._last_theta is not None:
+            state["last_theta"] = pack_floats(self._last_theta)
+        if self._draws is not None:
+            state["draws"] = [[pack_floats(np.asarray(a, dtype=float)) for a in d] for d in self._draws]
+            state["resolved"] = self._resolved.tolist()
+            state["theta"] = None if self._theta is None else pack_floats(self._theta)
         return state
 
     def state_parts(self) -> tuple[dict[str, Any], np.ndarray | None]:
@@ -372,8 +436,7 @@ class Prescreen:
         state = super(Prescreen, self).state_dict()  # the algorithm's own state, without the history
         state["prescreen"] = {"k": self.prescreen, "seen": len(self._seen_values), "cost_weight": self.cost_weight,
                               "told_costs": {str(i): c for i, c in self._told_costs.items()}}
-        if self.surrogate != "knn":
-            state["prescreen"]["surrogate"] = self.surrogate
+        state["prescreen"].update(self._surrogate_state())
         return state, np.column_stack([self._seen_x, self._seen_values, self._seen_costs])
 
     def load_state_parts(self, state: dict[str, Any], history: np.ndarray | None) -> None:
@@ -404,3 +467,10 @@ class Prescreen:
                 self._told_costs = {int(i): float(c) for i, c in screen["told_costs"].items()}
             else:
                 self._seen_costs = np.full(len(self._seen_values), np.nan)
+            if "draws" in screen:
+                self._draws = [tuple(unpack_floats(a).reshape(-1, self.dim) if j == 0 else unpack_floats(a).reshape(-1)
+                                     for j, a in enumerate(d)) for d in screen["draws"]]
+                self._resolved = np.array(screen["resolved"], dtype=bool)
+                self._theta = None if screen["theta"] is None else unpack_floats(screen["theta"]).reshape(-1)
+            if "last_theta" in screen:
+                self._last_theta = unpack_floats(screen["last_theta"]).reshape(-1)
