@@ -1,4 +1,5 @@
-"""Driver overhead per trial for a no-op objective, next to Optuna's on SQLite, in the same run.
+"""Driver overhead per trial for a no-op objective, next to Optuna's on SQLite, in the same run;
+and the default search's own time per ask.
 
     python benchmarks/overhead.py [--trials 100 1000 3000] [--population 20]
 
@@ -40,6 +41,30 @@ def ours(directory: Path, trials: int, population: int, workers: int) -> tuple[f
     study.run()
     study.close()
     return (time.perf_counter() - started) / trials, (directory / f"ours-{trials}" / "study.db").stat().st_size
+
+
+def search_alone(trials: int, population: int) -> tuple[float, float]:
+    """The default search as a study builds it, asked and told ``trials`` times with no study
+    around it: milliseconds per ask (with its tell), over the whole run and over its last 100."""
+    import numpy as np
+
+    from autodehypo.answers import params_key
+    from autodehypo.config import parse_config
+    from autodehypo.study import build_optimizer
+    cfg = parse_config({"study": {"seed": 0, "population": population, "budget": {"evaluations": trials}},
+                        "space": {f"x{i}": {"type": "float", "low": 0.0, "high": 1.0} for i in range(4)},
+                        "objective": {"type": "python"}})
+    search = build_optimizer(cfg)
+    search.set_key(lambda x: params_key(cfg.space.decode(x)), lambda x: cfg.space.encode(cfg.space.decode(x)))
+    times = []
+    while True:
+        started = time.perf_counter()
+        candidate = search.ask()
+        if candidate is None:
+            break
+        search.tell(candidate.id, float(np.sum((candidate.x - 0.3) ** 2)), 1.0)
+        times.append(time.perf_counter() - started)
+    return 1e3 * float(np.mean(times)), 1e3 * float(np.mean(times[-100:]))
 
 
 def fork_only(count: int) -> float:
@@ -99,6 +124,11 @@ def main() -> None:
                   f"{measured[trials][1] / 1e6:7.2f}", flush=True)
     print("autodehypo: fork per trial, SQLite; process: fork + exit + wait4 alone; rest: autodehypo - process; "
           "file: the study's SQLite file")
+    print("\nthe default search alone (ask and tell, no study): ms per ask")
+    print(f"{'trials':>7}  {'mean':>8}  {'last 100':>8}")
+    for trials in args.trials:
+        mean, last = search_alone(trials, args.population)
+        print(f"{trials:>7}  {mean:8.2f}  {last:8.2f}  (goal: under 50 ms at 1000 trials)", flush=True)
     if not have_optuna:
         print("optuna: not installed (pip install 'autodehypo[bench]')")
     else:

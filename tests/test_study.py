@@ -196,12 +196,14 @@ def test_without_an_algorithm_a_study_runs_the_default_search_of_the_version_it_
     config = toy_config(evaluations=24, population=6)
     del config["study"]["algorithm"]
     fresh = Study.create(tmp_path / "new", config)
-    assert (fresh.config.algorithm, fresh.config.options) == ("lshade", {"prescreen": 32, "cost_weight": 0.4})
-    assert fresh.storage.meta("search_defaults") == 3
+    assert (fresh.config.algorithm, fresh.config.options) == (
+        "lshade", {"prescreen": 32, "cost_weight": 0.4, "surrogate": "gp"})
+    assert fresh.storage.meta("search_defaults") == 4
     fresh.run()
     assert fresh.storage.current_state()["state"]["prescreen"]["k"] == 32
     assert fresh.storage.current_state()["state"]["prescreen"]["cost_weight"] == 0.4
-    assert "(lshade, prescreen 32, cost weight 0.4, seed 3, minimize)" in report_text(fresh.storage)
+    assert fresh.storage.current_state()["state"]["prescreen"]["surrogate"] == "gp"
+    assert "(lshade, prescreen 32 (gp), cost weight 0.4, seed 3, minimize)" in report_text(fresh.storage)
     fresh.close()
     # Without an evaluation budget (L-SHADE shrinks toward one), de with its best pre-screening.
     timed = {**config, "study": {**config["study"], "budget": {"wall_time": "1h"}}}
@@ -209,7 +211,7 @@ def test_without_an_algorithm_a_study_runs_the_default_search_of_the_version_it_
         "de", {"prescreen": 4, "cost_weight": 0.4})
     # The user's options are added to the default's; another algorithm's are refused by name.
     assert Study.check(tmp_path / "x", {**config, "study": {**config["study"], "options": {"p": 0.2}}}
-                       ).options == {"prescreen": 32, "cost_weight": 0.4, "p": 0.2}
+                       ).options == {"prescreen": 32, "cost_weight": 0.4, "surrogate": "gp", "p": 0.2}
     # A study made with version 2 of the defaults keeps pre-screening without the cost.
     import autodehypo.study as study_module
     monkeypatch.setattr(study_module, "SEARCH_DEFAULTS_VERSION", 2)
@@ -219,6 +221,13 @@ def test_without_an_algorithm_a_study_runs_the_default_search_of_the_version_it_
     assert (v2.config.algorithm, v2.config.options) == ("lshade", {"prescreen": 32})
     assert "(lshade, prescreen 32, seed 3, minimize)" in report_text(v2.storage)
     v2.close()
+    # Version 3 keeps the nearest-neighbour model.
+    monkeypatch.setattr(study_module, "SEARCH_DEFAULTS_VERSION", 3)
+    Study.create(tmp_path / "v3", config).close()
+    monkeypatch.undo()
+    v3 = Study.open(tmp_path / "v3")
+    assert (v3.config.algorithm, v3.config.options) == ("lshade", {"prescreen": 32, "cost_weight": 0.4})
+    v3.close()
     with pytest.raises(ConfigError, match=r"study.options \(for lshade, the default algorithm\).*'strategy'"):
         Study.check(tmp_path / "x", {**config, "study": {**config["study"], "options": {"strategy": "rand/1/bin"}}})
     # A study file from before the defaults were recorded ran de, and keeps running de.

@@ -187,6 +187,7 @@ class Prescreen:
     _resolved: np.ndarray | None = None  # gp: which rows of the pending trials are chosen
     _theta: np.ndarray | None = None     # gp: the hyperparameters fitted for the pending trials
     _last_theta: np.ndarray | None = None  # gp: the last fit's, where the next one starts
+    _fitted_at: int = 0                    # gp: the points the last fit saw
 
     def configure_prescreen(self, prescreen: Any, cost_weight: Any = 0.0, surrogate: Any = "knn") -> None:
         """Turn pre-screening on (k candidates per slot) or off (None); before the first ask."""
@@ -208,6 +209,7 @@ class Prescreen:
         self._told_costs = {}
         self._seen_keys = self._seen_places = None
         self._draws = self._resolved = self._theta = self._last_theta = None
+        self._fitted_at = 0
 
     def tell(self, id: int, value: float, cost: float | None = None) -> None:
         """``cost``: what evaluating it consumed (energy, time), for cost-aware pre-screening."""
@@ -226,14 +228,19 @@ class Prescreen:
             cost = KnnRanks(points[known], costs[known]).predict
         if self.surrogate != "gp":
             return Scorer(KnnRanks(points, values).predict, cost, self.cost_weight)
-        from .surrogate import OptimisticQuantile
+        from .surrogate import REFIT_EVERY, OptimisticQuantile
         place = self._places()
         if self._seen_places is None or len(self._seen_places) != len(self._seen_x):
             self._seen_places = place(self._seen_x)  # points[:seen] are the evaluated points
         placed = np.vstack([self._seen_places, place(points[len(self._seen_x):])])
         pending = [np.clip(c.x, 0.0, 1.0) for c in self.pending_candidates()]
+        theta = self._theta
+        if theta is None and self._last_theta is not None and len(values) - self._fitted_at < REFIT_EVERY:
+            theta = self._last_theta  # a small population's generations come fast: fit less often
         value = OptimisticQuantile(placed, values, place(np.array(pending)) if pending else None,
-                                   theta=self._theta, start=self._last_theta)
+                                   theta=theta, start=self._last_theta)
+        if theta is None:
+            self._fitted_at = len(values)
         self._theta = self._last_theta = value.theta
         return Scorer(lambda x: value(place(x)), cost, self.cost_weight, lambda p: value.chosen(place(p)))
 
@@ -423,6 +430,7 @@ class Prescreen:
         state: dict[str, Any] = {"surrogate": self.surrogate}
         if self._last_theta is not None:
             state["last_theta"] = pack_floats(self._last_theta)
+            state["fitted_at"] = self._fitted_at
         if self._draws is not None:
             state["draws"] = [[pack_floats(np.asarray(a, dtype=float)) for a in d] for d in self._draws]
             state["resolved"] = self._resolved.tolist()
@@ -474,3 +482,4 @@ class Prescreen:
                 self._theta = None if screen["theta"] is None else unpack_floats(screen["theta"]).reshape(-1)
             if "last_theta" in screen:
                 self._last_theta = unpack_floats(screen["last_theta"]).reshape(-1)
+                self._fitted_at = int(screen["fitted_at"])

@@ -40,6 +40,7 @@ from scipy.special import log_ndtr, ndtri
 MAX_POINTS = 256           # evaluated points fitted at most
 KAPPA = 1.0                # standard deviations of optimism in the score
 MAX_ITERATIONS = 30        # L-BFGS-B iterations per fit
+REFIT_EVERY = 16           # new points between two fits of the hyperparameters
 LENGTH_PRIOR = (0.0, 1.5)  # mean and sd of log length scale (the cube's side is 1)
 BOUNDS = {"length": (1e-2, 1e2), "signal": (5e-2, 2e1), "noise": (1e-6, 1.0)}
 SQRT5 = math.sqrt(5.0)
@@ -180,8 +181,10 @@ def fitted_points(values: np.ndarray, limit: int = MAX_POINTS) -> np.ndarray:
     if n <= limit:
         return np.arange(n)
     best = np.argsort(np.where(np.isfinite(values), values, np.inf), kind="stable")[:limit // 4]
-    recent = [i for i in range(n - 1, -1, -1) if i not in set(best.tolist())][:limit - len(best)]
-    return np.sort(np.concatenate([best, np.array(recent, dtype=int)]))
+    rest = np.ones(n, dtype=bool)
+    rest[best] = False
+    recent = np.flatnonzero(rest)[-(limit - len(best)):]
+    return np.sort(np.concatenate([best, recent]))
 
 
 class OptimisticQuantile:

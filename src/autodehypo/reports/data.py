@@ -80,8 +80,12 @@ def search_label(config: dict[str, Any], defaults: int) -> str:
     algorithm, options = search_of(study, defaults)
     merged = {**options, **study.get("options", {})}
     prescreen, cost_weight = merged.get("prescreen"), merged.get("cost_weight")
-    label = f"{algorithm}, prescreen {prescreen}" if prescreen else algorithm
-    return f"{label}, cost weight {cost_weight:g}" if prescreen and cost_weight else label
+    if not prescreen:
+        return algorithm
+    label = f"{algorithm}, prescreen {prescreen}"
+    if merged.get("surrogate", "knn") != "knn":
+        label += f" ({merged['surrogate']})"
+    return f"{label}, cost weight {cost_weight:g}" if cost_weight else label
 
 
 def study_name(config: dict[str, Any], directory: str | Path) -> str:
