@@ -29,9 +29,9 @@ from benchmarks.hpo import measures  # noqa: E402
 from benchmarks.hpo.ours import parse_variant, run_autodehypo, space_config  # noqa: E402
 from benchmarks.hpo.peers import (EXTERNAL, PEERS, Peer, dehb_environment, external_environment,  # noqa: E402
                                   run_external)
-from benchmarks.hpo.run import BEST, analyse, comparisons, main, report  # noqa: E402
+from benchmarks.hpo.run import BEST, analyse, comparisons, equal_view, main, report  # noqa: E402
 from benchmarks.hpo.trace import Trace  # noqa: E402
-from benchmarks.hpo.tasks import TableError, load_energy_table  # noqa: E402
+from benchmarks.hpo.tasks import TableError, hartmann6_task, load_energy_table  # noqa: E402
 
 HERE_ENVS = ROOT / "benchmarks" / "hpo" / "envs"
 LRS = ["0.001", "0.01", "0.1", "1.0"]
@@ -520,3 +520,26 @@ def test_pool_reports_runs_of_several_seed_sets_as_one(table, tmp_path):
     report = (pooled / "report.md").read_text()
     assert main(["--report-only", str(pooled)]) == 0
     assert (pooled / "report.md").read_text() == report
+
+
+def test_a_cost_weighted_search_told_equal_costs_asks_what_it_asks_without_the_weight():
+    """Why the equal-cost view may stand the unweighted variant's runs in for the weighted one's:
+    on Hartmann-6 every evaluation costs 1, so the cost-aware search is told equal costs."""
+    task = hartmann6_task()
+    for seed in (0, 1):
+        weighted = run_autodehypo(task, "lshade:prescreen=8:model=gp:cw=40", seed, 40)
+        plain = run_autodehypo(task, "lshade:prescreen=8:model=gp", seed, 40)
+        np.testing.assert_array_equal(weighted.losses, plain.losses)
+    knn_weighted = run_autodehypo(task, "lshade:prescreen=8:cw=40", 0, 40)
+    np.testing.assert_array_equal(knn_weighted.losses, run_autodehypo(task, "lshade:prescreen=8", 0, 40).losses)
+
+
+def test_the_equal_cost_view_shows_a_cost_weighted_variant_by_its_unweighted_twin():
+    def run(optimizer, loss):
+        return Trace("t", optimizer, 0, 2, np.array([loss, loss]), np.array([5.0, 7.0]), np.zeros(2, dtype=bool))
+    traces = [run("random", 3.0), run("de:prescreen=8", 1.0), run("de:prescreen=8:cw=40", 2.0),
+              run("jso:prescreen=8:cw=40", 0.5)]
+    shown = {t.optimizer: t for t in equal_view(traces)}
+    assert set(shown) == {"random", "de:prescreen=8", "de:prescreen=8:cw=40"}  # jso's twin was not run
+    assert shown["de:prescreen=8:cw=40"].losses.tolist() == [1.0, 1.0]  # the unweighted run, renamed
+    assert all(t.costs.tolist() == [1.0, 1.0] for t in shown.values())

@@ -153,8 +153,17 @@ def run_optuna_cmaes(task: Task, seed: int, evaluations: int) -> Trace:
 
 
 def run_optuna_gp(task: Task, seed: int, evaluations: int) -> Trace:
+    """GPSampler computes with torch in this process. On one torch thread: torch's OpenMP threads,
+    once started, make every process forked later hang in its first parallel torch operation
+    (the tests' studies train in forked trials, after this peer's tests ran)."""
+    import torch
     from optuna.samplers import GPSampler
-    return _optuna_run(task, seed, evaluations, "optuna-gp", GPSampler(seed=seed), index=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _optuna_run(task, seed, evaluations, "optuna-gp", GPSampler(seed=seed), index=False)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _nevergrad_run(task: Task, seed: int, evaluations: int, name: str, registry_name: str) -> Trace:

@@ -364,11 +364,36 @@ VIEWS = {"real": "Real cost: an evaluation costs what the table recorded for it 
 BEST = "best peer"  # the column of the peer with the lowest ERT on each task
 
 
+def without_cost_weight(spec: str) -> str:
+    """The variant ``spec`` with its ``:cw=P`` left out."""
+    return ":".join(item for item in spec.split(":") if not item.startswith("cw="))
+
+
+def equal_view(traces: list[Trace]) -> list[Trace]:
+    """The runs in the equal-cost view. A peer never sees the costs, so its runs are the same with
+    every cost 1. Ours with a cost weight (``:cw=P``) choose by the costs told: told 1 every time,
+    their cost ranks all tie and they ask exactly what the same variant without the weight asks
+    (checked: tests/test_hpo_harness.py), so that variant's runs stand for them here, under their
+    name; without such runs they are left out of this view rather than shown choosing by costs
+    that this view does not have."""
+    plain = {t.optimizer for t in traces}
+    out = []
+    for t in traces:
+        if t.optimizer != without_cost_weight(t.optimizer):
+            continue
+        out.append(t.unit_costs())
+        for weighted in {o for o in plain if o != t.optimizer and without_cost_weight(o) == t.optimizer}:
+            twin = t.unit_costs()
+            twin.optimizer = weighted
+            out.append(twin)
+    return out
+
+
 def analyse(data: dict, budgets: list[int], view: str = "real") -> dict:
     """Per task: target, and per optimizer and budget the per-run figures, in one view of the costs:
-    ``real`` (the table's) or ``equal`` (every evaluation costs 1; the same traces)."""
+    ``real`` (the table's) or ``equal`` (every evaluation costs 1: :func:`equal_view`)."""
     meta = data["task"]
-    traces = data["traces"] if view == "real" else [t.unit_costs() for t in data["traces"]]
+    traces = data["traces"] if view == "real" else equal_view(data["traces"])
     best = meta["best_loss"]
     top = budgets[-1]
     random_runs = runs_at(traces, "random", top)
@@ -791,7 +816,7 @@ def write_outputs(out: Path, loaded: list[dict], args_line: str, env: dict, skip
             name = _safe(real["meta"]["name"])
             plot(d, real, budgets[-1], out / "plots" / f"{name}.png")
             evaluations = {**d, "task": {**d["task"], "cost_unit": "evaluations"},
-                           "traces": [t.unit_costs() for t in d["traces"]]}
+                           "traces": equal_view(d["traces"])}
             plot(evaluations, equal, budgets[-1], out / "plots" / f"{name}-equal.png")
     except ImportError:
         log("matplotlib not installed (pip install matplotlib): no plots")
