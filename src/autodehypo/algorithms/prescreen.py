@@ -50,6 +50,18 @@ still win. Costs never told leave the score as it was. Measured energy is not
 repeatable, so two runs with the same seed may ask different candidates where
 costs rank differently; a resumed run continues exactly from what was told.
 
+The model. ``surrogate = "knn"`` (the default of the option) is the model
+above. ``surrogate = "gp"`` is a Gaussian process (:mod:`surrogate`) that scores
+a candidate by the predicted quantile of its value one standard deviation
+optimistic, a number in [0, 1] like the predicted rank, so that the cost term
+adds to it alike. It sees each configuration as the one point the driver says
+stands for it (``set_key``'s ``canonical``), and it chooses each row of a
+generation when the row is asked (:meth:`Prescreen._resolve`), with every
+value told by then and the trials still out counted as evaluated at their
+predicted value: the k draws are made when the generation begins, as for
+``knn``, so the search is the same DE; only the choice waits. The draws, the
+rows chosen and the model's hyperparameters are in the state.
+
 The key function is not state: the evaluated points and their values are (in
 ``state_dict``), and the evaluated keys are computed again from them when
 needed, so a resumed run continues exactly as long as the driver sets the same
@@ -123,18 +135,6 @@ def check_surrogate(value: Any) -> str:
     return value
 
 
-class KnnMean:
-    """The inverse-squared-distance weighted mean of the ``neighbours`` nearest evaluated points'
-    values (here: log costs)."""
-
-    def __init__(self, points: np.ndarray, values: np.ndarray, neighbours: int = NEIGHBOURS):
-        self.model = KnnRanks(points, np.zeros(len(points)), neighbours)
-        self.model.ranks = np.asarray(values, dtype=float)
-
-    def predict(self, candidates: np.ndarray) -> np.ndarray:
-        return self.model.predict(candidates)
-
-
 class Scorer:
     """Candidates' scores, lower is better, from a model fitted once per generation; a model that
     keeps pending points (the GP) learns of each one chosen through :meth:`chosen`."""
@@ -147,11 +147,6 @@ class Scorer:
     def __call__(self, candidates: np.ndarray) -> np.ndarray:
         score = self.value(candidates)
         return score if self.cost is None else score + self.weight * self.cost(candidates)
-
-    @property
-    def conditions(self) -> bool:
-        """Whether a choice changes later scores."""
-        return self._chosen is not None
 
     def chosen(self, point: np.ndarray) -> None:
         if self._chosen is not None:
