@@ -86,3 +86,21 @@ def run_killed_at(config, directory, env, delays):
                      else ["run", str(config), "--dir", str(directory)])
     assert proc.wait() == 0, proc.stderr.read()
     return kills
+
+
+def two_out(opt, told, stop=None, outstanding=()):
+    """Drive a search with two candidates out at a time, the later told first, ``told(candidate)``
+    giving its (value, cost). Works for both schedules; ``outstanding``: a resumed run's pending
+    candidates. Returns the points asked, in order."""
+    asked, out = [], list(outstanding)
+    while stop is None or len(asked) < stop:
+        c = opt.ask()
+        if c is None and not out:
+            break
+        if c is not None:
+            out.append(c)
+            asked.append(c.x)
+        if len(out) == 2 or (c is None and out):
+            done = out.pop()
+            opt.tell(done.id, *told(done))
+    return asked

@@ -10,7 +10,7 @@ from autodehypo.algorithms import ALGORITHMS, Prescreen, algorithm_options, make
 from autodehypo.algorithms.base import _list, unpack_floats
 from autodehypo.algorithms.prescreen import knn_rank_predict, ranks
 from autodehypo.config import parse_config
-from conftest import toy_config
+from conftest import toy_config, two_out
 
 SCREENED = sorted(name for name, cls in ALGORITHMS.items() if issubclass(cls, Prescreen))
 BUDGET = 150
@@ -86,20 +86,8 @@ def cost_of(x):
 
 
 def drive_two_out(opt, value=lambda x: bumpy(x)[0], stop=None, outstanding=(), costs=True):
-    """Two candidates out at a time, the later told first, each with its cost (or none).
-    Works for both schedules; ``outstanding``: a resumed run's pending candidates."""
-    asked, out = [], list(outstanding)
-    while stop is None or len(asked) < stop:
-        c = opt.ask()
-        if c is None and not out:
-            break
-        if c is not None:
-            out.append(c)
-            asked.append(c.x)
-        if len(out) == 2 or (c is None and out):
-            done = out.pop()
-            opt.tell(done.id, value(done.x), cost_of(done.x) if costs else None)
-    return asked
+    """:func:`conftest.two_out`, each candidate told ``value`` and its cost (or none)."""
+    return two_out(opt, lambda c: (value(c.x), cost_of(c.x) if costs else None), stop, outstanding)
 
 
 @pytest.mark.parametrize("name", SCREENED)

@@ -10,6 +10,7 @@ import pytest
 from autodehypo.algorithms import make_optimizer
 from autodehypo.algorithms.prescreen import Scorer
 from autodehypo.algorithms.surrogate import MAX_POINTS, GaussianProcess, OptimisticQuantile, fitted_points, normal_scores
+from conftest import two_out
 
 
 def smooth(x):
@@ -109,22 +110,11 @@ def test_each_trial_is_chosen_with_every_value_told_before_it_is_asked():
 
 
 def drive(opt, stop=None, outstanding=(), nan_every=5):
-    """Two candidates out at a time, the later told first, with a cost; every ``nan_every``-th
-    value NaN and its cost infinite."""
-    asked, out = [], list(outstanding)
-    while stop is None or len(asked) < stop:
-        c = opt.ask()
-        if c is None and not out:
-            break
-        if c is not None:
-            out.append(c)
-            asked.append(c.x)
-        if len(out) == 2 or (c is None and out):
-            done = out.pop()
-            bad = done.id % nan_every == 0
-            opt.tell(done.id, np.nan if bad else smooth(done.x)[0],
-                     math.inf if bad else 10 ** (2 * done.x[0]))
-    return asked
+    """:func:`conftest.two_out` with a cost; every ``nan_every``-th value NaN and its cost infinite."""
+    def told(c):
+        bad = c.id % nan_every == 0
+        return (np.nan, math.inf) if bad else (smooth(c.x)[0], 10 ** (2 * c.x[0]))
+    return two_out(opt, told, stop, outstanding)
 
 
 @pytest.mark.parametrize("schedule", ["generational", "async"])
