@@ -291,12 +291,9 @@ class Prescreen:
     def _resolve(self, row: int) -> None:
         if self._draws is None or self._resolved[row]:
             return
-        from threadpoolctl import threadpool_limits
+        from .surrogate import one_blas_thread
         points, values, costs = self._told_so_far()
-        # The GP's linear algebra is on small matrices: threads only contend, most of all with
-        # trials training on the same cores (a 256 x 256 Cholesky: 1.8 ms on one thread of this
-        # 2-core machine, 130 ms on two while it was busy).
-        with threadpool_limits(1):
+        with one_blas_thread():
             score = self._scorer(points, values, costs) if self.prescreen > 1 and len(values) >= 2 else None
             out = [self._pending[:, :]] + [getattr(self, a) for a in self.row_arrays]
             self._choose_row(row, self._draws, out, score, self._taken())
