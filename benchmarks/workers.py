@@ -65,7 +65,6 @@ import logging
 import math
 import os
 import platform
-import subprocess
 import sys
 import time
 import warnings
@@ -85,7 +84,8 @@ if (ROOT / "src" / "autodehypo").is_dir() and str(ROOT / "src") not in sys.path:
     sys.path.insert(0, str(ROOT / "src"))
 
 from benchmarks.hpo import measures  # noqa: E402
-from benchmarks.hpo.ours import parse_variant, space_config  # noqa: E402
+from benchmarks.hpo.ours import parse_variant, space_config, variant_options  # noqa: E402
+from benchmarks.hpo.run import source_commit  # noqa: E402
 from benchmarks.hpo.tasks import DEFAULT_TASKS, DRAW_SALT, Task, load_task  # noqa: E402
 
 PEERS = ("tpe-liar", "tpe-noliar", "random")
@@ -279,13 +279,7 @@ class Ours(Searcher):
             study["algorithm"] = name
         if "pop" in settings:
             study["population"] = settings["pop"]
-        options = {}
-        if "prescreen" in settings:
-            options["prescreen"] = settings["prescreen"]
-        if "cw" in settings:
-            options["cost_weight"] = settings["cw"] / 100
-        if "model" in settings:
-            options["surrogate"] = settings["model"]
+        options = variant_options(settings)
         if options:
             study["options"] = options
         self.config = parse_config({"study": study, "space": space_config(task), "objective": {"type": "python"},
@@ -294,7 +288,7 @@ class Ours(Searcher):
         self.opt = build_optimizer(self.config)
         space = self.config.space
         if settings.get("key", 1):  # study.py: the space's decoding names a configuration
-            self.opt.set_key(lambda u: task.key(space.decode(u)))
+            self.opt.set_key(lambda u: task.key(space.decode(u)), lambda u: space.encode(space.decode(u)))
         self.dedupe = bool(settings.get("dedupe", 1))
 
     def ask(self):
@@ -313,12 +307,7 @@ def describe_ours(spec: str) -> str:
     if name != "default":
         study["algorithm"] = name
     algorithm, options = search_of(study)
-    if "prescreen" in settings:
-        options["prescreen"] = settings["prescreen"]
-    if "cw" in settings:
-        options["cost_weight"] = settings["cw"] / 100
-    if "model" in settings:
-        options["surrogate"] = settings["model"]
+    options.update(variant_options(settings))
     extra = {k: v for k, v in settings.items() if k in ("pop", "enc", "key", "dedupe")}
     text = f"{algorithm} {options}" + (f" {extra}" if extra else "")
     if name == "default":
@@ -453,15 +442,8 @@ def environment() -> dict:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             versions[dist] = "not installed"
-    try:
-        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "src", "benchmarks"],
-                               capture_output=True, text=True).stdout.strip()
-    except OSError:
-        commit, dirty = "", ""
     return {"cpu": cpu_model(), "cores": os.cpu_count(), "versions": versions, "tpe": tpe_default(),
-            "commit": (commit or "unknown") + (" (uncommitted changes)" if dirty else ""),
+            "commit": source_commit("src", "benchmarks"),
             "load": " ".join(f"{x:.2f}" for x in os.getloadavg())}
 
 

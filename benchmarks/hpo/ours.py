@@ -56,6 +56,18 @@ def parse_variant(spec: str) -> tuple[str, dict[str, int]]:
     return name, settings
 
 
+def variant_options(settings: dict[str, Any]) -> dict[str, Any]:
+    """The search options a variant's settings (:func:`parse_variant`) set."""
+    options: dict[str, Any] = {}
+    if "prescreen" in settings:
+        options["prescreen"] = settings["prescreen"]
+    if "cw" in settings:
+        options["cost_weight"] = settings["cw"] / 100
+    if "model" in settings:
+        options["surrogate"] = settings["model"]
+    return options
+
+
 def run_autodehypo(task: Task, algorithm: str, seed: int, evaluations: int) -> Trace:
     """One run of ``algorithm`` (a name or a variant, see :func:`parse_variant`) on ``task``:
     the study's space encoding, default population, told-value policy, answers to repeated
@@ -69,11 +81,7 @@ def run_autodehypo(task: Task, algorithm: str, seed: int, evaluations: int) -> T
     space = SearchSpace.from_config(space_config(task), settings.get("enc", ENCODING_VERSION))
     # config.py: study.population defaults to the algorithm's default_population(space.dim).
     population = settings.get("pop") or ALGORITHMS[name].default_population(space.dim)
-    options = {"prescreen": settings["prescreen"]} if "prescreen" in settings else {}
-    if "cw" in settings:
-        options["cost_weight"] = settings["cw"] / 100
-    if "model" in settings:
-        options["surrogate"] = settings["model"]
+    options = variant_options(settings)
     opt = make_optimizer(name, space.dim, population=population, seed=seed, max_evaluations=evaluations,
                          **options)
     if options and settings.get("key", 1):  # study.py: the space's decoding names a configuration

@@ -768,6 +768,18 @@ def tpe_default() -> str:
             "multivariate=False")
 
 
+def source_commit(*paths: str) -> str:
+    """The checkout's commit, with " (uncommitted changes)" when ``paths`` differ from it."""
+    try:
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", *paths],
+                               capture_output=True, text=True).stdout.strip()
+    except OSError:
+        commit, dirty = "", ""
+    return (commit or "unknown") + (" (uncommitted changes)" if dirty else "")
+
+
 def environment(external: dict[str, dict] | None) -> dict:
     """This machine and the versions of the packages, those of each peer's own environment
     (``external``: peer -> versions) included."""
@@ -780,13 +792,6 @@ def environment(external: dict[str, dict] | None) -> dict:
     for name, found in (external or {}).items():
         versions.update({f"{name} env {k}": v for k, v in found.items()})
     import autodehypo
-    try:
-        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "src", "benchmarks/hpo"],
-                               capture_output=True, text=True).stdout.strip()
-    except OSError:
-        commit, dirty = "", ""
     cpu = None
     try:
         match = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
@@ -796,7 +801,7 @@ def environment(external: dict[str, dict] | None) -> dict:
     return {"versions": versions, "cpu": cpu or platform.processor() or "unknown", "cores": os.cpu_count(),
             "load_average": " ".join(f"{x:.2f}" for x in os.getloadavg()), "tpe": tpe_default(),
             "autodehypo": f"{autodehypo.__version__} from {Path(autodehypo.__file__).parent}, commit "
-                          f"{commit or 'unknown'}{' (uncommitted changes)' if dirty else ''}",
+                          f"{source_commit('src', 'benchmarks/hpo')}",
             "host": platform.node()}
 
 
