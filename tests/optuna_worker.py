@@ -69,7 +69,19 @@ def objective(trial: optuna.Trial, kill_at: int = -1, sleep: float = 0.0) -> flo
     return value
 
 
-def open_storage(spec: str):
+def conditional_objective(trial: optuna.Trial) -> float:
+    """A define-by-run space whose parameters depend on an earlier choice."""
+    kind = trial.suggest_categorical("kind", ["linear", "tree"])
+    if kind == "linear":
+        return abs(math.log10(trial.suggest_float("c", 1e-4, 1e2, log=True)))
+    return abs(trial.suggest_int("depth", 1, 12) - 5) + trial.suggest_float("split", 0.0, 1.0)
+
+
+def open_storage(spec: str, heartbeat: bool = False):
+    if heartbeat:  # Optuna's recipe for dead workers: a stale trial is failed and queued again
+        from optuna.storages import RDBStorage, RetryFailedTrialCallback
+        return RDBStorage(spec, heartbeat_interval=1, grace_period=2,
+                          failed_trial_callback=RetryFailedTrialCallback())
     if spec.startswith("journal:"):
         from optuna.storages import JournalStorage
         from optuna.storages.journal import JournalFileBackend
@@ -87,11 +99,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n-jobs", type=int, default=1)
     parser.add_argument("--kill-at", type=int, default=-1, help="SIGKILL itself in this trial")
     parser.add_argument("--sleep", type=float, default=0.0)
+    parser.add_argument("--heartbeat", action="store_true", help="an RDB storage with a heartbeat and retries")
+    parser.add_argument("--remaining", action="store_true",
+                        help="run sampler.remaining_trials(study) trials (the README's resume recipe)")
+    parser.add_argument("--conditional", action="store_true",
+                        help="a conditional space and no search_space: the first complete trial fixes it")
+    parser.add_argument("--start-at", type=float, default=0.0, help="sleep until this time.time() first")
     args = parser.parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(study_name="worker", storage=open_storage(args.storage), load_if_exists=True,
-                                sampler=DESampler(args.algorithm, seed=args.seed, n_trials=args.budget,
-                                                  search_space=DISTRIBUTIONS))
+    sampler = DESampler(args.algorithm, seed=args.seed, n_trials=args.budget,
+                        search_space=None if args.conditional else DISTRIBUTIONS)
+    study = optuna.create_study(study_name="worker", storage=open_storage(args.storage, args.heartbeat),
+                                load_if_exists=True, sampler=sampler)
+    time.sleep(max(0.0, args.start_at - time.time()))
+    if args.conditional:
+        study.optimize(conditional_objective, n_trials=args.complete)
+        return
+    if args.remaining:
+        study.optimize(lambda t: objective(t, args.kill_at, args.sleep), n_trials=sampler.remaining_trials(study),
+                       catch=(ValueError,))
+        return
     stop = optuna.study.MaxTrialsCallback(args.complete, states=(optuna.trial.TrialState.COMPLETE,
                                                                  optuna.trial.TrialState.FAIL))
     study.optimize(lambda t: objective(t, args.kill_at, args.sleep), n_trials=10 * args.complete,

@@ -10,6 +10,7 @@ import json
 import math
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,7 @@ def load(spec: str) -> optuna.Study:
 
 
 def slot(trial) -> tuple[int, int]:
-    return tuple(trial.system_attrs[SLOT_KEY])
+    return tuple(trial.system_attrs[SLOT_KEY][:2])  # [generation, row, digest of the configuration]
 
 
 def study_loop(name: str, seed: int, budget: int, direction: str = "minimize",
@@ -184,10 +185,9 @@ def test_a_study_refuses_a_sampler_with_other_settings():
         study.optimize(optuna_worker.objective, n_trials=1)
 
 
-def test_jso_needs_the_budget():
-    study = optuna.create_study(sampler=DESampler("jso", search_space=optuna_worker.DISTRIBUTIONS))
+def test_jso_needs_the_budget_and_says_so_when_built():
     with pytest.raises(ValueError, match="n_trials"):
-        study.optimize(optuna_worker.objective, n_trials=1)
+        DESampler("jso", search_space=optuna_worker.DISTRIBUTIONS)
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "journal"])
@@ -315,3 +315,136 @@ def test_cost_weight_weighs_each_trial_run_time():
     durations = [(t.datetime_complete - t.datetime_start).total_seconds() for t in told]
     assert len(costs) >= 16 and (costs > 0).all()
     np.testing.assert_allclose(np.sort(costs), np.sort(durations))
+
+
+def test_killed_with_a_heartbeat_the_retry_counts_and_the_run_equals_an_uninterrupted_one(tmp_path, subprocess_env):
+    """Optuna's recipe for dead workers (heartbeat, grace period, RetryFailedTrialCallback): the
+    killed trial is failed by the storage and queued again; its FAIL is not the row's result, the
+    retry's is, and the stored generations equal those of a run that was never killed."""
+    straight = storage_spec("sqlite", tmp_path, "straight")
+    run_worker(straight, "--remaining", "--heartbeat", env=subprocess_env)
+    killed = storage_spec("sqlite", tmp_path, "killed")
+    done = run_worker(killed, "--remaining", "--heartbeat", "--kill-at", "21", env=subprocess_env, check=False)
+    assert done.returncode == -9
+    run_worker(killed, "--remaining", "--heartbeat", env=subprocess_env)  # goes on within the grace period
+
+    study = load(killed)
+    dead = study.trials[21]
+    assert dead.state == TrialState.FAIL  # failed by the heartbeat, not by the objective
+    assert any(21 in t.system_attrs.get("retry_history", ()) for t in study.trials)
+    states = [load(s)._storage.get_study_system_attrs(load(s)._study_id) for s in (straight, killed)]
+    assert json.dumps(states[0], sort_keys=True) == json.dumps(states[1], sort_keys=True)
+    finished = [t for t in study.trials if t.state.is_finished() and t.number != 21
+                and "autodehypo:superseded_by" not in t.system_attrs]
+    assert sorted(slot(t) for t in finished) == sorted(slot(t) for t in load(straight).trials)
+    assert DESampler("jso", seed=5, n_trials=48).remaining_trials(study) == 0
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_four_processes_starting_together_take_different_rows(kind, tmp_path, subprocess_env):
+    """Four workers start at the same moment with trials of different lengths: each row is trained
+    once (a worker waits for the generation instead of training a row again), and the budget is
+    spent exactly once every worker runs what remaining_trials() said when it started."""
+    spec = storage_spec(kind, tmp_path)
+    optuna.create_study(study_name="worker", storage=optuna_worker.open_storage(spec))
+    start = f"{time.time() + 4:.3f}"
+    logs = [tmp_path / f"worker{i}.log" for i in range(4)]
+    workers = [subprocess.Popen([sys.executable, str(WORKER), spec, "--complete", "32", "--budget", "64",
+                                 "--sleep", "0.05", "--start-at", start], env=subprocess_env, stderr=log.open("w"))
+               for log in logs]
+    for w, log in zip(workers, logs):
+        assert w.wait(timeout=300) == 0, log.read_text()[-3000:]
+    study = load(spec)
+    trials = study.trials
+    assert all(t.state.is_finished() and SLOT_KEY in t.system_attrs for t in trials)
+    repeats = len(trials) - len({slot(t) for t in trials})
+    assert repeats <= 1, sorted(slot(t) for t in trials)
+    replay(study)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_processes_that_fix_a_conditional_space_together_agree_on_one(kind, tmp_path, subprocess_env):
+    """No search_space and a conditional space: the first complete trials of processes that start
+    together differ; one configuration wins and no trial fails in the sampler."""
+    spec = storage_spec(kind, tmp_path)
+    optuna.create_study(study_name="worker", storage=optuna_worker.open_storage(spec))
+    start = f"{time.time() + 4:.3f}"
+    logs = [tmp_path / f"worker{i}.log" for i in range(4)]
+    workers = [subprocess.Popen([sys.executable, str(WORKER), spec, "--conditional", "--complete", "12",
+                                 "--algorithm", "de", "--start-at", start], env=subprocess_env, stderr=log.open("w"))
+               for log in logs]
+    for w, log in zip(workers, logs):
+        assert w.wait(timeout=300) == 0, log.read_text()[-3000:]
+    trials = load(spec).trials
+    assert len(trials) == 48 and all(t.state == TrialState.COMPLETE for t in trials)
+    config = load(spec)._storage.get_study_system_attrs(load(spec)._study_id)[CONFIG_KEY]
+    from autodehypo.integrations.optuna import _digest
+    told = [t for t in trials if SLOT_KEY in t.system_attrs and t.system_attrs[SLOT_KEY][2] == _digest(config)]
+    random_first = [t for t in trials if SLOT_KEY not in t.system_attrs]
+    assert len(random_first) <= 8 and len(told) >= 36, (len(random_first), len(told))
+
+
+def test_a_multi_objective_study_runs_gde3_and_a_single_objective_algorithm_is_refused_at_the_first_ask():
+    space = {"x": FloatDistribution(0.0, 1.0), "y": FloatDistribution(0.0, 1.0)}
+
+    def two(trial):
+        x, y = trial.suggest_float("x", 0.0, 1.0), trial.suggest_float("y", 0.0, 1.0)
+        return x, (1 - x) ** 2 + y
+
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=DESampler(
+        "shade", seed=1, search_space=space))
+    with pytest.raises(ValueError, match="optimizes one objective"):
+        study.optimize(two, n_trials=3, catch=(Exception,))  # not hidden by catch: no objective ran
+    assert [(t.state, t.params) for t in study.trials] == [(TrialState.FAIL, {})]
+
+    study = optuna.create_study(directions=["minimize", "maximize"],
+                                sampler=DESampler(seed=1, n_trials=60, search_space=space))
+    study.optimize(lambda t: (two(t)[0], -two(t)[1]), n_trials=60)
+    attrs = study._storage.get_study_system_attrs(study._study_id)
+    assert attrs[CONFIG_KEY]["algorithm"] == "gde3"
+    assert GENERATION_KEY.format(2) in attrs and all(SLOT_KEY in t.system_attrs for t in study.trials)
+    # The second objective is maximized: the stored worst is minus its smallest value.
+    worst = attrs[GENERATION_KEY.format(1)]["worst"]
+    first = [t for t in study.trials if slot(t)[0] == 0]
+    assert worst == pytest.approx([max(t.values[0] for t in first), max(-t.values[1] for t in first)])
+
+    with pytest.raises(ValueError, match="several objectives"):
+        optuna.create_study(sampler=DESampler("gde3", seed=1, search_space=space)).optimize(
+            lambda t: two(t)[0], n_trials=1)
+
+
+def test_after_the_budget_it_warns_once_and_samples_at_random():
+    study = optuna.create_study(sampler=DESampler("de", seed=2, population=5, n_trials=10,
+                                                  search_space=optuna_worker.DISTRIBUTIONS))
+    study.optimize(optuna_worker.objective, n_trials=study.sampler.remaining_trials(study), catch=(ValueError,))
+    assert len(study.trials) == 10 and study.sampler.remaining_trials(study) == 0
+    with pytest.warns(UserWarning, match="budget of 10 trials is spent") as caught:
+        study.optimize(optuna_worker.objective, n_trials=3, catch=(ValueError,))
+    assert len([w for w in caught if "budget" in str(w.message)]) == 1
+    assert [SLOT_KEY in t.system_attrs for t in study.trials] == [True] * 10 + [False] * 3
+
+
+def test_the_default_search_is_the_studys():
+    """Without an algorithm the sampler runs autodehypo's default search (version 4 with a budget),
+    and a study started by another algorithm keeps it."""
+    study = optuna.create_study(sampler=DESampler(seed=3, n_trials=40, search_space=optuna_worker.DISTRIBUTIONS))
+    study.optimize(optuna_worker.objective, n_trials=20, catch=(ValueError,))
+    config = study._storage.get_study_system_attrs(study._study_id)[CONFIG_KEY]
+    assert (config["algorithm"], config["options"]) == (
+        "lshade", {"prescreen": 32, "cost_weight": 0.4, "surrogate": "gp"})
+    older = optuna.create_study(sampler=DESampler("jso", seed=3, n_trials=40, search_space=optuna_worker.DISTRIBUTIONS))
+    older.optimize(optuna_worker.objective, n_trials=3, catch=(ValueError,))
+    older.sampler = DESampler(seed=3, n_trials=40, search_space=optuna_worker.DISTRIBUTIONS)
+    older.optimize(optuna_worker.objective, n_trials=3, catch=(ValueError,))
+    assert older._storage.get_study_system_attrs(older._study_id)[CONFIG_KEY]["algorithm"] == "jso"
+
+
+def test_the_private_optuna_names_the_sampler_reads_exist():
+    """There is no public path from a sampler to its study's storage (Optuna's GridSampler uses
+    these same names); this fails first if an Optuna release renames them."""
+    from autodehypo.integrations import optuna as integration
+    study = optuna.create_study()
+    trial = study.ask()
+    frozen = study.get_trials()[0]
+    assert isinstance(integration._storage_of(study), optuna.storages.BaseStorage)
+    assert isinstance(study._study_id, int) and integration._trial_id(frozen) == trial._trial_id
