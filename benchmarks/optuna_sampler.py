@@ -2,6 +2,12 @@
 
 (a) Overhead: seconds per trial of a no-op objective (4 parameters: log float, float, int,
     categorical) with in-memory storage, for DESampler, TPESampler and RandomSampler.
+(w) Workers: W processes start at the same moment on one SQLite file or journal file, each
+    running ``study.optimize`` until the sampler's budget is spent, with trials of three lengths;
+    printed: the share of trained trials that trained a row another trial had already taken
+    (goal: under 2 %), the trials sampled at random, those pruned before training once the budget
+    was out (one per worker), and the wall time next to TPESampler's with the same
+    workers and trials (TPE never waits; DESampler waits at the end of each generation).
 (b) Search: on tables of the side-by-side benchmark (benchmarks/hpo), the median cost (the
     table's recorded training time) to reach the harness's target (random search's median best
     loss after the budget, over the same seeds) and the expected running time (ERT: cost spent by
@@ -19,7 +25,8 @@
       searches them);
     - ``optuna-tpe`` and ``random`` as in benchmarks/hpo/peers.py.
 
-``python -m benchmarks.optuna_sampler --optunahub-registry DIR [--seeds 10] [--evaluations 100]``
+``python -m benchmarks.optuna_sampler --optunahub-registry DIR [--seeds 10] [--evaluations 100]``;
+``--part workers [--workers 4] [--budget 64]`` for (w) alone.
 """
 
 from __future__ import annotations
@@ -71,6 +78,71 @@ def overhead(trials: int, seed: int = 0) -> dict[str, float]:
             study.optimize(noop, n_trials=trials)
         seconds[name] = (time.perf_counter() - started) / trials
     return seconds
+
+
+# -- (w) several worker processes on one storage -------------------------------------------
+def _storage(spec: str):
+    if spec.startswith("journal:"):
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+        return JournalStorage(JournalFileBackend(spec.removeprefix("journal:")))
+    return spec
+
+
+def worker(spec: str, sampler_name: str, budget: int, sleep: float, start_at: float) -> None:
+    """One worker process (``--worker``): waits for ``start_at``, then optimizes until the budget."""
+    import optuna
+    from optuna.samplers import TPESampler
+
+    from autodehypo.integrations.optuna import DESampler
+    optuna.logging.set_verbosity(logging.WARNING)
+    sampler = DESampler(seed=0, n_trials=budget) if sampler_name == "desampler" else TPESampler()
+    study = optuna.load_study(study_name="workers", storage=_storage(spec), sampler=sampler)
+    time.sleep(max(0.0, start_at - time.time()))
+
+    def objective(trial) -> float:
+        time.sleep(sleep * (1 + trial.number % 3))
+        return noop(trial)
+
+    if sampler_name == "desampler":
+        study.optimize(objective, n_trials=sampler.remaining_trials(study))
+    else:
+        stop = optuna.study.MaxTrialsCallback(budget, states=None)
+        study.optimize(objective, n_trials=budget, callbacks=[stop])
+
+
+def workers(count: int, budget: int, sleeps: list[float]) -> list[str]:
+    import subprocess
+    import sys
+    import tempfile
+
+    import optuna
+
+    from autodehypo.integrations.optuna import SLOT_KEY
+    lines = ["| storage | trial length s | sampler | trials trained | rows trained twice | random | "
+             "pruned (budget out) | wall s |", "|---|---|---|---|---|---|---|---|"]
+    for kind in ("sqlite", "journal"):
+        for sleep in sleeps:
+            for sampler_name in ("desampler", "tpe"):
+                with tempfile.TemporaryDirectory() as tmp:
+                    spec = f"sqlite:///{tmp}/s.db" if kind == "sqlite" else f"journal:{tmp}/s.log"
+                    optuna.create_study(study_name="workers", storage=_storage(spec))
+                    start_at = time.time() + 5  # after every process has imported torch and optuna
+                    procs = [subprocess.Popen([sys.executable, "-m", "benchmarks.optuna_sampler", "--worker", spec,
+                                               sampler_name, str(budget), str(sleep), str(start_at)])
+                             for _ in range(count)]
+                    if any(p.wait() != 0 for p in procs):
+                        raise SystemExit(f"a {sampler_name} worker failed on {kind}")
+                    trials = optuna.load_study(study_name="workers", storage=_storage(spec)).trials
+                    wall = max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)
+                    trained = [t for t in trials if t.state != optuna.trial.TrialState.PRUNED]
+                    slots = [tuple(t.system_attrs[SLOT_KEY][:2]) for t in trained if t.system_attrs.get(SLOT_KEY)]
+                    twice = len(slots) - len(set(slots))
+                    shown = (f"{twice} ({100 * twice / len(trained):.1f} %)", f"{len(trained) - len(slots)}",
+                             f"{len(trials) - len(trained)}") if sampler_name == "desampler" else ("-", "-", "-")
+                    lines.append(f"| {kind} | {sleep:g} x (1, 2, 3) | {sampler_name} | {len(trained)} | {shown[0]} | "
+                                 f"{shown[1]} | {shown[2]} | {wall.total_seconds():.2f} |")
+    return lines
 
 
 # -- (b) search on the tables ------------------------------------------------------------
@@ -172,7 +244,12 @@ def _fmt(x: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.optuna_sampler", description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("overhead", "search", "both"), default="both")
+    parser.add_argument("--part", choices=("overhead", "search", "both", "workers"), default="both")
+    parser.add_argument("--workers", type=int, default=4, help="(w): processes")
+    parser.add_argument("--budget", type=int, default=64, help="(w): the sampler's n_trials")
+    parser.add_argument("--sleeps", default="0,0.1", help="(w): trial lengths in seconds (times 1, 2 or 3)")
+    parser.add_argument("--worker", nargs=5, metavar=("STORAGE", "SAMPLER", "BUDGET", "SLEEP", "START_AT"),
+                        help=argparse.SUPPRESS)
     parser.add_argument("--trials", type=int, default=1000, help="(a): trials of the no-op objective")
     parser.add_argument("--tasks", nargs="+", default=list(TASKS))
     parser.add_argument("--seeds", type=int, default=10)
@@ -182,8 +259,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="a checkout of github.com/optuna/optunahub-registry (its package/ folder), "
                              "for OptunaHub's DE sampler; without it that sampler is left out")
     args = parser.parse_args(argv)
+    if args.worker:
+        spec, name, budget, sleep, start_at = args.worker
+        worker(spec, name, int(budget), float(sleep), float(start_at))
+        return 0
     import optuna
     optuna.logging.set_verbosity(logging.WARNING)
+    if args.part == "workers":
+        print(f"# DESampler with {args.workers} worker processes\n\nCPU: {cpu_model()}; optuna {optuna.__version__}; "
+              f"budget {args.budget} trials\n")
+        print("\n".join(workers(args.workers, args.budget, [float(x) for x in args.sleeps.split(",")])))
+        return 0
     import optunahub  # noqa: F401  (its version goes in the header)
     from importlib import metadata
     print(f"# DESampler benchmark\n\nCPU: {cpu_model()}; Python {platform.python_version()}; "

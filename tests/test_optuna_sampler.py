@@ -266,10 +266,14 @@ def test_the_readme_example_runs_and_resumes(tmp_path, monkeypatch):
     code = readme_example()
     assert len(code.strip().splitlines()) <= 16
     exec(compile(code, "README.md", "exec"), {})
-    exec(compile(code, "README.md", "exec"), {})  # a second run finds the budget spent
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend("de.log"))
     trials = optuna.load_study(study_name="de", storage=storage).trials
-    assert len(trials) == 100 and all(SLOT_KEY in t.system_attrs for t in trials[1:])
+    # The first trial is random (it fixes the space) and is not one of the budget's 100 rows.
+    assert len(trials) == 100 and SLOT_KEY not in trials[0].system_attrs
+    exec(compile(code, "README.md", "exec"), {})  # a second run spends the one row left
+    exec(compile(code, "README.md", "exec"), {})  # a third finds the budget spent
+    trials = optuna.load_study(study_name="de", storage=storage).trials
+    assert len(trials) == 101 and all(SLOT_KEY in t.system_attrs for t in trials[1:])
 
 
 def test_a_row_asked_twice_and_values_told_out_of_order_give_the_sequential_state():
@@ -413,15 +417,19 @@ def test_a_multi_objective_study_runs_gde3_and_a_single_objective_algorithm_is_r
             lambda t: two(t)[0], n_trials=1)
 
 
-def test_after_the_budget_it_warns_once_and_samples_at_random():
+def test_after_the_budget_a_trial_is_pruned_before_it_trains_and_optimize_stops():
     study = optuna.create_study(sampler=DESampler("de", seed=2, population=5, n_trials=10,
                                                   search_space=optuna_worker.DISTRIBUTIONS))
     study.optimize(optuna_worker.objective, n_trials=study.sampler.remaining_trials(study), catch=(ValueError,))
     assert len(study.trials) == 10 and study.sampler.remaining_trials(study) == 0
+    entered = []
     with pytest.warns(UserWarning, match="budget of 10 trials is spent") as caught:
-        study.optimize(optuna_worker.objective, n_trials=3, catch=(ValueError,))
+        study.optimize(lambda t: entered.append(t.number) or optuna_worker.objective(t), n_trials=3)
     assert len([w for w in caught if "budget" in str(w.message)]) == 1
-    assert [SLOT_KEY in t.system_attrs for t in study.trials] == [True] * 10 + [False] * 3
+    assert [t.state for t in study.trials[10:]] == [TrialState.PRUNED]  # then study.optimize stopped
+    assert entered == [10] and study.trials[10].params == {}  # pruned at its first suggest
+    with pytest.raises(optuna.TrialPruned):  # ask-and-tell: the caller sees it
+        study.ask().suggest_float("lr", 1e-5, 1.0, log=True)
 
 
 def test_the_default_search_is_the_studys():
@@ -447,4 +455,6 @@ def test_the_private_optuna_names_the_sampler_reads_exist():
     trial = study.ask()
     frozen = study.get_trials()[0]
     assert isinstance(integration._storage_of(study), optuna.storages.BaseStorage)
-    assert isinstance(study._study_id, int) and integration._trial_id(frozen) == trial._trial_id
+    storage = integration._storage_of(study)
+    assert integration._study_id(study) == storage.get_study_id_from_name(study.study_name)
+    assert storage.get_trial(integration._trial_id(frozen)).number == trial.number

@@ -22,7 +22,8 @@ processes may share a study.
   stored trials, so two processes that both write it write the same JSON. Generation ``g``'s
   points are ``ask_generation()`` of that state, which any process recomputes bit for bit.
 - ``autodehypo:slot`` (trial): ``[g, row, digest]``, the point of generation ``g`` the trial
-  evaluates. A trial whose digest is not the study's configuration's is not told.
+  evaluates (``null``: a claim it withdrew). A trial whose digest is not the study's
+  configuration's is not told.
 
 Which trial evaluates a row
 ---------------------------
@@ -60,13 +61,16 @@ value) is told that value; one without is treated as failed.
 
 Beyond the DE: trials whose parameters Optuna fixed (``enqueue_trial``) and trials before the
 search space is known (see ``search_space``) are sampled by
-:class:`~optuna.samplers.RandomSampler` and not told. After the evaluation budget ``n_trials``
-the sampler warns once per process and samples at random: run ``study.optimize`` with
-``n_trials=sampler.remaining_trials(study)`` to spend the budget exactly, also after a restart.
+:class:`~optuna.samplers.RandomSampler` and not told, nor counted in the budget.
+
+The budget ``n_trials``: once every row of it has a result or a live trial, a new trial is
+pruned at its first ``suggest`` (before it trains) and ``study.optimize`` stops, with one warning
+per process. Each worker runs ``study.optimize(objective, n_trials=sampler.remaining_trials(study))``:
+the budget is spent exactly, also after a restart, and workers beyond it stop.
 
 Optuna's private API: a sampler writes its claims as trial system attributes, for which Optuna
-gives no public path (its own ``GridSampler`` and ``BruteForceSampler`` use the same three
-names). They are read in one place, :func:`_storage_of` and :func:`_trial_id`, and
+gives no public path (its own ``GridSampler`` writes them through the same names). They are
+read in one place, :func:`_storage_of`, :func:`_study_id` and :func:`_trial_id`, and
 ``tests/test_optuna_sampler.py`` checks them on the installed Optuna.
 """
 
@@ -100,7 +104,8 @@ SUPERSEDED_KEY = "autodehypo:superseded_by"
 _FINISHED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
 REASK_FLOOR_S = 5.0
 _LONGEST_FACTOR = 3.0
-_POLL_S = (0.02, 1.0)  # first and longest pause while waiting for a generation to complete
+_POLL_S = (0.02, 1.0)
+_SETTLE_S = 0.02  # first and longest pause while waiting for a generation to complete
 
 
 class DESampler(BaseSampler):
@@ -118,8 +123,8 @@ class DESampler(BaseSampler):
             trial's start time), so that every process on the study draws the same one.
         n_trials: the evaluation budget, in rows of the DE's generations (the ``n_trials`` you
             give ``study.optimize``, see :meth:`remaining_trials`). L-SHADE, jSO and DISH need
-            it: their population and parameters follow the budget spent. After it, trials are
-            sampled at random, with one warning.
+            it: their population and parameters follow the budget spent. Once it is all out, a
+            new trial is pruned before it trains and ``study.optimize`` stops.
         search_space: ``{name: distribution}`` to search from the first trial on. Without it,
             the space is the distributions of the study's first complete trial (in the order
             they were suggested), and the trials before it are sampled at random. Either way
@@ -178,13 +183,13 @@ class DESampler(BaseSampler):
         if self._n_trials is None:
             raise ValueError("remaining_trials() needs the sampler's n_trials")
         storage = _storage_of(study)
-        attrs = storage.get_study_system_attrs(study._study_id)
+        attrs = storage.get_study_system_attrs(_study_id(study))
         config = attrs.get(CONFIG_KEY)
         if config is None or config["n_trials"] is None:
             return self._n_trials
         last = max(int(key.rsplit(":", 1)[1]) for key in attrs if key.startswith(GENERATION_KEY.format("")))
         told = int(attrs[GENERATION_KEY.format(last)]["optimizer"]["evaluations"])
-        trials = storage.get_all_trials(study._study_id, deepcopy=False)
+        trials = storage.get_all_trials(_study_id(study), deepcopy=False)
         rows = _trials_by_row(trials, last, _digest(config))
         retried = _retried(trials)
         done = told + sum(_first_finished(ts, retried) is not None for ts in rows.values())
@@ -215,10 +220,10 @@ class DESampler(BaseSampler):
             # Those told by now are no longer this thread's own; the storage says which.
             storage = _storage_of(study)
             self._asked_here.numbers = {n for n in asked if not storage.get_trial(
-                storage.get_trial_id_from_study_id_trial_number(study._study_id, n)).state.is_finished()}
+                storage.get_trial_id_from_study_id_trial_number(_study_id(study), n)).state.is_finished()}
 
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
-        config = _storage_of(study).get_study_system_attrs(study._study_id).get(CONFIG_KEY)
+        config = _storage_of(study).get_study_system_attrs(_study_id(study)).get(CONFIG_KEY)
         if config is not None:
             return {name: json_to_distribution(d) for name, d in config["space"]}
         if self._search_space is not None:
@@ -235,9 +240,14 @@ class DESampler(BaseSampler):
         if slot is None:
             if not self._warned_budget:
                 self._warned_budget = True
-                warnings.warn(f"DESampler: the budget of {config['n_trials']} trials is spent; "
-                              "further trials are sampled at random", stacklevel=2)
-            return {}
+                warnings.warn(f"DESampler: the budget of {config['n_trials']} trials is spent or all out; "
+                              "a new trial is pruned before it trains and study.optimize stops", stacklevel=2)
+            try:
+                study.stop()
+            except RuntimeError:
+                pass  # ask-and-tell, outside study.optimize: the caller sees the pruned trial
+            raise optuna.TrialPruned(f"DESampler: nothing of the budget of {config['n_trials']} trials is "
+                                     "left to train")
         generation, row, point = slot
         space = space_from_distributions(
             {name: json_to_distribution(d) for name, d in config["space"]}, config["encoding"])
@@ -257,7 +267,7 @@ class DESampler(BaseSampler):
                 "options": self._options, "failure_value": self._failure_value, "encoding": ENCODING_VERSION}
 
     def _config(self, study: optuna.Study, search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
-        storage, study_id = _storage_of(study), study._study_id
+        storage, study_id = _storage_of(study), _study_id(study)
         stored = storage.get_study_system_attrs(study_id).get(CONFIG_KEY)
         if self._search_space is not None:
             search_space = self._search_space
@@ -298,15 +308,24 @@ class DESampler(BaseSampler):
                 current = self._current_generation(study, config)
                 if current is None:
                     return None
-                generation, points, trials = current
+                generation, opt, points, trials = current
                 row = self._choose_row(study, trial, config, generation, len(points), trials)
+                if row is None and config["n_trials"] is not None \
+                        and opt.evaluations + len(points) >= config["n_trials"]:
+                    return None  # the last rows of the budget are all out: nothing left to train
                 if row is not None:
                     slot = [generation, row, _digest(config)]
                     storage.set_trial_system_attr(_trial_id(trial), SLOT_KEY, slot)
+                    if any(t.number != trial.number and t.state == TrialState.RUNNING
+                           and not t.system_attrs.get(SLOT_KEY) for t in trials):
+                        # Others are choosing too: let a claim written at the same moment land
+                        # before reading the claims back (no storage compares and sets).
+                        time.sleep(_SETTLE_S)
                     if not self._lost_claim(study, trial, config, generation, row):
                         numbers = getattr(self._asked_here, "numbers", set())
                         self._asked_here.numbers = numbers | {trial.number}
                         return generation, row, points[row]
+                    storage.set_trial_system_attr(_trial_id(trial), SLOT_KEY, None)  # withdrawn
                     continue
             if _heartbeat(storage):
                 with warnings.catch_warnings():
@@ -316,10 +335,11 @@ class DESampler(BaseSampler):
             pause = min(_POLL_S[1], pause * 1.5)
 
     def _current_generation(self, study: optuna.Study, config: dict[str, Any]
-                            ) -> tuple[int, np.ndarray, list[FrozenTrial]] | None:
+                            ) -> tuple[int, Any, np.ndarray, list[FrozenTrial]] | None:
         """The first generation with a row lacking a result (told generations before it are
-        stored on the way), its points and the study's trials; None once the budget is spent."""
-        storage, study_id = _storage_of(study), study._study_id
+        stored on the way), the optimizer that asked it, its points and the study's trials; None
+        once the budget is spent."""
+        storage, study_id = _storage_of(study), _study_id(study)
         digest = _digest(config)
         attrs = storage.get_study_system_attrs(study_id)
         first = attrs.get(GENERATION_KEY.format(0))
@@ -334,6 +354,7 @@ class DESampler(BaseSampler):
             generation += 1
         trials = storage.get_all_trials(study_id, deepcopy=False)
         retried = _retried(trials)
+        first_unfinished = generation
         while True:
             record = attrs[GENERATION_KEY.format(generation)]
             opt, points = self._asked_generation(study, config, generation, record)
@@ -342,7 +363,11 @@ class DESampler(BaseSampler):
             by_row = _trials_by_row(trials, generation, digest)
             winners = [_first_finished(by_row.get(row, []), retried) for row in range(len(points))]
             if any(w is None for w in winners):
-                return generation, points, trials
+                if generation > first_unfinished:
+                    # Telling took a while (a model may have been fitted): others may have
+                    # claimed rows of the new generation since the trials were read.
+                    trials = storage.get_all_trials(study_id, deepcopy=False)
+                return generation, opt, points, trials
             told, worst = _told_values(study, config, record, winners)
             opt.tell_generation(told, [_duration(w) for w in winners])
             self._asked.pop(_cache_key(study, generation), None)
@@ -403,11 +428,13 @@ class DESampler(BaseSampler):
 
     def _lost_claim(self, study: optuna.Study, trial: FrozenTrial, config: dict[str, Any],
                     generation: int, row: int) -> bool:
-        """Whether a lower-numbered live trial claimed the same row at the same moment."""
-        trials = _storage_of(study).get_all_trials(study._study_id, deepcopy=False)
+        """Whether another trial claimed the same row at the same moment and keeps it: one that
+        finished already, or a live lower-numbered one."""
+        trials = _storage_of(study).get_all_trials(_study_id(study), deepcopy=False)
         retried = _retried(trials)
         rivals = _trials_by_row(trials, generation, _digest(config), exclude=trial.number).get(row, [])
-        return any(t.number < trial.number and _live(t, retried) and not self._may_ask_again(study, t, trials)
+        return any(_first_finished([t], retried) is not None
+                   or (t.number < trial.number and _live(t, retried) and not self._may_ask_again(study, t, trials))
                    for t in rivals)
 
     def _asked_generation(self, study: optuna.Study, config: dict[str, Any], generation: int,
@@ -424,6 +451,10 @@ class DESampler(BaseSampler):
 # -- Optuna's private names, in one place (see the module docstring) ---------------------
 def _storage_of(study: optuna.Study) -> optuna.storages.BaseStorage:
     return study._storage
+
+
+def _study_id(study: optuna.Study) -> int:
+    return study._study_id
 
 
 def _trial_id(trial: FrozenTrial) -> int:
@@ -466,19 +497,19 @@ def _digest(config: dict[str, Any]) -> str:
 
 
 def _cache_key(study: optuna.Study, generation: int) -> tuple:
-    return (id(_storage_of(study)), study._study_id, generation)
+    return (id(_storage_of(study)), _study_id(study), generation)
 
 
 def _study_seed(study: optuna.Study) -> int:
     """A seed every process on the study derives alike: the study's name and its first trial's start."""
     storage = _storage_of(study)
-    first = storage.get_trial(storage.get_trial_id_from_study_id_trial_number(study._study_id, 0))
+    first = storage.get_trial(storage.get_trial_id_from_study_id_trial_number(_study_id(study), 0))
     text = f"{study.study_name}|{first.datetime_start}"
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
 
 
 def _slot(trial: FrozenTrial, digest: str) -> tuple[int, int] | None:
-    slot = trial.system_attrs.get(SLOT_KEY)
+    slot = trial.system_attrs.get(SLOT_KEY)  # None: a claim withdrawn
     if slot is None or (len(slot) > 2 and slot[2] != digest):  # [g, row] before the digest was kept
         return None
     return int(slot[0]), int(slot[1])
