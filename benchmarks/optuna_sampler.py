@@ -8,6 +8,11 @@
     (goal: under 2 %), the trials sampled at random, those pruned before training once the budget
     was out (one per worker), and the wall time next to TPESampler's with the same
     workers and trials (TPE never waits; DESampler waits at the end of each generation).
+(q) Quality inside Optuna, sequential, 100 trials, 10 seeds: the best value after the budget and
+    the mean best-so-far (area under the convergence curve) on a mixed Branin (x2 an integer), a
+    categorical-and-float HPO toy and Rosenbrock 10-D, for DESampler's default search (also
+    without its cost weight: these functions' run times are noise), DESampler with jSO (the sampler's default before version 4), TPESampler, CmaEsSampler and RandomSampler,
+    all at their defaults.
 (b) Search: on tables of the side-by-side benchmark (benchmarks/hpo), the median cost (the
     table's recorded training time) to reach the harness's target (random search's median best
     loss after the budget, over the same seeds) and the expected running time (ERT: cost spent by
@@ -26,7 +31,7 @@
     - ``optuna-tpe`` and ``random`` as in benchmarks/hpo/peers.py.
 
 ``python -m benchmarks.optuna_sampler --optunahub-registry DIR [--seeds 10] [--evaluations 100]``;
-``--part workers [--workers 4] [--budget 64]`` for (w) alone.
+``--part workers [--workers 4] [--budget 64]`` for (w) alone, ``--part quality`` for (q).
 """
 
 from __future__ import annotations
@@ -145,6 +150,68 @@ def workers(count: int, budget: int, sleeps: list[float]) -> list[str]:
     return lines
 
 
+# -- (q) quality on small functions inside Optuna ------------------------------------------------
+def mixed_branin(trial) -> float:
+    x1, x2 = trial.suggest_float("x1", -5.0, 10.0), trial.suggest_int("x2", 0, 15)
+    return ((x2 - 5.1 / (4 * math.pi ** 2) * x1 ** 2 + 5 / math.pi * x1 - 6) ** 2
+            + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x1) + 10)
+
+
+def hpo_toy(trial) -> float:
+    """A made-up validation error with an interaction between the optimizer and its learning rate."""
+    optimizer = trial.suggest_categorical("optimizer", ["sgd", "adam", "rmsprop", "adagrad"])
+    lr = trial.suggest_float("lr", 1e-5, 1.0, log=True)
+    batch = trial.suggest_categorical("batch", [16, 32, 64, 128, 256])
+    dropout = trial.suggest_float("dropout", 0.0, 0.8)
+    best_lr = {"sgd": -1.5, "adam": -3.0, "rmsprop": -3.5, "adagrad": -2.0}[optimizer]
+    return (0.05 + 0.02 * (math.log10(lr) - best_lr) ** 2 + 0.01 * abs(math.log2(batch) - 6)
+            + 0.1 * (dropout - 0.3) ** 2 + {"sgd": 0.01, "adam": 0.0, "rmsprop": 0.005, "adagrad": 0.02}[optimizer])
+
+
+def rosenbrock10(trial) -> float:
+    x = [trial.suggest_float(f"x{i}", -2.0, 2.0) for i in range(10)]
+    return sum(100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2 for i in range(9))
+
+
+QUALITY = {"mixed Branin": mixed_branin, "HPO toy": hpo_toy, "Rosenbrock 10-D": rosenbrock10}
+
+
+def quality(seeds: int, trials: int) -> list[str]:
+    import optuna
+    from optuna.samplers import CmaEsSampler, RandomSampler, TPESampler
+
+    from autodehypo.integrations.optuna import DESampler
+    optuna.logging.set_verbosity(logging.ERROR)  # CmaEsSampler warns at every categorical
+    samplers = {"DESampler (default)": lambda s: DESampler(seed=s, n_trials=trials),
+                # Run times of these functions are noise: the default weighs them (cost_weight 0.4).
+                "DESampler (default, cost_weight=0)": lambda s: DESampler(seed=s, n_trials=trials, cost_weight=0.0),
+                "DESampler (jso)": lambda s: DESampler("jso", seed=s, n_trials=trials),
+                "TPESampler": lambda s: TPESampler(seed=s),
+                "CmaEsSampler": lambda s: CmaEsSampler(seed=s),
+                "RandomSampler": lambda s: RandomSampler(seed=s)}
+    lines = []
+    for name, function in QUALITY.items():
+        lines += [f"\n### {name}, {trials} trials, {seeds} seeds\n",
+                  "| sampler | median best | mean best | mean best-so-far (area) | ratio of area to TPE's |",
+                  "|---|---|---|---|---|"]
+        rows = {}
+        for sampler_name, make in samplers.items():
+            best, area = [], []
+            for seed in range(seeds):
+                study = optuna.create_study(sampler=make(seed))
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    study.optimize(function, n_trials=trials)
+                curve = np.minimum.accumulate([t.value for t in study.trials])
+                best.append(curve[-1])
+                area.append(curve.mean())
+            rows[sampler_name] = (float(np.median(best)), float(np.mean(best)), float(np.mean(area)))
+        for sampler_name, (median, mean, area) in rows.items():
+            lines.append(f"| {sampler_name} | {median:.4g} | {mean:.4g} | {area:.4g} | "
+                         f"{area / rows['TPESampler'][2]:.2f} |")
+    return lines
+
+
 # -- (b) search on the tables ------------------------------------------------------------
 def _distributions(task: Task) -> dict:
     from optuna.distributions import CategoricalDistribution, FloatDistribution
@@ -244,7 +311,7 @@ def _fmt(x: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.optuna_sampler", description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("overhead", "search", "both", "workers"), default="both")
+    parser.add_argument("--part", choices=("overhead", "search", "both", "workers", "quality"), default="both")
     parser.add_argument("--workers", type=int, default=4, help="(w): processes")
     parser.add_argument("--budget", type=int, default=64, help="(w): the sampler's n_trials")
     parser.add_argument("--sleeps", default="0,0.1", help="(w): trial lengths in seconds (times 1, 2 or 3)")
@@ -269,6 +336,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"# DESampler with {args.workers} worker processes\n\nCPU: {cpu_model()}; optuna {optuna.__version__}; "
               f"budget {args.budget} trials\n")
         print("\n".join(workers(args.workers, args.budget, [float(x) for x in args.sleeps.split(",")])))
+        return 0
+    if args.part == "quality":
+        print(f"# DESampler inside Optuna\n\nCPU: {cpu_model()}; optuna {optuna.__version__}\n")
+        print("\n".join(quality(args.seeds, args.evaluations)))
         return 0
     import optunahub  # noqa: F401  (its version goes in the header)
     from importlib import metadata

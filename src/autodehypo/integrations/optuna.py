@@ -185,9 +185,10 @@ class DESampler(BaseSampler):
         storage = _storage_of(study)
         attrs = storage.get_study_system_attrs(_study_id(study))
         config = attrs.get(CONFIG_KEY)
-        if config is None or config["n_trials"] is None:
+        last = max((int(key.rsplit(":", 1)[1]) for key in attrs if key.startswith(GENERATION_KEY.format(""))),
+                   default=None)
+        if config is None or config["n_trials"] is None or last is None:
             return self._n_trials
-        last = max(int(key.rsplit(":", 1)[1]) for key in attrs if key.startswith(GENERATION_KEY.format("")))
         told = int(attrs[GENERATION_KEY.format(last)]["optimizer"]["evaluations"])
         trials = storage.get_all_trials(_study_id(study), deepcopy=False)
         rows = _trials_by_row(trials, last, _digest(config))
