@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # A single-node Slurm with accounting for autodehypo's tests and for trying the Slurm executor:
-# munge, MariaDB, slurmdbd, slurmctld and slurmd started by hand (no systemd), as root.
+# munge, MariaDB, slurmdbd, slurmctld and slurmd started by hand (no systemd), as root. The MariaDB
+# server also holds an empty database autodehypo_optuna (user autodehypo, password autodehypo) for
+# the Optuna sampler's tests on a MySQL storage.
 #
 #   scripts/slurm-local.sh start    install the Debian packages if needed, configure, start, wait until idle
 #   scripts/slurm-local.sh stop     cancel jobs and stop the daemons
@@ -59,7 +61,11 @@ start_mariadb() {
     mariadb --socket=$DB_SOCKET -e "CREATE DATABASE IF NOT EXISTS slurm_acct_db;
         CREATE USER IF NOT EXISTS 'slurm'@'localhost' IDENTIFIED BY 'autodehypo';
         ALTER USER 'slurm'@'localhost' IDENTIFIED BY 'autodehypo';
-        GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost'; FLUSH PRIVILEGES;"
+        GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost';
+        CREATE DATABASE IF NOT EXISTS autodehypo_optuna;
+        CREATE USER IF NOT EXISTS 'autodehypo'@'localhost' IDENTIFIED BY 'autodehypo';
+        ALTER USER 'autodehypo'@'localhost' IDENTIFIED BY 'autodehypo';
+        GRANT ALL ON autodehypo_optuna.* TO 'autodehypo'@'localhost'; FLUSH PRIVILEGES;"
 }
 
 write_config() {
