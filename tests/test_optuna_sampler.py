@@ -384,7 +384,7 @@ def test_four_processes_starting_together_take_different_rows(kind, tmp_path, su
     spent exactly once every worker runs what remaining_trials() said when it started."""
     spec = storage_spec(kind, tmp_path)
     optuna.create_study(study_name="worker", storage=optuna_worker.open_storage(spec))
-    start = f"{time.time() + 4:.3f}"
+    start = f"{time.time() + 2:.3f}"  # after every process has imported optuna
     logs = [tmp_path / f"worker{i}.log" for i in range(4)]
     workers = [subprocess.Popen([sys.executable, str(WORKER), spec, "--complete", "32", "--budget", "64",
                                  "--sleep", "0.05", "--start-at", start], env=subprocess_env, stderr=log.open("w"))
@@ -405,7 +405,7 @@ def test_processes_that_fix_a_conditional_space_together_agree_on_one(kind, tmp_
     together differ; one configuration wins and no trial fails in the sampler."""
     spec = storage_spec(kind, tmp_path)
     optuna.create_study(study_name="worker", storage=optuna_worker.open_storage(spec))
-    start = f"{time.time() + 4:.3f}"
+    start = f"{time.time() + 2:.3f}"  # after every process has imported optuna
     logs = [tmp_path / f"worker{i}.log" for i in range(4)]
     workers = [subprocess.Popen([sys.executable, str(WORKER), spec, "--conditional", "--complete", "12",
                                  "--algorithm", "de", "--start-at", start], env=subprocess_env, stderr=log.open("w"))
