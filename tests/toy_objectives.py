@@ -165,3 +165,12 @@ def grid_two(params):
     """Two objectives on a small grid, opposed: most asks repeat an earlier configuration."""
     a, b = params["a"], params["b"]
     return {"objective": (a - 1) ** 2 + b, "cost": 3 - a + 0.5 * b}
+
+
+def gpu_sphere(params):
+    """The GPUs a trial was given, and when it ran, beside a sphere value (for the GPU pool tests:
+    CUDA_VISIBLE_DEVICES is what a CUDA program would see; no GPU is touched)."""
+    start = time.time()
+    time.sleep(0.3)
+    return {"objective": sum(float(v) ** 2 for v in params.values()),
+            "visible": os.environ.get("CUDA_VISIBLE_DEVICES"), "start": start, "end": time.time()}

@@ -498,8 +498,19 @@ def _positive_number(value: Any, key: str) -> float:
     return float(value)
 
 
+def _local_gpus(value: Any) -> float | str:
+    """GPUs per local trial: a whole number, a share 1/k of one GPU, or "auto"."""
+    if value == "auto":
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0 \
+            or (value >= 1 and value != int(value)) or (0 < value < 1 and abs(round(1 / value) * value - 1) > 1e-9):
+        raise ConfigError(f"executor.gpus_per_trial: expected a whole number of GPUs, a share of one "
+                          f"(0.5, 0.25, ...) or \"auto\", got {value!r}")
+    return int(value) if value >= 1 or value == 0 else float(value)
+
+
 _EXECUTOR_KEYS = {
-    "local": {"type", "workers", "timeout", "threads_per_trial"},
+    "local": {"type", "workers", "timeout", "threads_per_trial", "gpus_per_trial"},
     "slurm": {"type", "partition", "account", "qos", "time", "cpus_per_trial", "gpus_per_trial", "mem",
               "constraint", "sbatch", "array_throttle", "poll_interval", "retry", "workers"},
 }
@@ -514,7 +525,9 @@ def _parse_executor(table: dict[str, Any]) -> dict[str, Any]:
     for key in ("workers", "threads_per_trial", "cpus_per_trial", "array_throttle"):
         if key in table:
             out[key] = _positive_int(table[key], f"executor.{key}")
-    if "gpus_per_trial" in table:
+    if "gpus_per_trial" in table and kind == "local":
+        out["gpus_per_trial"] = _local_gpus(table["gpus_per_trial"])
+    elif "gpus_per_trial" in table:
         out["gpus_per_trial"] = _positive_int(table["gpus_per_trial"], "executor.gpus_per_trial", 0)
     if "timeout" in table:
         out["timeout"] = parse_duration(table["timeout"], "executor.timeout")

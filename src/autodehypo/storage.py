@@ -78,7 +78,8 @@ CREATE TABLE trials (
     continues INTEGER,
     fidelity_from REAL,
     objective_values TEXT,
-    told_values TEXT
+    told_values TEXT,
+    gpus TEXT
 );
 CREATE TABLE optimizer (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -110,10 +111,10 @@ TRIAL_COLUMNS = ("number", "generation", "idx", "params", "unit", "status", "val
                  "metrics", "error", "started_at", "ended_at", "elapsed_s", "cpu_time_s",
                  "peak_rss_mb", "energy_j", "energy_source", "energy_detail", "host", "attempt", "job_id",
                  "pgid", "pgid_start", "told_seq", "asked_after", "fidelity", "continues",
-                 "fidelity_from", "objective_values", "told_values")
-_JSON_COLUMNS = {"params", "unit", "metrics", "energy_detail", "objective_values", "told_values"}
+                 "fidelity_from", "objective_values", "told_values", "gpus")
+_JSON_COLUMNS = {"params", "unit", "metrics", "energy_detail", "objective_values", "told_values", "gpus"}
 _JSON_TYPES = {"params": dict, "unit": list, "metrics": dict, "energy_detail": dict,
-               "objective_values": list, "told_values": list}
+               "objective_values": list, "told_values": list, "gpus": list}
 # Columns that hold a number (or NULL); what else is stored there was not written by autodehypo.
 _NUMBER_COLUMNS = ("value", "told_value", "started_at", "ended_at", "elapsed_s", "cpu_time_s", "peak_rss_mb",
                    "energy_j", "fidelity", "fidelity_from")
@@ -124,11 +125,11 @@ _META_TYPES = {"schema_version": int, "config": dict, "config_toml": str, "creat
                "energy_sources": dict, "environments": list}
 # A failed trial is told +inf for every objective; JSON has no inf, so such a list stores null.
 _INF_LISTS = {"told_values"}
-# Columns added to schema version 1 without a new version: an older autodehypo reads a file that
-# has them (it selects the columns it knows), and this one adds them to an older file it writes.
+# Columns added to schema versions 1 and 2 without a new version: an older autodehypo reads a file
+# that has them (it selects the columns it knows), and this one adds them to an older file it writes.
 _ADDED_COLUMNS = {"pgid": "INTEGER", "pgid_start": "TEXT", "told_seq": "INTEGER",
                   "asked_after": "INTEGER", "fidelity": "REAL", "continues": "INTEGER",
-                  "fidelity_from": "REAL", "objective_values": "TEXT", "told_values": "TEXT"}
+                  "fidelity_from": "REAL", "objective_values": "TEXT", "told_values": "TEXT", "gpus": "TEXT"}
 # Likewise a table: the optimizer's state after the driver's last step (older files kept only
 # the state after each generation, in checkpoints).
 _OPTIMIZER_TABLE = _SCHEMA[_SCHEMA.index("CREATE TABLE optimizer"):_SCHEMA.index("CREATE TABLE checkpoints")]
@@ -276,6 +277,7 @@ class TrialRecord:
     # first), and the minimized vector told (+inf each for a failed trial).
     objective_values: list[float] | None = None
     told_values: list[float] | None = None
+    gpus: list[str] | None = None  # the GPUs the local executor gave it (its CUDA_VISIBLE_DEVICES)
 
 
 def _is_number(value: Any) -> bool:
@@ -495,6 +497,7 @@ class Storage:
         self.conn.execute("PRAGMA synchronous=" + ("NORMAL" if mode == "wal" else "FULL"))
         if self._schema_version() == 1:
             self._migrate_from_1()
+        self._add_missing_columns()
 
     def _migrate_from_1(self) -> None:
         """Version 1 to 2, in one transaction: the columns and the table added to version 1 over
@@ -514,6 +517,15 @@ class Storage:
             self.conn.execute("DROP TABLE checkpoints_v1")
             self.conn.execute(_HISTORY_TABLE.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"))
             self._set_meta_many({"schema_version": 2})
+
+    def _add_missing_columns(self) -> None:
+        """Columns added to version 2 since (an older autodehypo reads past them)."""
+        present = {r["name"] for r in self.conn.execute("PRAGMA table_info(trials)")}
+        missing = [c for c in _ADDED_COLUMNS if c not in present]
+        if missing:
+            with self.transaction():
+                for column in missing:
+                    self.conn.execute(f"ALTER TABLE trials ADD COLUMN {column} {_ADDED_COLUMNS[column]}")
 
     def close(self) -> None:
         self.conn.close()

@@ -485,7 +485,10 @@ class Study:
                                      job_name=f"autodehypo-{cfg.name}", **options)
             except SlurmError as exc:
                 raise ConfigError(f"executor: {exc}") from None
-        executor = LocalExecutor(self.objective, result_key=key, **options)
+        try:
+            executor = LocalExecutor(self.objective, result_key=key, **options)
+        except ValueError as exc:  # more trials at once than the GPUs allow
+            raise ConfigError(f"executor.{exc}") from None
         if self._lock is not None:
             executor.close_in_child = (self._lock.fd,)
         return executor
@@ -497,9 +500,11 @@ class Study:
             (self._trial_dir(trial) / PROGRESS_FILE).unlink(missing_ok=True)
             if self.config.fidelity is not None:
                 self._write_fidelity_context(trial)
-            self._meter_tokens[trial.number] = [(m, m.start()) for m in self.meters]
         executor.submit_many([(t.number, dict(t.params), self.directory / "trials" / f"{t.number:06d}.log",
                                self._trial_dir(t)) for t in trials])
+        for trial in trials:  # once the executor has given each trial its GPUs
+            self._meter_tokens[trial.number] = [(m, m.start(*executor.devices(trial.number)))
+                                                for m in self.meters]
         # One transaction per batch, once the processes or jobs exist and can be named in it.
         for trial in trials:
             trial.status, trial.attempt, trial.started_at = RUNNING, trial.attempt + 1, now
@@ -519,7 +524,7 @@ class Study:
                 readings.append(meter.stop(token))
             except OSError as exc:  # a counter that vanished mid-study: unknown, not zero
                 readings.append(EnergyReading(None, meter.source, detail={"error": str(exc)}))
-        return readings + list(outcome.energy) + [self.estimate.reading(outcome.cpu_time_s)]
+        return readings + list(outcome.energy) + [self.estimate.reading(outcome.cpu_time_s, outcome.gpu_seconds)]
 
     def _record(self, trial: TrialRecord, outcome: TrialOutcome) -> TrialRecord:
         """Fill in a finished trial (the caller stores it)."""
@@ -534,7 +539,7 @@ class Study:
             trial.fidelity_from = float(continued)  # 0: the checkpoint was missing, it retrained
         trial.started_at, trial.ended_at = outcome.started_at, outcome.ended_at
         trial.elapsed_s, trial.cpu_time_s = outcome.elapsed_s, outcome.cpu_time_s
-        trial.peak_rss_mb, trial.host = outcome.peak_rss_mb, outcome.host
+        trial.peak_rss_mb, trial.host, trial.gpus = outcome.peak_rss_mb, outcome.host, outcome.gpus
         trial.energy_j, trial.energy_source = reading.joules, reading.source
         trial.energy_detail = {"readings": [r.as_dict() for r in readings],
                                "node_level": reading.node_level,

@@ -5,7 +5,8 @@ later) of each GPU visible to the trials, and integrates power samples taken
 at each ``poll()`` where that counter is not supported. CUDA_VISIBLE_DEVICES
 entries (indices or GPU-/MIG- UUIDs) are mapped to NVML devices; a MIG
 instance is measured through its parent GPU, so the figure covers the whole
-board (``node_level``).
+board (``node_level``). A trial that the executor gave GPUs of its own is measured on
+those alone, and the figure is the trial's (not ``node_level``).
 """
 
 from __future__ import annotations
@@ -79,17 +80,21 @@ class NvmlMeter:
                 g.sampled_mj += 0.5 * (power + g.last_power_mw) * (now - g.last_time)
             g.last_power_mw, g.last_time = power, now
 
-    def _totals(self) -> list[float]:
+    def _totals(self, gpus: list[_Gpu]) -> list[float]:
         self.poll()
         return [float(self.nvml.nvmlDeviceGetTotalEnergyConsumption(g.handle)) if g.counter
-                else g.sampled_mj for g in self.gpus]
+                else g.sampled_mj for g in gpus]
 
-    def start(self) -> Any:
-        return self._totals()
+    def start(self, gpus: list[str] | None = None, exclusive: bool = False) -> Any:
+        mine = [g for g in self.gpus if g.label in gpus] if gpus is not None else []
+        if gpus is None or len(mine) != len(gpus):  # not handed out, or not among those visible here
+            mine, exclusive = self.gpus, False
+        return mine, exclusive and not any(g.mig for g in mine), self._totals(mine)
 
     def stop(self, token: Any) -> EnergyReading:
-        joules = sum(end - begin for begin, end in zip(token, self._totals())) / 1e3
-        methods = sorted({"counter" if g.counter else "power samples" for g in self.gpus})
-        # Whole boards: trials sharing a GPU (or MIG slices of one) are all in it.
-        return EnergyReading(joules, self.source, {"gpu": joules}, node_level=True,
-                             detail={"gpus": [g.label for g in self.gpus], "method": methods})
+        gpus, own, begin = token
+        joules = sum(end - start for start, end in zip(begin, self._totals(gpus))) / 1e3
+        methods = sorted({"counter" if g.counter else "power samples" for g in gpus})
+        # Whole boards: unless the trial had them alone, other trials (or MIG slices) are in it.
+        return EnergyReading(joules, self.source, {"gpu": joules}, node_level=not own,
+                             detail={"gpus": [g.label for g in gpus], "method": methods})

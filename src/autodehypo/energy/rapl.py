@@ -80,7 +80,7 @@ class RaplMeter:
             d.total_uj += delta
             d.last_uj = value
 
-    def start(self) -> Any:
+    def start(self, gpus: list[str] | None = None, exclusive: bool = False) -> Any:  # the package, not GPUs
         self.poll()
         return [d.total_uj for d in self.domains]
 

@@ -62,6 +62,11 @@ class Executor(ABC):
         """The trial's process group and its leader's start, for a resumed driver to end it."""
         return None, None
 
+    def devices(self, key: Hashable) -> tuple[list[str] | None, bool]:
+        """The GPUs a running trial was given (None: not handed out by this executor) and whether
+        they are its alone, so that their energy counters are the trial's own."""
+        return None, False
+
     def cpu_seconds(self, key: Hashable) -> float | None:
         """CPU time the running trial has used so far, where this executor can see it."""
         return None

@@ -41,6 +41,63 @@ def default_workers() -> int:
     return available_cores()
 
 
+def visible_gpus() -> list[str]:
+    """The GPUs trials may use: CUDA_VISIBLE_DEVICES' entries (indices or UUIDs) where it is set,
+    else every GPU NVML counts, else none."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return [e.strip() for e in visible.split(",") if e.strip() and e.strip() != "-1"]
+    try:
+        import pynvml
+        pynvml.nvmlInit()
+        return [str(i) for i in range(pynvml.nvmlDeviceGetCount())]
+    except Exception:  # no package, no driver, no GPU: a CPU machine
+        return []
+
+
+class GpuPool:
+    """GPUs handed to trials: ``per_trial`` GPUs each (a whole number), or one GPU shared by
+    ``1 / per_trial`` trials (0.5, 0.25, ...; only when asked)."""
+
+    def __init__(self, gpus: list[str], per_trial: float, workers: int):
+        if per_trial >= 1:
+            if per_trial != int(per_trial):
+                raise ValueError(f"gpus_per_trial: a whole number of GPUs or a share 1/k, got {per_trial!r}")
+            self.size, shares = int(per_trial), 1
+        else:
+            shares = round(1 / per_trial)
+            if not per_trial > 0 or abs(shares * per_trial - 1) > 1e-9:
+                raise ValueError(f"gpus_per_trial: a share of one GPU must be 1/k (0.5, 0.25, ...), "
+                                 f"got {per_trial!r}")
+            self.size = 1
+        self.shares = shares
+        capacity = len(gpus) * shares // self.size
+        if workers > capacity:
+            need = workers * self.size // shares + (workers * self.size % shares > 0)
+            raise ValueError(f"workers: {workers} trials at once with gpus_per_trial = {per_trial:g} need "
+                             f"{need} GPU(s); {len(gpus)} visible ({','.join(gpus) or 'none'}): set workers "
+                             f"<= {capacity}" + (" or share GPUs (gpus_per_trial = 0.5, ...)" if shares == 1 else ""))
+        self.gpus = list(gpus)
+        self.free = {gpu: shares for gpu in gpus}  # trials each GPU may still take
+
+    @property
+    def available(self) -> int:
+        """How many more trials can get their GPUs now."""
+        return sum(self.free.values()) // self.size
+
+    def take(self) -> list[str]:
+        # The least used first: shared GPUs fill evenly.
+        chosen = sorted((g for g in self.gpus if self.free[g]), key=lambda g: (-self.free[g], self.gpus.index(g)))
+        chosen = chosen[:self.size]
+        for g in chosen:
+            self.free[g] -= 1
+        return chosen
+
+    def give_back(self, gpus: list[str]) -> None:
+        for g in gpus:
+            self.free[g] += 1
+
+
 @dataclass
 class _Running:
     pid: int
@@ -51,6 +108,7 @@ class _Running:
     buffer: bytearray
     start: str | None = None  # the leader's identity across pid reuse (processes.process_start)
     timed_out: bool = False
+    gpus: list[str] | None = None  # its CUDA_VISIBLE_DEVICES, where the executor hands out GPUs
 
 
 class LocalExecutor(Executor):
@@ -59,11 +117,32 @@ class LocalExecutor(Executor):
     ``objective(params)`` runs in the child with ``threads_per_trial`` threads
     for OpenMP, MKL, OpenBLAS and PyTorch (default: cores // workers, because
     oversubscribed PyTorch processes slow down by an order of magnitude).
+
+    ``gpus_per_trial``: 0 (default) leaves the GPUs alone (every trial sees all of them); N gives
+    each trial N GPUs of its own through ``CUDA_VISIBLE_DEVICES``; 0.5, 0.25, ... lets 2, 4, ...
+    trials share one GPU; ``"auto"`` splits the visible GPUs (``gpus``, default
+    :func:`visible_gpus`) evenly among the workers, or is 0 without GPUs. Without ``workers``
+    there are as many workers as the GPUs allow.
     """
 
     def __init__(self, objective: Callable[[dict[str, Any]], Any], *, workers: int | None = None,
                  timeout: float | None = None, threads_per_trial: int | None = None,
-                 result_key: str = "objective"):
+                 result_key: str = "objective", gpus_per_trial: float | str = 0,
+                 gpus: list[str] | None = None):
+        self.gpu_pool: GpuPool | None = None
+        if gpus_per_trial != 0:
+            gpus = visible_gpus() if gpus is None else list(gpus)
+            if gpus_per_trial == "auto":
+                if workers is not None and workers > len(gpus) > 0:
+                    raise ValueError(f"workers: {workers} trials at once but {len(gpus)} GPU(s) visible "
+                                     f"({','.join(gpus)}); set workers <= {len(gpus)}, or gpus_per_trial = "
+                                     "0.5 (or less) to share GPUs")
+                gpus_per_trial = len(gpus) // (workers or len(gpus)) if gpus else 0
+            if gpus_per_trial:
+                if workers is None:
+                    workers = max(1, int(len(gpus) / gpus_per_trial))
+                self.gpu_pool = GpuPool(gpus, float(gpus_per_trial), workers)
+        self.gpus_per_trial = gpus_per_trial
         self.workers = default_workers() if workers is None else workers
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers!r}")
@@ -82,7 +161,13 @@ class LocalExecutor(Executor):
     # -- public -------------------------------------------------------------
     @property
     def free_slots(self) -> int:
-        return self.workers - len(self._running)
+        free = self.workers - len(self._running)
+        return free if self.gpu_pool is None else min(free, self.gpu_pool.available)
+
+    def devices(self, key: Hashable) -> tuple[list[str] | None, bool]:
+        run = self._running.get(key)
+        gpus = None if run is None else run.gpus
+        return gpus, gpus is not None and self.gpu_pool is not None and self.gpu_pool.shares == 1
 
     @property
     def running(self) -> list[Hashable]:
@@ -93,12 +178,13 @@ class LocalExecutor(Executor):
         """Start a trial. ``workdir`` (for checkpoints) reaches it as $AUTODEHYPO_TRIAL_DIR."""
         if self.free_slots <= 0:
             raise RuntimeError("no free worker slot")
+        gpus = self.gpu_pool.take() if self.gpu_pool is not None else None
         read_fd, write_fd = os.pipe()
         started_at, started_mono = time.time(), time.monotonic()
         pid = os.fork()
         if pid == 0:  # the child never returns from here
             os.close(read_fd)
-            self._child(params, write_fd, log_path, workdir)
+            self._child(params, write_fd, log_path, workdir, gpus)
         os.close(write_fd)
         try:
             os.setpgid(pid, pid)
@@ -107,7 +193,7 @@ class LocalExecutor(Executor):
         os.set_blocking(read_fd, False)
         deadline = started_mono + self.timeout if self.timeout else None
         self._running[key] = _Running(pid, read_fd, started_at, started_mono, deadline, bytearray(),
-                                      process_start(pid))
+                                      process_start(pid), gpus=gpus)
 
     def submit_many(self, items: list[tuple[Hashable, dict[str, Any], Path | None, Path | None]]) -> None:
         for key, params, log_path, workdir in items:
@@ -165,7 +251,7 @@ class LocalExecutor(Executor):
 
     # -- internals ----------------------------------------------------------
     def _child(self, params: dict[str, Any], write_fd: int, log_path: Path | None,
-               workdir: Path | None) -> None:
+               workdir: Path | None, gpus: list[str] | None) -> None:
         status = 0
         try:
             for fd in self.close_in_child:
@@ -188,6 +274,8 @@ class LocalExecutor(Executor):
                 os.environ[var] = str(self.threads_per_trial)
             if workdir is not None:
                 os.environ["AUTODEHYPO_TRIAL_DIR"] = str(workdir)
+            if gpus is not None:  # before the objective initialises CUDA
+                os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
             if "torch" in sys.modules:
                 sys.modules["torch"].set_num_threads(self.threads_per_trial)
             try:
@@ -222,6 +310,8 @@ class LocalExecutor(Executor):
 
     def _reap(self, key: Hashable) -> TrialOutcome:
         run = self._running.pop(key)
+        if run.gpus is not None:
+            self.gpu_pool.give_back(run.gpus)
         try:  # wait for the exit but keep the zombie: its pid, the group's id, cannot be reused yet
             os.waitid(os.P_PID, run.pid, os.WEXITED | os.WNOWAIT)
         except ChildProcessError:
@@ -234,7 +324,8 @@ class LocalExecutor(Executor):
         peak = usage.ru_maxrss / (1024.0 if sys.platform.startswith("linux") else 1024.0 ** 2)
         outcome = TrialOutcome(ok=False, started_at=run.started_at, ended_at=ended_at,
                                elapsed_s=elapsed, cpu_time_s=usage.ru_utime + usage.ru_stime,
-                               peak_rss_mb=peak, host=self.host)
+                               peak_rss_mb=peak, host=self.host, gpus=run.gpus,
+                               gpu_seconds=elapsed * len(run.gpus) / self.gpu_pool.shares if run.gpus else 0.0)
         payload = _parse(run.buffer)
         if run.timed_out:
             outcome.error = f"timed out after {self.timeout:g} s"

@@ -21,6 +21,8 @@ class TrialOutcome:
     cpu_time_s: float | None = None
     peak_rss_mb: float | None = None
     host: str | None = None
+    gpus: list[str] | None = None  # the GPUs the executor gave the trial (CUDA_VISIBLE_DEVICES)
+    gpu_seconds: float = 0.0  # elapsed time x GPUs held (a shared GPU counts its share)
     energy: list[EnergyReading] = field(default_factory=list)  # from the executor (Slurm accounting)
 
 

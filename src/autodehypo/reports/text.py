@@ -176,6 +176,7 @@ def report_text(storage: Storage) -> str:
         "trials:       " + ", ".join(f"{counts[s]} {s}" for s in sorted(counts)),
     ]
     lines += _fidelity_lines(trials, direction)
+    lines += _gpu_lines(trials)
     failed = [t for t in trials if t.status == FAILED]
     if failed:
         reasons = Counter(t.error or "?" for t in failed)
@@ -267,6 +268,19 @@ def _environment_lines(storage: Storage) -> list[str]:
 def _sources_line(storage: Storage) -> str:
     sources = storage.meta("energy_sources") or {}
     return "; ".join(v if v.startswith(f"{k}:") else f"{k}: {v}" for k, v in sources.items()) or "-"
+
+
+def _gpu_lines(trials: list[TrialRecord]) -> list[str]:
+    """Where the executor handed out GPUs: the trials each GPU ran and their energy."""
+    per_gpu: dict[str, list[TrialRecord]] = {}
+    for t in trials:
+        for gpu in t.gpus or ():
+            per_gpu.setdefault(gpu, []).append(t)
+    if not per_gpu:
+        return []
+    parts = [f"{gpu}: {len(ts)} trials, {format_energy(sum(t.energy_j or 0.0 for t in ts))}"
+             for gpu, ts in sorted(per_gpu.items())]
+    return ["gpus:         " + "; ".join(parts) + " (a trial on several GPUs counts on each)"]
 
 
 def trial_table(trials: list[TrialRecord], front: set[int] | None = None) -> tuple[list[str], list[list[Any]]]:
