@@ -131,7 +131,7 @@ def test_missing_data_is_one_clear_line(tmp_path):
 
 def test_precision_is_chosen_by_hardware_or_forced(tmp_path, data_root):
     import torch
-    from autodehypo.objectives.vision.trainer import use_bf16
+    from autodehypo.objectives.vision.trainer import mixed_precision
     cpu = torch.device("cpu")
     # The kernel's view of the CPU, independent of PyTorch's probes: bf16 exactly where the CPU
     # has bf16 matrix instructions (AMX or avx512_bf16), whoever made it.
@@ -140,15 +140,16 @@ def test_precision_is_chosen_by_hardware_or_forced(tmp_path, data_root):
         if line.startswith("flags"):
             flags = set(line.split(":", 1)[1].split())
             break
-    assert use_bf16("auto", cpu, torch) == bool(flags & {"amx_bf16", "avx512_bf16"})
-    assert use_bf16("bf16", cpu, torch) and not use_bf16("fp32", cpu, torch)
+    assert mixed_precision("auto", cpu, torch) == ("bf16" if flags & {"amx_bf16", "avx512_bf16"} else "fp32")
+    assert [mixed_precision(p, cpu, torch) for p in ("bf16", "fp16", "fp32")] == ["bf16", "fp16", "fp32"]
     config = {"study": {"population": 4, "budget": {"evaluations": 4}},
               "space": {"lr": {"type": "float", "low": 1e-3, "high": 0.1, "log": True}},
               "objective": {"type": "vision", "model": "cnn", "dataset": "mnist", "data_dir": str(data_root),
-                            "precision": "fp16"}}
-    with pytest.raises(ConfigError, match=r"objective.precision: expected one of \['auto', 'bf16', 'fp32'\]"):
+                            "precision": "fp8"}}
+    with pytest.raises(ConfigError, match=r"objective.precision: expected one of \['auto', 'bf16', 'fp16', 'fp32'\]"):
         Study.create(tmp_path / "s", config)
-    for precision in ("fp32", "bf16"):
+    # fp16 runs where the GPUs before Ampere need it: with the gradient scaler (on the CPU here).
+    for precision in ("fp32", "bf16", "fp16"):
         objective = VisionObjective(model="cnn", dataset="mnist", data_dir=str(data_root), eval_limit=8,
                                     precision=precision, param_names=["lr"],
                                     fixed={"train_subset": 16, "batch_size": 8})

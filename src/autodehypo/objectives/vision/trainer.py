@@ -3,10 +3,11 @@
 No DataLoader and no per-image PIL work: a batch is ``x[idx]``, turned to float,
 normalised, padded and (for pretrained models on gray images) repeated to 3
 channels on the device, in channels_last layout. It trains in bf16 autocast
-where the hardware has bf16 matrix units (CUDA, CPUs with AMX or avx512_bf16), and on CPUs
+where the hardware has bf16 matrix units (CUDA, CPUs with AMX or avx512_bf16), in fp16 with a
+gradient scaler on older CUDA devices, and on CPUs
 computes convolutions over maps of a few pixels as matrix products
 (tiny_convs).
-After each epoch the model, optimizer, scheduler and RNG states go to
+After each epoch the model, optimizer, scheduler, gradient scaler and RNG states go to
 ``checkpoint.pt`` in the trial's directory, so a restarted trial continues
 from its last whole epoch and ends with the same result.
 """
@@ -27,7 +28,7 @@ from .models import build_model, input_size
 SPLIT_SEED = 12345  # the validation split is the same for every trial and study
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "cosine", "step")
-PRECISIONS = ("auto", "bf16", "fp32")
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 CHECKPOINT = "checkpoint.pt"
 
 
@@ -55,11 +56,12 @@ def cpu_bf16_units(torch) -> str | None:
     return None
 
 
-def use_bf16(precision: str, dev, torch) -> bool:
-    """Whether to train in bf16 autocast.
+def mixed_precision(precision: str, dev, torch) -> str:
+    """The precision to train in: "bf16" or "fp16" autocast, or "fp32".
 
     "auto" picks bf16 where the hardware runs bf16 matrix products natively: CUDA devices that
-    support it, and CPUs with AMX or avx512_bf16. Measured with one thread on Fashion-MNIST at
+    support it, and CPUs with AMX or avx512_bf16; other CUDA devices (before Ampere) train in fp16
+    with a gradient scaler, since their tensor cores take fp16 and fp16's range needs the scaling. Measured with one thread on Fashion-MNIST at
     batch 128, to the same validation error after an epoch: on a Xeon with AMX the small CNN trains
     about 2x and ResNet18 about 1.4x as fast as in fp32; on an AMD EPYC with avx512_bf16 and no
     AMX, about 1.6x and 1.4x (``benchmarks/trainer.py``). CPUs without either emulate bf16 and
@@ -68,10 +70,10 @@ def use_bf16(precision: str, dev, torch) -> bool:
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
     if precision != "auto":
-        return precision == "bf16"
+        return precision
     if dev.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return dev.type == "cpu" and cpu_bf16_units(torch) is not None
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "bf16" if dev.type == "cpu" and cpu_bf16_units(torch) is not None else "fp32"
 
 
 def _batches(n: int, batch_size: int, generator, torch):
@@ -115,7 +117,8 @@ def train_and_evaluate(data: ImageData, hp: dict[str, Any], *, model_name: str, 
         torch.set_num_threads(threads)
     dev = pick_device(device)
     cuda = dev.type == "cuda"
-    bf16 = use_bf16(precision, dev, torch)
+    precision = mixed_precision(precision, dev, torch)
+    autocast = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)  # None: fp32
     seed = int(hp["seed"])
     torch.manual_seed(seed)
     if deterministic:
@@ -180,6 +183,8 @@ def train_and_evaluate(data: ImageData, hp: dict[str, Any], *, model_name: str, 
         raise ValueError(f"schedule must be one of {list(SCHEDULES)}, got {schedule!r}")
     loss_fn = nn.CrossEntropyLoss(label_smoothing=float(hp["label_smoothing"]))
     generator = torch.Generator().manual_seed(seed)
+    # fp16's gradients underflow without loss scaling; for the others the scaler passes through.
+    scaler = torch.amp.GradScaler(dev.type, enabled=precision == "fp16")
 
     start_epoch, train_time, continued_from = 0, 0.0, 0
     path = Path(checkpoint_dir) / CHECKPOINT if checkpoint_dir else None
@@ -191,6 +196,8 @@ def train_and_evaluate(data: ImageData, hp: dict[str, Any], *, model_name: str, 
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
             sched.load_state_dict(state["scheduler"])
+            if "scaler" in state:
+                scaler.load_state_dict(state["scaler"])
             generator.set_state(state["generator"])
             torch.set_rng_state(state["torch_rng"])
             start_epoch = state["epoch"] + 1
@@ -209,10 +216,11 @@ def train_and_evaluate(data: ImageData, hp: dict[str, Any], *, model_name: str, 
         for batch in batches:
             idx = tr[batch.to(dev)]
             opt.zero_grad(set_to_none=True)
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+            with torch.autocast(dev.type, dtype=autocast, enabled=autocast is not None):
                 loss = loss_fn(model(prepare(images[idx])), labels[idx])
-            loss.backward()
-            opt.step()
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
             sched.step()
             loss_sum += loss.detach().float()
         if cuda:
@@ -223,21 +231,22 @@ def train_and_evaluate(data: ImageData, hp: dict[str, Any], *, model_name: str, 
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
             torch.save({"epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                        "scheduler": sched.state_dict(), "generator": generator.get_state(),
+                        "scheduler": sched.state_dict(), "scaler": scaler.state_dict(),
+                        "generator": generator.get_state(),
                         "torch_rng": torch.get_rng_state(), "train_time_s": train_time,
                         "continued_from": continued_from}, tmp)
             os.replace(tmp, path)  # a kill never leaves half a checkpoint
         # Evaluation draws no random numbers and leaves the weights alone, so watching every
         # epoch does not change the result; the last epoch's figures are the trial's own.
-        validation = _evaluate(model, images, labels, va, prepare, loss_fn, dev, bf16, torch)
+        validation = _evaluate(model, images, labels, va, prepare, loss_fn, dev, autocast, torch)
         report_progress(epoch=epoch + 1, epochs=epochs, loss=float(loss_sum) / len(batches),
                         val_error=1.0 - validation[1], images_per_s=len(train_idx) / epoch_time)
 
     if validation is None:  # resumed after its last epoch's checkpoint
-        validation = _evaluate(model, images, labels, va, prepare, loss_fn, dev, bf16, torch)
+        validation = _evaluate(model, images, labels, va, prepare, loss_fn, dev, autocast, torch)
     val_loss, val_acc = validation
     _, test_acc = _evaluate(model, test_images, test_labels, torch.from_numpy(test_idx).to(dev), prepare,
-                            loss_fn, dev, bf16, torch)
+                            loss_fn, dev, autocast, torch)
     if path is not None and path.is_file() and not keep_checkpoint:
         path.unlink()
     return {"objective": 1.0 - val_acc, "val_loss": val_loss, "accuracy": val_acc,
@@ -245,14 +254,14 @@ def train_and_evaluate(data: ImageData, hp: dict[str, Any], *, model_name: str, 
             "val_images": len(val_idx), "test_images": len(test_idx),
             "train_time_s": train_time, "continued_from": continued_from,
             "images_per_s": (epochs - continued_from) * len(train_idx) / train_time if train_time > 0 else None,
-            "device": str(dev), "precision": "bf16" if bf16 else "fp32"}
+            "device": str(dev), "precision": precision}
 
 
-def _evaluate(model, images, labels, index, prepare, loss_fn, dev, bf16, torch, batch_size=512):
+def _evaluate(model, images, labels, index, prepare, loss_fn, dev, autocast, torch, batch_size=512):
     model.eval()
     n = len(index)
     total_loss, correct = 0.0, 0
-    with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+    with torch.no_grad(), torch.autocast(dev.type, dtype=autocast, enabled=autocast is not None):
         for start in range(0, n, batch_size):
             idx = index[start:start + batch_size]
             logits = model(prepare(images[idx])).float()
