@@ -100,9 +100,10 @@ def test_a_study_records_each_trials_gpus_and_reports_them(tmp_path, monkeypatch
     rows = export_rows(tmp_path / "s")
     assert all(r["gpus"] in ('["0"]', '["1"]') for r in rows)
 
-    config["executor"]["workers"] = 3  # more than the two GPUs
+    config["executor"]["workers"] = 3  # more than the two GPUs: refused before anything is created
     with pytest.raises(ConfigError, match=r"^executor.workers: 3 trials at once with gpus_per_trial = 1 need 3"):
-        Study.create(tmp_path / "t", config).run()
+        Study.check(tmp_path / "t", config)
+    assert not (tmp_path / "t").exists()
 
 
 class FakePynvml(types.ModuleType):

@@ -148,6 +148,8 @@ class Study:
         _check_runnable(cfg, raw)
         obj = _build(cfg, objective)
         _open_meters(cfg)  # an explicitly named meter that does not work here is a config error
+        if cfg.executor.get("type", "local") == "local" and cfg.executor.get("gpus_per_trial"):
+            _local_executor(lambda params: 0.0, cfg.executor)  # more workers than the GPUs allow
         if (directory / DB_NAME).exists() or (directory / DB_NAME).is_symlink():
             raise StorageError(f"{directory} already holds a study; continue it with "
                                f"`autodehypo resume {directory}` or choose another --dir")
@@ -485,10 +487,7 @@ class Study:
                                      job_name=f"autodehypo-{cfg.name}", **options)
             except SlurmError as exc:
                 raise ConfigError(f"executor: {exc}") from None
-        try:
-            executor = LocalExecutor(self.objective, result_key=key, **options)
-        except ValueError as exc:  # more trials at once than the GPUs allow
-            raise ConfigError(f"executor.{exc}") from None
+        executor = _local_executor(self.objective, cfg.executor, result_key=key)
         if self._lock is not None:
             executor.close_in_child = (self._lock.fd,)
         return executor
@@ -640,6 +639,13 @@ def _build(cfg: StudyConfig, objective: Callable | None) -> Any:
     except ObjectiveError as exc:
         raise ConfigError(str(exc)) from None
     return obj
+
+
+def _local_executor(objective: Callable[[dict[str, Any]], Any], table: dict[str, Any], **kwargs: Any) -> LocalExecutor:
+    try:
+        return LocalExecutor(objective, **{k: v for k, v in table.items() if k != "type"}, **kwargs)
+    except ValueError as exc:  # more trials at once than the GPUs allow
+        raise ConfigError(f"executor.{exc}") from None
 
 
 def _open_meters(cfg: StudyConfig) -> tuple[list, dict[str, str]]:
