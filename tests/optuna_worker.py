@@ -105,9 +105,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--conditional", action="store_true",
                         help="a conditional space and no search_space: the first complete trial fixes it")
     parser.add_argument("--start-at", type=float, default=0.0, help="sleep until this time.time() first")
+    parser.add_argument("--reask-after", type=float, default=None, help="the sampler's reask_after")
     args = parser.parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sampler = DESampler(args.algorithm, seed=args.seed, n_trials=args.budget,
+    sampler = DESampler(args.algorithm, seed=args.seed, n_trials=args.budget, reask_after=args.reask_after,
                         search_space=None if args.conditional else DISTRIBUTIONS)
     study = optuna.create_study(study_name="worker", storage=open_storage(args.storage, args.heartbeat),
                                 load_if_exists=True, sampler=sampler)

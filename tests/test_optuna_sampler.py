@@ -377,6 +377,20 @@ def test_killed_with_a_heartbeat_the_retry_counts_and_the_run_equals_an_uninterr
     assert DESampler("jso", seed=5, n_trials=48).remaining_trials(study) == 0
 
 
+def test_a_trial_whose_process_died_on_this_machine_is_asked_again_at_once(tmp_path, subprocess_env):
+    """Without a heartbeat, a row held by a dead process of this machine is asked again as soon as
+    the rest of its generation is out, however long reask_after is: the claim names the process."""
+    killed = storage_spec("sqlite", tmp_path, "killed")
+    done = run_worker(killed, "--kill-at", "21", env=subprocess_env, check=False)
+    assert done.returncode == -9
+    started = time.monotonic()
+    run_worker(killed, "--reask-after", "3600", env=subprocess_env)
+    assert time.monotonic() - started < 120  # not an hour
+    trials = load(killed).trials
+    again = [t for t in trials if t.number > 21 and slot(t) == slot(trials[21])]
+    assert len(again) == 1 and again[0].state.is_finished()
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "journal", "mysql"])
 def test_four_processes_starting_together_take_different_rows(kind, tmp_path, subprocess_env):
     """Four workers start at the same moment with trials of different lengths: each row is trained

@@ -21,9 +21,9 @@ processes may share a study.
   built from. Written once, when generation ``g - 1`` is complete; it is computed only from
   stored trials, so two processes that both write it write the same JSON. Generation ``g``'s
   points are ``ask_generation()`` of that state, which any process recomputes bit for bit.
-- ``autodehypo:slot`` (trial): ``[g, row, digest]``, the point of generation ``g`` the trial
-  evaluates (``null``: a claim it withdrew). A trial whose digest is not the study's
-  configuration's is not told.
+- ``autodehypo:slot`` (trial): ``[g, row, digest, host, pid, process start]``, the point of
+  generation ``g`` the trial evaluates and the process that claimed it (``null``: a claim it
+  withdrew). A trial whose digest is not the study's configuration's is not told.
 
 Which trial evaluates a row
 ---------------------------
@@ -37,11 +37,12 @@ trials are
 
 - its own: trials asked earlier by the same thread and not yet told (ask-and-tell in
   batches; waiting could not end), or
-- presumed dead. With a storage heartbeat (``RDBStorage(heartbeat_interval=...)``) only the
-  storage decides: the sampler runs :func:`optuna.storages.fail_stale_trials` while it
-  waits. Without one, a trial is presumed dead once it has run ``reask_after`` seconds
-  (default: three times the longest finished trial of the study, at least 5 s; before any
-  trial finished, a trial that started before this sampler was created).
+- dead. With a storage heartbeat (``RDBStorage(heartbeat_interval=...)``) the storage decides:
+  the sampler runs :func:`optuna.storages.fail_stale_trials` while it waits. Without one, a
+  trial claimed by a process of this machine that no longer runs is dead at once, and one from
+  another machine is presumed dead once it has run ``reask_after`` seconds (default: three
+  times the longest finished trial of the study, at least 5 s; before any trial finished, a
+  trial that started before this sampler was created).
 
 A row's value is that of its *first finished* trial (complete, failed or pruned; the earliest
 ``datetime_complete``, then the lowest number), which no later trial can change, except that
@@ -79,6 +80,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import socket
 import threading
 import time
 import warnings
@@ -94,6 +97,7 @@ from optuna.trial import FrozenTrial, TrialState
 from ..algorithms import ALGORITHMS, MULTI_OBJECTIVE, algorithm_options, make_optimizer
 from ..config import search_of
 from ..direction import Direction
+from ..processes import process_start
 from ..space import ENCODING_VERSION
 from .optuna_space import relative_distributions, space_from_distributions
 
@@ -105,6 +109,8 @@ _FINISHED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
 REASK_FLOOR_S = 5.0
 _LONGEST_FACTOR = 3.0
 _POLL_S = (0.02, 1.0)
+# Who claims: host, pid and the process's identity across pid reuse (processes.process_start).
+_WORKER = (socket.gethostname(), os.getpid(), process_start(os.getpid()))
 _SETTLE_S = 0.02  # first and longest pause while waiting for a generation to complete
 
 
@@ -315,7 +321,7 @@ class DESampler(BaseSampler):
                         and opt.evaluations + len(points) >= config["n_trials"]:
                     return None  # the last rows of the budget are all out: nothing left to train
                 if row is not None:
-                    slot = [generation, row, _digest(config)]
+                    slot = [generation, row, _digest(config), *_WORKER]
                     storage.set_trial_system_attr(_trial_id(trial), SLOT_KEY, slot)
                     if any(t.number != trial.number and t.state == TrialState.RUNNING
                            and not t.system_attrs.get(SLOT_KEY) for t in trials):
@@ -403,8 +409,13 @@ class DESampler(BaseSampler):
     def _may_ask_again(self, study: optuna.Study, holder: FrozenTrial, trials: Sequence[FrozenTrial]) -> bool:
         if holder.number in getattr(self._asked_here, "numbers", set()):
             return True  # asked by this thread and not told: it cannot finish while we wait
-        if holder.state != TrialState.RUNNING or holder.datetime_start is None or _heartbeat(_storage_of(study)):
+        if holder.state != TrialState.RUNNING or holder.datetime_start is None:
             return False
+        if _heartbeat(_storage_of(study)):
+            return False  # the storage fails it, and its retry callback queues it again
+        alive = _worker_alive(holder.system_attrs.get(SLOT_KEY))
+        if alive is not None:  # its process ran on this machine: we know
+            return not alive
         durations = [d for t in trials if t.state.is_finished() and (d := _duration(t)) is not None]
         age = (datetime.now() - holder.datetime_start).total_seconds()
         if self._reask_after is not None:
@@ -507,6 +518,18 @@ def _study_seed(study: optuna.Study) -> int:
     first = storage.get_trial(storage.get_trial_id_from_study_id_trial_number(_study_id(study), 0))
     text = f"{study.study_name}|{first.datetime_start}"
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
+
+
+def _worker_alive(slot: Sequence | None) -> bool | None:
+    """Whether the process that claimed ``slot`` still runs, where this machine can tell: the
+    claim names its host, pid and the process's start ("<boot id> <ticks>"); None elsewhere."""
+    if slot is None or len(slot) < 6 or slot[3] != _WORKER[0]:
+        return None
+    if slot[5] is None or _WORKER[2] is None:
+        return None  # not Linux: no process identity to compare
+    if slot[5].split(" ")[0] != _WORKER[2].split(" ")[0]:
+        return False  # claimed before this machine's last boot
+    return process_start(int(slot[4])) == slot[5]
 
 
 def _slot(trial: FrozenTrial, digest: str) -> tuple[int, int] | None:
