@@ -108,10 +108,10 @@ SUPERSEDED_KEY = "autodehypo:superseded_by"
 _FINISHED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
 REASK_FLOOR_S = 5.0
 _LONGEST_FACTOR = 3.0
-_POLL_S = (0.02, 1.0)
+_POLL_S = (0.02, 1.0)  # first and longest pause while waiting for a generation to complete
+_SETTLE_S = 0.02  # from writing a claim to reading the claims back, when others are choosing
 # Who claims: host, pid and the process's identity across pid reuse (processes.process_start).
 _WORKER = (socket.gethostname(), os.getpid(), process_start(os.getpid()))
-_SETTLE_S = 0.02  # first and longest pause while waiting for a generation to complete
 
 
 class DESampler(BaseSampler):
@@ -153,9 +153,10 @@ class DESampler(BaseSampler):
                  failure_value: float | Sequence[float] | None = None, reask_after: float | None = None,
                  **options: Any):
         self._default_search = algorithm is None
+        self._default_options: dict[str, Any] | None = None  # the default search's own options
         if algorithm is None:
-            algorithm, defaults = search_of({"budget": {"evaluations": n_trials}} if n_trials else {})
-            options = {**defaults, **options}
+            algorithm, self._default_options = search_of({"budget": {"evaluations": n_trials}} if n_trials else {})
+            options = {**self._default_options, **options}
         if algorithm not in ALGORITHMS:
             raise ValueError(f"unknown algorithm {algorithm!r}; choose one of {sorted(ALGORITHMS)}")
         unknown = sorted(set(options) - set(algorithm_options(algorithm)))
@@ -191,8 +192,7 @@ class DESampler(BaseSampler):
         storage = _storage_of(study)
         attrs = storage.get_study_system_attrs(_study_id(study))
         config = attrs.get(CONFIG_KEY)
-        last = max((int(key.rsplit(":", 1)[1]) for key in attrs if key.startswith(GENERATION_KEY.format(""))),
-                   default=None)
+        last = _last_generation(attrs)
         if config is None or config["n_trials"] is None or last is None:
             return self._n_trials
         told = int(attrs[GENERATION_KEY.format(last)]["optimizer"]["evaluations"])
@@ -278,10 +278,12 @@ class DESampler(BaseSampler):
         stored = storage.get_study_system_attrs(study_id).get(CONFIG_KEY)
         if self._search_space is not None:
             search_space = self._search_space
-        mine = self._settings(space_from_distributions(search_space).dim)
+        dim = space_from_distributions(search_space).dim
+        mine = self._settings(dim)
         if stored is None and self._default_search and len(study.directions) > 1:
-            dim = space_from_distributions(search_space).dim
-            mine.update(algorithm="gde3", options={}, population=ALGORITHMS["gde3"].default_population(dim))
+            algorithm, options = search_of({"objectives": study.directions})
+            mine.update(algorithm=algorithm, options=options,
+                        population=ALGORITHMS[algorithm].default_population(dim))
         mine["space"] = [[name, distribution_to_json(d)] for name, d in search_space.items()]
         mine["objectives"] = len(study.directions)
         if stored is None:
@@ -293,8 +295,7 @@ class DESampler(BaseSampler):
             return storage.get_study_system_attrs(study_id)[CONFIG_KEY]
         # Settings left to the study (None) take the stored ones; the rest must agree.
         given = {"n_trials", "failure_value"}
-        if not self._default_search or self._options != search_of(
-                {"budget": {"evaluations": self._n_trials}} if self._n_trials else {})[1]:
+        if self._options != self._default_options:  # an algorithm named, or options beyond the default's
             given |= {"algorithm", "options"}
         given |= {k for k, v in (("population", self._population), ("seed", self._seed)) if v is not None}
         if self._search_space is not None:
@@ -356,9 +357,7 @@ class DESampler(BaseSampler):
                                           {"optimizer": opt.state_dict(), "worst": None, "config": digest})
             self._asked.clear()
             attrs = storage.get_study_system_attrs(study_id)
-        generation = 0
-        while GENERATION_KEY.format(generation + 1) in attrs:
-            generation += 1
+        generation = _last_generation(attrs)
         trials = storage.get_all_trials(study_id, deepcopy=False)
         retried = _retried(trials)
         first_unfinished = generation
@@ -502,6 +501,16 @@ def _check_settings(settings: dict[str, Any]) -> None:
             raise ValueError(f"DESampler({settings['algorithm']!r}) needs n_trials=..., the number of "
                              f"trials you will run: {exc}") from None
         raise
+
+
+def _last_generation(attrs: dict[str, Any]) -> int | None:
+    """The newest generation stored (each is written only once its predecessor is)."""
+    if GENERATION_KEY.format(0) not in attrs:
+        return None
+    generation = 0
+    while GENERATION_KEY.format(generation + 1) in attrs:
+        generation += 1
+    return generation
 
 
 def _digest(config: dict[str, Any]) -> str:
