@@ -24,6 +24,7 @@ except ModuleNotFoundError:  # Python 3.10
 from .algorithms import ALGORITHMS, SCHEDULES, algorithm_options, make_optimizer
 from .algorithms.base import SettingError
 from .energy import BUDGET_SOURCES, DEFAULT_GPU_WATTS, DEFAULT_WATTS_PER_CORE, METERS
+from .execution.local import gpu_share
 from .space import ENCODING_VERSION, SearchSpace, SpaceError
 
 
@@ -500,13 +501,16 @@ def _positive_number(value: Any, key: str) -> float:
 
 def _local_gpus(value: Any) -> float | str:
     """GPUs per local trial: a whole number, a share 1/k of one GPU, or "auto"."""
-    if value == "auto":
+    if value == "auto" or value == 0 and not isinstance(value, bool):
         return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0 \
-            or (value >= 1 and value != int(value)) or (0 < value < 1 and abs(round(1 / value) * value - 1) > 1e-9):
+    try:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError
+        size, shares = gpu_share(value)  # the executor's own rule
+    except ValueError:
         raise ConfigError(f"executor.gpus_per_trial: expected a whole number of GPUs, a share of one "
-                          f"(0.5, 0.25, ...) or \"auto\", got {value!r}")
-    return int(value) if value >= 1 or value == 0 else float(value)
+                          f"(0.5, 0.25, ...) or \"auto\", got {value!r}") from None
+    return size if shares == 1 else float(value)
 
 
 _EXECUTOR_KEYS = {

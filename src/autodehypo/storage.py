@@ -497,16 +497,15 @@ class Storage:
         self.conn.execute("PRAGMA synchronous=" + ("NORMAL" if mode == "wal" else "FULL"))
         if self._schema_version() == 1:
             self._migrate_from_1()
-        self._add_missing_columns()
+        if self._missing_columns():
+            with self.transaction():
+                self._add_columns()
 
     def _migrate_from_1(self) -> None:
         """Version 1 to 2, in one transaction: the columns and the table added to version 1 over
         time, and the checkpoints table rebuilt to take summaries (its states are kept)."""
         with self.transaction():
-            present = {r["name"] for r in self.conn.execute("PRAGMA table_info(trials)")}
-            for column, kind in _ADDED_COLUMNS.items():
-                if column not in present:
-                    self.conn.execute(f"ALTER TABLE trials ADD COLUMN {column} {kind}")
+            self._add_columns()
             self.conn.execute(_OPTIMIZER_TABLE.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS")
                               .rstrip().rstrip(";"))
             self.conn.execute("ALTER TABLE checkpoints RENAME TO checkpoints_v1")
@@ -518,14 +517,16 @@ class Storage:
             self.conn.execute(_HISTORY_TABLE.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"))
             self._set_meta_many({"schema_version": 2})
 
-    def _add_missing_columns(self) -> None:
-        """Columns added to version 2 since (an older autodehypo reads past them)."""
+    def _missing_columns(self) -> list[str]:
+        """Columns added to versions 1 and 2 since that this file lacks (an older autodehypo reads
+        past them)."""
         present = {r["name"] for r in self.conn.execute("PRAGMA table_info(trials)")}
-        missing = [c for c in _ADDED_COLUMNS if c not in present]
-        if missing:
-            with self.transaction():
-                for column in missing:
-                    self.conn.execute(f"ALTER TABLE trials ADD COLUMN {column} {_ADDED_COLUMNS[column]}")
+        return [c for c in _ADDED_COLUMNS if c not in present]
+
+    def _add_columns(self) -> None:
+        """Add the missing columns; the caller holds the transaction."""
+        for column in self._missing_columns():
+            self.conn.execute(f"ALTER TABLE trials ADD COLUMN {column} {_ADDED_COLUMNS[column]}")
 
     def close(self) -> None:
         self.conn.close()

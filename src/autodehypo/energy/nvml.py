@@ -31,6 +31,11 @@ class _Gpu:
     last_time: float | None = None
 
 
+def visible_entries(visible: str) -> list[str]:
+    """The GPUs a CUDA_VISIBLE_DEVICES value names (indices or UUIDs); "-1" or "" names none."""
+    return [e.strip() for e in visible.split(",") if e.strip() and e.strip() != "-1"]
+
+
 class NvmlMeter:
     source = "nvml"
 
@@ -52,7 +57,7 @@ class NvmlMeter:
     def _entries(self, visible: str | None) -> list[str]:
         if visible is None:
             return [str(i) for i in range(self.nvml.nvmlDeviceGetCount())]
-        return [e.strip() for e in visible.split(",") if e.strip() and e.strip() != "-1"]
+        return visible_entries(visible)
 
     def _gpu(self, entry: str) -> _Gpu:
         nvml = self.nvml

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Hashable
 
+from ..energy.nvml import visible_entries
 from ..processes import die_with_parent, process_start
 from .base import Executor
 from .outcome import TrialOutcome, interpret_result, jsonable, one_line
@@ -46,7 +47,7 @@ def visible_gpus() -> list[str]:
     else every GPU NVML counts, else none."""
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:
-        return [e.strip() for e in visible.split(",") if e.strip() and e.strip() != "-1"]
+        return visible_entries(visible)
     try:
         import pynvml
         pynvml.nvmlInit()
@@ -55,21 +56,23 @@ def visible_gpus() -> list[str]:
         return []
 
 
+def gpu_share(per_trial: float) -> tuple[int, int]:
+    """(GPUs per trial, trials per GPU) for ``gpus_per_trial`` > 0: N whole GPUs each, or one GPU
+    shared by k trials for 1/k (0.5, 0.25, ...); ValueError for anything else."""
+    if per_trial >= 1 and per_trial == int(per_trial):
+        return int(per_trial), 1
+    if 0 < per_trial < 1 and abs(round(1 / per_trial) * per_trial - 1) <= 1e-9:
+        return 1, round(1 / per_trial)
+    raise ValueError(f"gpus_per_trial: a whole number of GPUs or a share 1/k of one (0.5, 0.25, ...), "
+                     f"got {per_trial!r}")
+
+
 class GpuPool:
     """GPUs handed to trials: ``per_trial`` GPUs each (a whole number), or one GPU shared by
     ``1 / per_trial`` trials (0.5, 0.25, ...; only when asked)."""
 
     def __init__(self, gpus: list[str], per_trial: float, workers: int):
-        if per_trial >= 1:
-            if per_trial != int(per_trial):
-                raise ValueError(f"gpus_per_trial: a whole number of GPUs or a share 1/k, got {per_trial!r}")
-            self.size, shares = int(per_trial), 1
-        else:
-            shares = round(1 / per_trial)
-            if not per_trial > 0 or abs(shares * per_trial - 1) > 1e-9:
-                raise ValueError(f"gpus_per_trial: a share of one GPU must be 1/k (0.5, 0.25, ...), "
-                                 f"got {per_trial!r}")
-            self.size = 1
+        self.size, shares = gpu_share(per_trial)
         self.shares = shares
         capacity = len(gpus) * shares // self.size
         if workers > capacity:
@@ -142,7 +145,6 @@ class LocalExecutor(Executor):
                 if workers is None:
                     workers = max(1, int(len(gpus) / gpus_per_trial))
                 self.gpu_pool = GpuPool(gpus, float(gpus_per_trial), workers)
-        self.gpus_per_trial = gpus_per_trial
         self.workers = default_workers() if workers is None else workers
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers!r}")
