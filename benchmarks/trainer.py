@@ -36,10 +36,10 @@ def step_rate_ceiling(model_name: str, channels: int, size: int, batch_size: int
     import torch
 
     from autodehypo.objectives.vision.tiny_convs import convert_tiny_convs
-    from autodehypo.objectives.vision.trainer import mixed_precision
+    from autodehypo.objectives.vision.trainer import autocast_dtype, mixed_precision
     dev = torch.device(device)
     precision = mixed_precision(precision, dev, torch)
-    autocast = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    autocast = autocast_dtype(precision, torch)
     torch.manual_seed(0)
     model, repeat = build_model(model_name, channels, 10, size)
     model = model.to(dev).to(memory_format=torch.channels_last)

@@ -76,6 +76,11 @@ def mixed_precision(precision: str, dev, torch) -> str:
     return "bf16" if dev.type == "cpu" and cpu_bf16_units(torch) is not None else "fp32"
 
 
+def autocast_dtype(precision: str, torch):
+    """The autocast dtype of a precision that :func:`mixed_precision` chose; None for fp32."""
+    return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+
+
 def _batches(n: int, batch_size: int, generator, torch):
     order = torch.randperm(n, generator=generator)
     return [order[i:i + batch_size] for i in range(0, n, batch_size)]
@@ -118,7 +123,7 @@ def train_and_evaluate(data: ImageData, hp: dict[str, Any], *, model_name: str, 
     dev = pick_device(device)
     cuda = dev.type == "cuda"
     precision = mixed_precision(precision, dev, torch)
-    autocast = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)  # None: fp32
+    autocast = autocast_dtype(precision, torch)
     seed = int(hp["seed"])
     torch.manual_seed(seed)
     if deterministic:
