@@ -17,7 +17,6 @@ import signal
 import socket
 import sys
 import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Hashable
@@ -25,11 +24,8 @@ from typing import Any, Callable, Hashable
 from ..energy.nvml import visible_entries
 from ..processes import die_with_parent, process_start
 from .base import Executor
-from .outcome import TrialOutcome, interpret_result, jsonable, one_line
-
-_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                "AUTODEHYPO_THREADS")
-
+from . import trial
+from .outcome import TrialOutcome, interpret_result
 
 def available_cores() -> int:
     try:
@@ -272,23 +268,8 @@ class LocalExecutor(Executor):
                 sys.stderr = open(2, "w", buffering=1, closefd=False)
                 if faulthandler.is_enabled():  # send a crash's traceback to the trial's log
                     faulthandler.enable(file=sys.stderr)
-            for var in _THREAD_VARS:
-                os.environ[var] = str(self.threads_per_trial)
-            if workdir is not None:
-                os.environ["AUTODEHYPO_TRIAL_DIR"] = str(workdir)
-            if gpus is not None:  # before the objective initialises CUDA
-                os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
-            if "torch" in sys.modules:
-                sys.modules["torch"].set_num_threads(self.threads_per_trial)
-            try:
-                payload = {"ok": True, "result": self.objective(params)}
-            except BaseException as exc:  # the trial's failure, reported to the driver
-                traceback.print_exc()
-                payload = {"ok": False, "error": one_line(exc)}
-            try:
-                data = json.dumps(payload, default=jsonable)
-            except (TypeError, ValueError) as exc:
-                data = json.dumps({"ok": False, "error": f"result is not JSON-serialisable: {exc}"})
+            trial.enter(self.threads_per_trial, workdir, gpus)  # GPUs before the objective initialises CUDA
+            data = trial.encode(trial.run(self.objective, params, catch=BaseException))
             sys.stdout.flush()
             sys.stderr.flush()
             view = memoryview(data.encode())

@@ -21,7 +21,7 @@ from typing import Any, Callable, Hashable
 from ..energy.sacct import FIELDS, JobAccounting, SacctError, parse_sacct
 from .base import Executor
 from .outcome import TrialOutcome, interpret_result
-from .slurm_job import run_trial
+from .trial import run_trial
 
 DEFAULT_RETRY = {"NODE_FAIL": 2, "PREEMPTED": 2}
 SACCT_FORMAT = ",".join(FIELDS)
