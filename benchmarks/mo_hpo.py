@@ -70,7 +70,7 @@ def run_autodehypo(task: TableTask, algorithm: str, seed: int, evaluations: int)
     population = ALGORITHMS[algorithm].default_population(space.dim)
     opt = make_optimizer(algorithm, space.dim, population=population, seed=seed,
                          max_evaluations=evaluations, objectives=2)
-    answers: dict[tuple, tuple[float, float]] = {}  # study.py: a repeat is answered, not retrained
+    answers: dict[tuple, tuple[float, float]] = {}  # the study driver: a repeat is answered, not retrained
     points = []
     while True:
         batch = opt.ask_generation()

@@ -48,13 +48,13 @@ def search_alone(trials: int, population: int) -> tuple[float, float]:
     around it: milliseconds per ask (with its tell), over the whole run and over its last 100."""
     import numpy as np
 
-    from autodehypo.answers import params_key
+    from autodehypo.study.answers import params_key
     from autodehypo.config import parse_config
-    from autodehypo.study import build_optimizer
+    from autodehypo.config import build_search
     cfg = parse_config({"study": {"seed": 0, "population": population, "budget": {"evaluations": trials}},
                         "space": {f"x{i}": {"type": "float", "low": 0.0, "high": 1.0} for i in range(4)},
                         "objective": {"type": "python"}})
-    search = build_optimizer(cfg)
+    search = build_search(cfg)
     search.set_key(lambda x: params_key(cfg.space.decode(x)), lambda x: cfg.space.encode(cfg.space.decode(x)))
     times = []
     while True:

@@ -17,7 +17,7 @@ Optimizers, each on the same tasks, seeds and budget:
 
 * ``ours`` (``--ours default``): the search a study runs when [study] names no
   algorithm (``config.search_of`` at the current ``SEARCH_DEFAULTS_VERSION``,
-  built by ``parse_config`` and ``study.build_optimizer``), with
+  built by ``parse_config`` and ``config.build_search``), with
   ``schedule = "async"``, the study's key for repeated configurations, each
   evaluation's cost told with its value (``tell(id, value, cost)``), a failed
   evaluation told the worst value seen so far, and the study's answers to
@@ -267,7 +267,7 @@ class Ours(Searcher):
     def __init__(self, task: Task, spec: str, seed: int, evaluations: int, workers: int):
         from autodehypo.config import parse_config
         from autodehypo.space import ENCODING_VERSION
-        from autodehypo.study import build_optimizer
+        from autodehypo.config import build_search
 
         name, settings = parse_variant(spec)
         unknown = sorted(set(settings) - set(VARIANT_KEYS))
@@ -285,9 +285,9 @@ class Ours(Searcher):
         self.config = parse_config({"study": study, "space": space_config(task), "objective": {"type": "python"},
                                     "executor": {"workers": workers}},
                                    encoding=settings.get("enc", ENCODING_VERSION))
-        self.opt = build_optimizer(self.config)
+        self.opt = build_search(self.config)
         space = self.config.space
-        if settings.get("key", 1):  # study.py: the space's decoding names a configuration
+        if settings.get("key", 1):  # the study driver: the space's decoding names a configuration
             self.opt.set_key(lambda u: task.key(space.decode(u)), lambda u: space.encode(space.decode(u)))
         self.dedupe = bool(settings.get("dedupe", 1))
 

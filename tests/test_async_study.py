@@ -7,7 +7,7 @@ import pytest
 
 from autodehypo import Study
 from autodehypo.storage import COMPLETE, FAILED, Storage
-from autodehypo.study import build_optimizer
+from autodehypo.config import build_search
 from conftest import run_killed_at, toy_config
 
 
@@ -24,7 +24,7 @@ def replay(directory):
     study = Study.open(directory)
     cfg, trials = study.config, study.storage.trials()
     study.close()
-    opt = build_optimizer(cfg)
+    opt = build_search(cfg)
     told = sorted((t for t in trials if t.told_seq is not None), key=lambda t: t.told_seq)
     assert [t.told_seq for t in told] == list(range(len(told)))  # each result told once
 

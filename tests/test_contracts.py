@@ -166,3 +166,34 @@ def drive_asks(search, asks_wanted=30):
         if candidate is None or len(pending) >= 4:
             search.tell(pending[0].id, value_of(search, pending[0]), cost=float(pending[0].x.sum()))
     return asks
+
+
+def test_a_trials_record_takes_every_field_of_its_outcome_or_reads_it_into_another():
+    """The record is filled from the outcome by the fields they share; a field added to the
+    outcome must be recorded (a column of the same name) or read into the status or energy."""
+    from dataclasses import fields
+
+    from autodehypo.execution import TrialOutcome
+    from autodehypo.study.trials import RECORDED_OUTCOME
+    read_into_others = {"ok", "energy", "gpu_seconds"}  # status; the energy reading chosen
+    names = {f.name for f in fields(TrialOutcome)}
+    assert set(RECORDED_OUTCOME) | read_into_others == names
+    assert not set(RECORDED_OUTCOME) & read_into_others
+    assert {"value", "metrics", "error", "elapsed_s", "cpu_time_s", "host", "gpus"} <= set(RECORDED_OUTCOME)
+
+
+def test_one_runner_encodes_a_trials_result_for_both_executors():
+    """execution.trial: what the local child and the Slurm job both send the driver."""
+    from autodehypo.execution import trial
+
+    assert json.loads(trial.encode(trial.run(lambda p: {"objective": np.float32(0.5)}, {}))) == \
+        {"ok": True, "result": {"objective": 0.5}}
+    failed = json.loads(trial.encode(trial.run(lambda p: 1 / 0, {})))
+    assert failed == {"ok": False, "error": "ZeroDivisionError: division by zero"}
+    unserialisable = json.loads(trial.encode({**trial.run(lambda p: object(), {}), "host": "n1"}))
+    assert unserialisable["ok"] is False and unserialisable["host"] == "n1"
+    assert unserialisable["error"].startswith("result is not JSON-serialisable")
+    with pytest.raises(KeyboardInterrupt):  # a Slurm job lets what stops the process stop it
+        trial.run(lambda p: (_ for _ in ()).throw(KeyboardInterrupt()), {})
+    assert trial.run(lambda p: (_ for _ in ()).throw(KeyboardInterrupt()), {},
+                     catch=BaseException)["error"] == "KeyboardInterrupt"

@@ -10,7 +10,7 @@ import pytest
 from autodehypo import ConfigError, Study
 from autodehypo.reports.text import export_csv, report_text, status_text
 from autodehypo.storage import Storage, StorageError
-from autodehypo.driver_lock import DriverLock, StudyLockedError, driver_alive
+from autodehypo.study.driver_lock import DriverLock, StudyLockedError, driver_alive
 from conftest import toy_config
 
 
@@ -162,9 +162,9 @@ def test_python_api_with_a_callable(tmp_path):
 
 
 def _reopened_as_made_before(directory, config, monkeypatch, version, meta_key):
-    """A study made and run with ``version`` 1 of study.py, its file stripped of ``meta_key`` as
+    """A study made and run with ``version`` 1 of the study code, its file stripped of ``meta_key`` as
     files were before that key was recorded, then opened by the current code."""
-    import autodehypo.study as study_module
+    import autodehypo.study.files as study_module
     monkeypatch.setattr(study_module, version, 1)
     old = Study.create(directory, config)
     old.run()
@@ -213,7 +213,7 @@ def test_without_an_algorithm_a_study_runs_the_default_search_of_the_version_it_
     assert Study.check(tmp_path / "x", {**config, "study": {**config["study"], "options": {"p": 0.2}}}
                        ).options == {"prescreen": 32, "cost_weight": 0.4, "surrogate": "gp", "p": 0.2}
     # A study made with version 2 of the defaults keeps pre-screening without the cost.
-    import autodehypo.study as study_module
+    import autodehypo.study.files as study_module
     monkeypatch.setattr(study_module, "SEARCH_DEFAULTS_VERSION", 2)
     Study.create(tmp_path / "v2", config).close()
     monkeypatch.undo()
@@ -274,3 +274,19 @@ def test_a_configuration_asked_again_is_not_trained_again(tmp_path, monkeypatch,
         assert int(r["metric_repeat_of"]) == int(first[key]["number"])
         assert r["value"] == first[key]["value"] and float(r["energy_j"]) == 0.0
         assert r["status"] == "complete" and float(r["elapsed_s"]) == 0.0
+
+
+@pytest.mark.parametrize("fidelity", [False, True])
+def test_creating_a_study_builds_its_search_once(tmp_path, monkeypatch, fidelity):
+    """The config check builds the search and asks its first candidates; creation builds no
+    other (it built three before), and running builds the one it runs."""
+    import autodehypo.config as config_module
+    built = []
+    real = config_module.build_search
+    monkeypatch.setattr(config_module, "build_search", lambda cfg: built.append(cfg) or real(cfg))
+    config = toy_config(evaluations=6, population=4)
+    if fidelity:
+        config["study"]["fidelity"] = {"param": "epochs", "min": 1, "max": 9, "eta": 3}
+        config["objective"]["function"] = "toy_objectives:fidelity_sphere"
+    Study.create(tmp_path / "s", config).close()
+    assert len(built) == 1

@@ -84,10 +84,10 @@ def run_autodehypo(task: Task, algorithm: str, seed: int, evaluations: int) -> T
     options = variant_options(settings)
     opt = make_optimizer(name, space.dim, population=population, seed=seed, max_evaluations=evaluations,
                          **options)
-    if options and settings.get("key", 1):  # study.py: the space's decoding names a configuration
+    if options and settings.get("key", 1):  # the study driver: the space's decoding names a configuration
         opt.set_key(lambda u: task.key(space.decode(u)), lambda u: space.encode(space.decode(u)))
     rec = Recorder(task, algorithm, seed, evaluations)
-    answers: dict = {}  # study.py: the first completed result of each configuration
+    answers: dict = {}  # the study driver: the first completed result of each configuration
     # One worker, as a study with workers = 1 runs it: each trial asked when the last is told.
     while (candidate := opt.ask()) is not None:
         config = space.decode(candidate.x)

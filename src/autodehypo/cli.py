@@ -22,7 +22,7 @@ from .reports.text import (export_csv, export_parquet, format_duration, format_e
 from .storage import FAILED, StorageError
 from .trial_progress import describe, read_live
 from .execution.slurm_driver import DriverJob, driver_script, requeue_self, submit
-from .driver_lock import driver_alive
+from .study.driver_lock import driver_alive
 from .direction import best_trial
 from .study import Interrupted, Progress, Study, open_storage
 

@@ -8,6 +8,7 @@ gives a config or that error: the file must be a regular file of at most
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -21,8 +22,9 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from .algorithms import ALGORITHMS, SCHEDULES, algorithm_options, make_optimizer
+from .algorithms import ALGORITHMS, SCHEDULES, Search, algorithm_options, make_optimizer
 from .algorithms.base import SettingError
+from .algorithms.multifidelity import MultiFidelityDE, brackets
 from .energy import BUDGET_SOURCES, DEFAULT_GPU_WATTS, DEFAULT_WATTS_PER_CORE, METERS
 from .execution.local import gpu_share
 from .space import ENCODING_VERSION, SearchSpace, SpaceError
@@ -73,12 +75,13 @@ _DEFAULT_SEARCH = {
 }
 # The study's key for each setting a search may refuse (algorithms.base.SettingError).
 _SETTING_KEYS = {"population": "study.population", "max_evaluations": "study.budget.evaluations",
-                 "schedule": "study.schedule"}
+                 "schedule": "study.schedule", "fidelity": "study.fidelity"}
 MAX_FILE_BYTES = 1 << 20
 MAX_NAME_CHARS = 100  # study, hyperparameter and other key names
 MAX_STRING_CHARS = 8192
 MAX_DEPTH = 16
 MAX_POPULATION = 10 ** 6
+MAX_CELLS = 10 ** 7  # population x dimensions: the size of the arrays the algorithms hold
 _NAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.+ -]*[A-Za-z0-9_.+-])?")
 _TIME_UNITS = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 _ENERGY_UNITS = {"j": 1.0, "kj": 1e3, "mj": 1e6, "wh": 3600.0, "kwh": 3.6e6, "mwh": 3.6e9}
@@ -386,19 +389,7 @@ def parse_config(data: Mapping[str, Any], *, default_name: str = "study",
     options = {**default_options, **_table(study, "options", "study.options")}
     _check_keys(options, set(algorithm_options(algorithm)),
                 f"study.options (for {algorithm}{'' if 'algorithm' in study else ', the default algorithm'})")
-    try:
-        make_optimizer(algorithm, space.dim, population=population, seed=seed,
-                       max_evaluations=budget.evaluations, schedule=schedule,
-                       objectives=max(1, len(objectives)), **options)
-    except SettingError as exc:
-        raise ConfigError(f"{_SETTING_KEYS[exc.setting]}: {exc}") from None
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"study.options: {exc}") from None
-    except (AttributeError, OverflowError, ArithmeticError) as exc:  # a value of the wrong type or size
-        raise ConfigError(f"study.options: cannot use {options!r:.200}: {exc}") from None
-
-    fidelity = _parse_fidelity(_table(study, "fidelity", "study.fidelity"), space, algorithm,
-                               population, seed, options) if "fidelity" in study else None
+    fidelity = _parse_fidelity(_table(study, "fidelity", "study.fidelity"), space) if "fidelity" in study else None
     if fidelity is not None and objectives:
         raise ConfigError("study.fidelity: multi-fidelity search takes one objective, not "
                           f"{len(objectives)} (study.objectives)")
@@ -418,17 +409,56 @@ def parse_config(data: Mapping[str, Any], *, default_name: str = "study",
 
     energy = _parse_energy_table(_table(data, "energy", "energy"))
 
-    return StudyConfig(name=name, algorithm=algorithm, seed=seed, population=population,
-                       direction=direction, failure_value=failure_value, budget=budget,
-                       options=options, space=space, objective=objective, executor=executor,
-                       energy=energy, raw=dict(data), noisy=noisy, schedule=schedule,
-                       fidelity=fidelity, objectives=objectives)
+    config = StudyConfig(name=name, algorithm=algorithm, seed=seed, population=population,
+                         direction=direction, failure_value=failure_value, budget=budget,
+                         options=options, space=space, objective=objective, executor=executor,
+                         energy=energy, raw=dict(data), noisy=noisy, schedule=schedule,
+                         fidelity=fidelity, objectives=objectives)
+    _check_first_generation(config)
+    return config
 
 
-def _parse_fidelity(table: dict[str, Any], space: SearchSpace, algorithm: str, population: int,
-                    seed: int, options: dict[str, Any]) -> FidelityConfig:
-    from .algorithms.multifidelity import MultiFidelityDE
+def build_search(config: StudyConfig) -> Search:
+    """The study's search as its config makes it, before any checkpoint is loaded."""
+    if config.fidelity is not None:
+        f = config.fidelity
+        return MultiFidelityDE(config.space.dim, inner=config.algorithm, min_fidelity=f.min,
+                               max_fidelity=f.max, eta=f.eta, integer=f.integer,
+                               population=config.population, seed=config.seed, **config.options)
+    return make_optimizer(config.algorithm, config.space.dim, population=config.population,
+                          seed=config.seed, max_evaluations=config.budget.evaluations,
+                          schedule=config.schedule, objectives=config.n_objectives, **config.options)
 
+
+def _check_first_generation(config: StudyConfig) -> None:
+    """Build the search once and make its first candidates as the driver will (asked, decoded,
+    stored as JSON): what a search refuses becomes the config key it names."""
+    if config.population * config.space.dim > MAX_CELLS:
+        raise ConfigError(f"study.population: {config.population} candidates of {config.space.dim} "
+                          f"dimensions is more than {MAX_CELLS:,} numbers per generation")
+    try:
+        search = build_search(config)
+    except SettingError as exc:
+        raise ConfigError(f"{_SETTING_KEYS[exc.setting]}: {exc}") from None
+    except MemoryError:
+        raise ConfigError(f"study.population: {config.population} candidates of {config.space.dim} "
+                          "dimensions do not fit in memory") from None
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"study.options: {exc}") from None
+    except (AttributeError, OverflowError, ArithmeticError) as exc:  # a value of the wrong type or size
+        raise ConfigError(f"study.options: cannot use {config.options!r:.200}: {exc}") from None
+    try:
+        first = [c for c in (search.ask(), search.ask()) if c is not None]
+        json.dumps([config.space.decode(c.x) for c in first], allow_nan=False)
+        json.dumps(search.state_dict(), allow_nan=False)
+    except MemoryError:
+        raise ConfigError(f"study.population: {config.population} candidates of {config.space.dim} "
+                          "dimensions do not fit in memory") from None
+    except (TypeError, ValueError, OverflowError, ArithmeticError) as exc:
+        raise ConfigError(f"config: the first generation cannot be made: {exc}") from None
+
+
+def _parse_fidelity(table: dict[str, Any], space: SearchSpace) -> FidelityConfig:
     _check_keys(table, {"param", "min", "max", "eta"}, "study.fidelity")
     param = table.get("param")
     if not isinstance(param, str) or not _NAME.fullmatch(param):
@@ -446,8 +476,7 @@ def _parse_fidelity(table: dict[str, Any], space: SearchSpace, algorithm: str, p
     eta = _positive_number(table.get("eta", 3), "study.fidelity.eta")
     integer = all(isinstance(table[k], int) and not isinstance(table[k], bool) for k in ("min", "max"))
     try:
-        MultiFidelityDE(space.dim, inner=algorithm, min_fidelity=low, max_fidelity=high, eta=eta,
-                        integer=integer, population=population, seed=seed, **options)
+        brackets(low, high, eta, integer)
     except (ValueError, ArithmeticError) as exc:
         raise ConfigError(f"study.fidelity: {exc}") from None
     return FidelityConfig(param, low, high, eta, integer)

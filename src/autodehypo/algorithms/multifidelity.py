@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Candidate, Search, _array, _float, _list, _unfloat
+from .base import Candidate, Search, SettingError, _array, _float, _list, _unfloat
 
 
 # Bounds on a schedule any study could run: Hyperband's usual schedules have a handful of
@@ -94,8 +94,9 @@ class MultiFidelityDE(Search):
             raise ValueError(f"unknown algorithm {inner!r}")
         try:
             probe = make_optimizer(inner, dim, population=population, seed=0, schedule="async", **options)
-        except ValueError as exc:
-            raise ValueError(f"{inner} cannot be the search inside multi-fidelity brackets: {exc}") from None
+        except SettingError as exc:  # a search that needs what brackets do not give (a budget, generations)
+            raise SettingError("fidelity", f"{inner} cannot be the search inside multi-fidelity brackets: "
+                               f"{exc}") from None
         self.dim, self.inner, self.options = dim, inner, dict(options)
         self.min_fidelity, self.max_fidelity, self.eta = float(min_fidelity), float(max_fidelity), float(eta)
         self.integer = bool(integer)

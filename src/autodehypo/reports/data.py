@@ -4,10 +4,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import search_of
+from ..config import build_search, search_of
 from ..direction import Direction
 from ..storage import COMPLETE, FAILED, TrialRecord
-from ..study import build_optimizer, load_search, open_storage
+from ..study import load_search, open_storage
 from .front import Objective, objectives_of
 
 
@@ -103,7 +103,7 @@ def load_study(directory: str | Path) -> StudyData:
         for c in storage.iter_checkpoints():
             summary = c["summary"]
             if summary is None:  # a version-1 file kept the state: the search summarizes it
-                search = search or build_optimizer(config)
+                search = search or build_search(config)
                 summary = load_search(search, c["state"], storage.path).summary()
             checkpoints.append({"generation": c["generation"], "evaluations": c["evaluations"],
                                 "summary": summary})

@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from typing import IO, Any
 
-from ..budget import trial_units
+from ..study.budget import trial_units
 from ..storage import COMPLETE, FAILED, RUNNING, TRIAL_COLUMNS, Storage, TrialRecord
 from ..direction import Direction, best_trial
 from ..trial_progress import describe
