@@ -174,3 +174,14 @@ def gpu_sphere(params):
     time.sleep(0.3)
     return {"objective": sum(float(v) ** 2 for v in params.values()),
             "visible": os.environ.get("CUDA_VISIBLE_DEVICES"), "start": start, "end": time.time()}
+
+
+def reported_epochs(params):
+    """Three quick epochs, each reported; fails below x = 0.15, after its first epoch."""
+    from autodehypo import report_progress
+    for epoch in range(1, 4):
+        time.sleep(float(os.environ.get("TOY_EPOCH_SECONDS", "0.02")))
+        report_progress(epoch=epoch, epochs=3, loss=1.0 / epoch, val_error=params["x"] / epoch)
+        if params["x"] < 0.15:
+            raise ValueError("diverged")
+    return {"objective": params["x"] / 3, "accuracy": 1.0 - params["x"] / 3}

@@ -40,7 +40,7 @@ class NewerStudyError(ConfigError):
 
 _SECTIONS = {
     "study": {"name", "algorithm", "seed", "population", "direction", "failure_value", "noisy", "budget",
-              "options", "schedule", "fidelity", "objectives"},
+              "options", "schedule", "fidelity", "objectives", "tracking"},
     "space": None,  # any hyperparameter names
     "objective": None,  # checked by the objective's builder
     "executor": None,  # keys depend on the executor type
@@ -153,6 +153,8 @@ class StudyConfig:
     # Two or more with a multi-objective algorithm; empty: one objective, the value (``direction``
     # is then the first objective's direction).
     objectives: tuple[ObjectiveSpec, ...] = ()
+    # Where the study is also recorded, by service: {"mlflow": {"tracking_uri": ..., "experiment": ...}}.
+    tracking: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def n_objectives(self) -> int:
@@ -413,7 +415,8 @@ def parse_config(data: Mapping[str, Any], *, default_name: str = "study",
                          direction=direction, failure_value=failure_value, budget=budget,
                          options=options, space=space, objective=objective, executor=executor,
                          energy=energy, raw=dict(data), noisy=noisy, schedule=schedule,
-                         fidelity=fidelity, objectives=objectives)
+                         fidelity=fidelity, objectives=objectives,
+                         tracking=_parse_tracking(_table(study, "tracking", "study.tracking")))
     _check_first_generation(config)
     return config
 
@@ -547,6 +550,22 @@ _EXECUTOR_KEYS = {
     "slurm": {"type", "partition", "account", "qos", "time", "cpus_per_trial", "gpus_per_trial", "mem",
               "constraint", "sbatch", "array_throttle", "poll_interval", "retry", "workers"},
 }
+
+
+def _parse_tracking(table: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """``[study.tracking]``: ``mlflow = { tracking_uri = "...", experiment = "..." }``, both optional
+    (the URI defaults to $MLFLOW_TRACKING_URI, then MLflow's own default; the experiment to the
+    study's name)."""
+    _check_keys(table, {"mlflow"}, "study.tracking")
+    out: dict[str, dict[str, str]] = {}
+    if "mlflow" in table:
+        mlflow = _table(table, "mlflow", "study.tracking.mlflow")
+        _check_keys(mlflow, {"tracking_uri", "experiment"}, "study.tracking.mlflow")
+        for key, value in mlflow.items():
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"study.tracking.mlflow.{key}: expected a non-empty string, got {value!r:.100}")
+        out["mlflow"] = dict(mlflow)
+    return out
 
 
 def _parse_executor(table: dict[str, Any]) -> dict[str, Any]:

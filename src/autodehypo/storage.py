@@ -36,6 +36,7 @@ import shutil
 import sqlite3
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -122,7 +123,7 @@ _INTEGER_COLUMNS = ("number", "generation", "idx", "attempt", "pgid", "told_seq"
 # What each meta key the commands read must hold.
 _META_TYPES = {"schema_version": int, "config": dict, "config_toml": str, "created_at": (int, float),
                "state": str, "space_encoding": int, "search_defaults": int, "driver_elapsed_s": (int, float),
-               "energy_sources": dict, "environments": list}
+               "energy_sources": dict, "environments": list, "uid": str}
 # A failed trial is told +inf for every objective; JSON has no inf, so such a list stores null.
 _INF_LISTS = {"told_values"}
 # Columns added to schema versions 1 and 2 without a new version: an older autodehypo reads a file
@@ -381,7 +382,7 @@ class Storage:
                     storage._set_meta_many({"schema_version": SCHEMA_VERSION, "config": config,
                                             "config_toml": config_text, "created_at": time.time(),
                                             "state": "created", "space_encoding": space_encoding,
-                                            "search_defaults": search_defaults})
+                                            "search_defaults": search_defaults, "uid": uuid.uuid4().hex})
             finally:
                 storage.close()  # in rollback-journal mode: nothing is left beside the file
             try:

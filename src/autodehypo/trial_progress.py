@@ -82,6 +82,28 @@ def read_progress(trial_dir: Path) -> dict[str, Any] | None:
     return None
 
 
+def read_progress_since(trial_dir: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
+    """The whole lines a trial's progress file gained after byte ``offset``, and the offset
+    after the last of them (a line still being written is left for the next call)."""
+    path = Path(trial_dir) / PROGRESS_FILE
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except OSError:
+        return [], offset
+    end = data.rfind(b"\n") + 1
+    entries = []
+    for line in data[:end].split(b"\n"):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict):
+            entries.append(entry)
+    return entries, offset + end
+
+
 def describe(entry: dict[str, Any]) -> str:
     """One short human line: ``epoch 3/10  loss 0.412  val_error 0.1200  850 img/s``."""
     parts = []

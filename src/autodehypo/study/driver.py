@@ -22,6 +22,7 @@ from ..config import StudyConfig, build_search
 from ..environment import collect_environment
 from ..execution import Executor
 from ..storage import COMPLETE, DB_NAME, FAILED, PENDING, RUNNING, Storage, StorageError, TrialRecord, diagnose
+from ..tracking import Tracker
 from ..trial_progress import PROGRESS_FILE
 from . import files
 from .answers import RecordedAnswers, answer, params_key
@@ -49,6 +50,7 @@ class Study:
         self._teller: Teller | None = None
         self._lock: DriverLock | None = None
         self._answers = RecordedAnswers()
+        self._tracker = Tracker()
 
     @classmethod
     def create(cls, directory: str | Path, config: dict[str, Any] | StudyConfig,
@@ -71,6 +73,7 @@ class Study:
     @classmethod
     def open(cls, directory: str | Path,
              objective: Callable[[dict[str, Any]], Any] | None = None) -> "Study":
+        """An existing study, to resume or read; a damaged file is one line (StorageError)."""
         directory = Path(directory)
         storage, cfg = files.open_storage(directory)
         try:
@@ -87,10 +90,19 @@ class Study:
     def run(self, progress: Callable[[Progress], None] | None = None) -> Progress:
         """Run (or continue) until the budget is spent. Raises :class:`Interrupted` on a signal."""
         if self.storage.meta("state") == "finished":
-            return self._progress(self._search(self.storage.current_state()),
-                                  self.storage.meta("driver_elapsed_s", 0.0), 0, finished=True)
+            final = self._progress(self._search(self.storage.current_state()),
+                                   self.storage.meta("driver_elapsed_s", 0.0), 0, finished=True)
+            if self.config.tracking:  # what the trackers missed while the study ran
+                lock = DriverLock(self.directory)
+                try:
+                    self._open_tracker()
+                    self._close_tracker("finished", final)
+                finally:
+                    lock.release()
+            return final
         lock = self._lock = DriverLock(self.directory)
         try:
+            self._open_tracker()
             self._recorder.meters, sources = files.open_configured_meters(self.config)
             # One environment per run session: a resumed study may run on another node or software.
             self.storage.set_meta(energy_sources={**sources, "estimate": "ok"},
@@ -106,9 +118,12 @@ class Study:
             self.storage.set_meta(state="running")
             result = self._loop(progress)
             self.storage.set_meta(state="finished")
+            self._close_tracker("finished", result)
             return result
         except Interrupted:
             self.storage.set_meta(state="interrupted")
+            self._close_tracker("interrupted", self._progress(
+                None, self.storage.meta("driver_elapsed_s", 0.0), 0))
             raise
         except OSError as exc:  # the study's own files: disk full, permissions
             if exc.errno not in _STORAGE_ERRNOS:
@@ -171,6 +186,8 @@ class Study:
                 starting, repeats, waiting = self._fill(search, executor, queue, running, elapsed)
                 if repeats:
                     self._settle(search, repeats, elapsed())
+                    for trial in repeats:
+                        self._tracker.trial_finished(trial)
                     report()
                 if starting:
                     self._start(executor, starting)
@@ -188,7 +205,10 @@ class Study:
                         self._answers.remember(trial)
                     self._settle(search, done, elapsed())
                     self._live.drop({t.number for t in done})
+                    for trial in done:
+                        self._tracker.trial_finished(trial)
                 watched = self._live.watch(executor, running, elapsed())
+                self._tracker.poll(list(running.values()))
                 if (ended or watched) and running:  # else the next start, or the end, reports
                     report()
         finally:
@@ -274,6 +294,17 @@ class Study:
             trial.pgid, trial.pgid_start = executor.process_group(trial.number)
         self.storage.update_trials(trials, ("status", "attempt", "started_at", "job_id", "pgid",
                                             "pgid_start"))
+        for trial in trials:
+            self._tracker.trial_started(trial)
+
+    def _open_tracker(self) -> None:
+        self._tracker = files.open_tracker(self.config, self.storage, self.directory)
+        self._tracker.catch_up(self.storage.trials())
+
+    def _close_tracker(self, state: str, final: Progress) -> None:
+        self._tracker.close(state, {"best_value": final.best_value, "evaluations": final.evaluations,
+                                    "failed": final.failed, "energy_j": final.energy_j,
+                                    "elapsed_s": final.elapsed_s})
 
     def _check_signal(self) -> None:
         if self._stop_signal is not None:
@@ -287,10 +318,10 @@ class Study:
         units = sum(trial_units(t, self._max_fidelity()) for t in started)
         return budget_spent(self.config.budget, self._tally, elapsed, units)
 
-    def _progress(self, search: Search, elapsed: float, running: int,
+    def _progress(self, search: Search | None, elapsed: float, running: int,
                   finished: bool = False, live: tuple = ()) -> Progress:
         return Progress.of(self._tally or Tally.of(self.storage.trials(), self.config), self.config,
-                           search.generation, elapsed, running, finished, live)
+                           search.generation if search is not None else 0, elapsed, running, finished, live)
 
 
 _STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import uuid
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,6 +23,7 @@ from ..objectives import ObjectiveError, build_objective
 from ..processes import end_group
 from ..space import ENCODING_VERSION
 from ..storage import DB_NAME, Storage, StorageError
+from ..tracking import Tracker, missing_packages, open_trackers
 from .driver_lock import LOCK_NAME
 
 
@@ -37,6 +39,8 @@ def prepare(directory: Path, config: dict[str, Any] | StudyConfig,
     if cfg.executor.get("type") == "slurm" and importlib.util.find_spec("submitit") is None:
         raise ConfigError("executor.type: \"slurm\" needs submitit, which is not installed here: "
                           "pip install 'autodehypo[slurm]'")
+    if missing_packages(cfg.tracking):
+        raise ConfigError(missing_packages(cfg.tracking))
     try:
         json.dumps(raw, allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -109,6 +113,20 @@ def load_search(search: Search, state: dict[str, Any], path: Path,
                            f"{str(exc)[:200]}); the file was changed by something other than "
                            "autodehypo: restore it from a backup") from None
     return search
+
+
+def open_tracker(cfg: StudyConfig, storage: Storage, directory: Path) -> Tracker:
+    """The study's trackers ([study.tracking]); a file from before study uids gets its uid here."""
+    if not cfg.tracking:
+        return Tracker()
+    if missing_packages(cfg.tracking):
+        raise ConfigError(missing_packages(cfg.tracking))
+    uid = storage.meta("uid")
+    if uid is None:
+        uid = uuid.uuid4().hex
+        storage.set_meta(uid=uid)
+    return open_trackers(cfg.tracking, study_name=cfg.name, study_uid=uid, directory=directory,
+                         config=cfg.raw)
 
 
 def end_leftovers(storage: Storage) -> None:
