@@ -95,6 +95,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--mem", default="2G")
         p.add_argument("--cpus", type=int, default=1)
 
+    dashboard = sub.add_parser("dashboard", help="a live page that follows studies while they run "
+                                                  "(running trials, results, plots), read-only")
+    dashboard.add_argument("dirs", nargs="+", metavar="DIR", help="study directories")
+    dashboard.add_argument("--host", default="127.0.0.1",
+                           help="address to listen on (default: localhost only; use an SSH tunnel)")
+    dashboard.add_argument("--port", type=int, default=8765, help="default 8765; 0: any free port")
+    dashboard.add_argument("--group-by", metavar="PARAM", help="the results table's first grouping")
+    dashboard.add_argument("--refresh", type=float, default=5.0, metavar="SECONDS",
+                           help="how often the page updates (default 5)")
+
     export = sub.add_parser("export", help="every trial as one row")
     export.add_argument("dir", help="study directory")
     export.add_argument("--format", choices=["csv", "parquet"], default="csv")
@@ -321,6 +331,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _slurm(args)
     if args.command == "plot":
         return _plot(args)
+    if args.command == "dashboard":
+        return _dashboard(args)
     if getattr(args, "output", None):
         _check_output(args.output)
     storage, _ = open_storage(args.dir, readonly=True)
@@ -423,6 +435,31 @@ def _plot(args: argparse.Namespace) -> int:
 def _load_all(dirs: list[str]):
     from .reports.data import load_study
     return [load_study(d) for d in dirs]
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    from .reports.dashboard import Dashboard, serve
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port: expected 0 to 65535, got {args.port}")
+    if not args.refresh > 0:
+        raise UsageError(f"--refresh: expected a number of seconds > 0, got {args.refresh}")
+    for directory in args.dirs:  # a missing or damaged study is said now, in one line
+        open_storage(directory, readonly=True)[0].close()
+    try:
+        server = serve(Dashboard([Path(d) for d in args.dirs], args.group_by, args.refresh),
+                       args.host, args.port)
+    except OSError as exc:
+        raise UsageError(f"--host/--port: cannot listen on {args.host}:{args.port}: "
+                         f"{exc.strerror or exc}") from None
+    host, port = server.server_address[:2]
+    print(f"autodehypo dashboard: http://{host}:{port}/ (read-only; Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever(poll_interval=0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return EXIT_OK
 
 
 def _report(args: argparse.Namespace) -> int:

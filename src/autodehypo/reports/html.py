@@ -14,7 +14,7 @@ from .data import StudyData
 from .tables import group_rows, render, render_front
 from .text import NOT_RECORDED, energy_by_source, environment_sections, format_energy, format_param
 
-_STYLE = """
+STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
 h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 1.6em; border-bottom: 1px solid #ccc; }
 table { border-collapse: collapse; margin: 0.5em 0; } td, th { padding: 0.25em 0.7em; border: 1px solid #ccc; }
@@ -50,11 +50,15 @@ def _environment(study: StudyData) -> str:
 
 
 def render_html(studies: list[StudyData], group_by: str | None) -> str:
+    return "\n".join([f"<!doctype html><html lang=en><head><meta charset=utf-8>"
+                      f"<title>autodehypo report</title><style>{STYLE}</style></head><body>",
+                      "<h1>autodehypo report</h1>", render_sections(studies, group_by), "</body></html>"])
+
+
+def render_sections(studies: list[StudyData], group_by: str | None) -> str:
+    """The report's body below its title (also what the dashboard shows and refreshes)."""
     e = html.escape
-    parts = [f"<!doctype html><html lang=en><head><meta charset=utf-8>"
-             f"<title>autodehypo report</title><style>{_STYLE}</style></head><body>",
-             "<h1>autodehypo report</h1>",
-             f'<p class="note">{len(studies)} stud{"y" if len(studies) == 1 else "ies"}: '
+    parts = [f'<p class="note">{len(studies)} stud{"y" if len(studies) == 1 else "ies"}: '
              + ", ".join(e(str(s.directory)) for s in studies)
              + f" &middot; generated {e(time.strftime('%Y-%m-%d %H:%M:%S'))} by autodehypo "
              + f"{e(__version__)}</p>"]
@@ -102,5 +106,5 @@ def render_html(studies: list[StudyData], group_by: str | None) -> str:
     parts.append("<h2>Config</h2>")
     for s in studies:
         parts.append(f"<h3>{e(s.name)}</h3><pre>{e(s.meta.get('config_toml') or repr(s.config))}</pre>")
-    parts += ["<h2>Environment</h2>", *(_environment(s) for s in studies), "</body></html>"]
+    parts += ["<h2>Environment</h2>", *(_environment(s) for s in studies)]
     return "\n".join(parts)
