@@ -84,8 +84,8 @@ def render_sections(studies: list[StudyData], group_by: str | None) -> str:
             parts += [_png(plots.hypervolume(several, "evaluations")), _png(plots.hypervolume(several, "energy"))]
 
     parts.append("<h2>Plots</h2>")
-    figures = [plots.convergence(studies, "evaluations"), plots.convergence(studies, "energy"),
-               plots.pareto(studies)]
+    figures = [plots.convergence(studies, "evaluations"), plots.convergence(studies, "time"),
+               plots.convergence(studies, "energy"), plots.pareto(studies)]
     if group_by:
         figures.append(plots.energy_by(studies, group_by))
     if any(s.checkpoints for s in studies):
