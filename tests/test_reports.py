@@ -367,6 +367,10 @@ def test_every_report_and_plot_works_for_every_kind_of_study(study_kinds, tmp_pa
             assert code == 2 and "only studies of several objectives" in err and len(err.splitlines()) == 1, err
         else:
             assert code == 0 and out.stat().st_size > 0, (plot, err)
+    from autodehypo.reports.dashboard import Dashboard
+    dashboard = Dashboard([study_kinds[kind]], group_by="x0")
+    assert "Results by x0" in dashboard.page() and "no trial running" in dashboard.live_html()
+    assert dashboard.live()[0]["state"] == "finished" and dashboard.live()[0]["evaluations"] > 0
     summaries = [c["summary"] for c in load_study(study).checkpoints]
     assert summaries and all(s["population"] >= 4 for s in summaries)
     assert all(s["adapts"] and s["F"] is not None and s["averaged"] for s in summaries[1:])

@@ -59,6 +59,8 @@ class MlflowTracker(Tracker):
         self.study_name, self.study_uid, self.directory = study_name, study_uid, Path(directory)
         self.config = config
         self._parent: str | None = None
+        self._experiment_cache: str | None = None
+        self._unsent_params: dict[str, dict[str, Any]] = {}  # by run id: made, parameters not sent yet
         self._runs: dict[int, str] | None = None  # trial number -> run id, read once from MLflow
         self._offsets: dict[int, int] = {}  # how far each running trial's progress file was sent
         self._pending: list[Callable[[], None]] = []
@@ -146,16 +148,18 @@ class MlflowTracker(Tracker):
 
     # -- runs ------------------------------------------------------------------
     def _experiment_id(self) -> str:
-        found = self.client.get_experiment_by_name(self.experiment)
-        if found is not None:
-            return found.experiment_id
-        try:
-            return self.client.create_experiment(self.experiment)
-        except Exception:  # created meanwhile by another study
+        if self._experiment_cache is None:
             found = self.client.get_experiment_by_name(self.experiment)
             if found is None:
-                raise
-            return found.experiment_id
+                try:
+                    self._experiment_cache = self.client.create_experiment(self.experiment)
+                    return self._experiment_cache
+                except Exception:  # created meanwhile by another study
+                    found = self.client.get_experiment_by_name(self.experiment)
+                    if found is None:
+                        raise
+            self._experiment_cache = found.experiment_id
+        return self._experiment_cache
 
     def _parent_run(self) -> str:
         if self._parent is None:
@@ -173,7 +177,8 @@ class MlflowTracker(Tracker):
                 # Not [study.tracking]: a tracking URI may hold a password.
                 shown = {k: v for k, v in self.config.items() if k != "study"}
                 shown["study"] = {k: v for k, v in self.config.get("study", {}).items() if k != "tracking"}
-                self._batch(self._parent, params=_flatten(shown))
+                self._unsent_params[self._parent] = _flatten(shown)
+        self._send_params(self._parent)
         return self._parent
 
     def _search(self, experiments: list[str], filter_string: str) -> list:
@@ -206,9 +211,16 @@ class MlflowTracker(Tracker):
             run = self.client.create_run(self._experiment_id(), run_name=f"trial {number}",
                                          tags={"mlflow.parentRunId": self._parent_run(),
                                                STUDY_TAG: self.study_uid, TRIAL_TAG: str(number)})
-            self._batch(run.info.run_id, params=params)
             runs[number] = run.info.run_id
+            self._unsent_params[run.info.run_id] = params
+        self._send_params(runs[number])
         return runs[number]
+
+    def _send_params(self, run: str) -> None:
+        """A new run's parameters, sent once (again after a failure, never to a second run)."""
+        if run in self._unsent_params:
+            self._batch(run, params=self._unsent_params[run])
+            del self._unsent_params[run]
 
     def _start_trial(self, number: int, params: dict[str, Any], attempt: int) -> None:
         from mlflow.entities import RunTag
