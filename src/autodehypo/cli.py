@@ -101,7 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard.add_argument("--host", default="127.0.0.1",
                            help="address to listen on (default: localhost only; use an SSH tunnel)")
     dashboard.add_argument("--port", type=int, default=8765, help="default 8765; 0: any free port")
-    dashboard.add_argument("--group-by", metavar="PARAM", help="the results table's first grouping")
+    dashboard.add_argument("--group-by", metavar="PARAM",
+                           help="group the results table by this parameter when the page opens "
+                                "(the page changes it)")
     dashboard.add_argument("--refresh", type=float, default=5.0, metavar="SECONDS",
                            help="how often the page updates (default 5)")
 
