@@ -21,7 +21,7 @@ algorithm = "de"
 seed = 2
 population = 4
 [study.budget]
-evaluations = 6
+evaluations = 4
 [space.x]
 type = "float"
 low = 0.0
@@ -61,7 +61,7 @@ def test_the_dashboard_follows_a_study_while_it_runs(tmp_path, subprocess_env):
     browser = _chromium()
     config, directory = tmp_path / "c.toml", tmp_path / "s"
     config.write_text(STUDY)
-    subprocess_env["TOY_EPOCH_SECONDS"] = "3.0"  # 9 s per trial: still running when the browser looks
+    subprocess_env["TOY_EPOCH_SECONDS"] = "2.5"  # 7.5 s per trial: still running when the browser looks
     driver = subprocess.Popen([sys.executable, "-m", "autodehypo", "run", str(config), "--dir", str(directory)],
                               env=subprocess_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     _wait_for(lambda: (directory / "live.json").exists()
@@ -80,9 +80,9 @@ def test_the_dashboard_follows_a_study_while_it_runs(tmp_path, subprocess_env):
         assert driver.wait(timeout=180) == 0, driver.stderr.read()
         # The finished study, as the same page shows it on its next refresh.
         page = _dom(browser, url, tmp_path / "profile")
-        assert "no trial running" in page and "Best configuration" in page and "6 / 6" in page
+        assert "no trial running" in page and "Best configuration" in page and "4 / 4" in page
         live = json.loads(urllib.request.urlopen(url + "live.json", timeout=30).read())
-        assert live[0]["state"] == "finished" and live[0]["evaluations"] == 6 and live[0]["running"] == []
+        assert live[0]["state"] == "finished" and live[0]["evaluations"] == 4 and live[0]["running"] == []
         with pytest.raises(urllib.error.HTTPError):
             urllib.request.urlopen(url + "study.db", timeout=30)  # it serves its pages, not the files
     finally:
