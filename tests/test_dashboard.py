@@ -34,7 +34,7 @@ high = 64
 type = "python"
 function = "toy_objectives:epochs_with_progress"
 [executor]
-workers = 2
+workers = 4
 """
 
 
@@ -61,7 +61,9 @@ def test_the_dashboard_follows_a_study_while_it_runs(tmp_path, subprocess_env):
     browser = _chromium()
     config, directory = tmp_path / "c.toml", tmp_path / "s"
     config.write_text(STUDY)
-    subprocess_env["TOY_EPOCH_SECONDS"] = "2.5"  # 7.5 s per trial: still running when the browser looks
+    # One round of four trials of 12 s, all reporting from the same moment: while the browser
+    # looks, every running trial has reported an epoch.
+    subprocess_env["TOY_EPOCH_SECONDS"] = "4.0"
     driver = subprocess.Popen([sys.executable, "-m", "autodehypo", "run", str(config), "--dir", str(directory)],
                               env=subprocess_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     _wait_for(lambda: (directory / "live.json").exists()

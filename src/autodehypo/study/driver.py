@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..algorithms import Search
-from ..config import StudyConfig, build_search
+from ..config import StudyConfig
 from ..environment import collect_environment
 from ..execution import Executor
 from ..storage import COMPLETE, DB_NAME, FAILED, PENDING, RUNNING, Storage, StorageError, TrialRecord, diagnose
@@ -74,14 +74,8 @@ class Study:
     def open(cls, directory: str | Path,
              objective: Callable[[dict[str, Any]], Any] | None = None) -> "Study":
         """An existing study, to resume or read; a damaged file is one line (StorageError)."""
-        directory = Path(directory)
-        storage, cfg = files.open_storage(directory)
-        try:
-            obj = files.build_objective_of(cfg, objective)
-        except BaseException:
-            storage.close()
-            raise
-        return cls(directory, cfg, storage, obj)
+        storage, cfg, obj = files.open_study(Path(directory), objective)
+        return cls(Path(directory), cfg, storage, obj)
 
     def close(self) -> None:
         self.storage.close()
@@ -90,19 +84,14 @@ class Study:
     def run(self, progress: Callable[[Progress], None] | None = None) -> Progress:
         """Run (or continue) until the budget is spent. Raises :class:`Interrupted` on a signal."""
         if self.storage.meta("state") == "finished":
-            final = self._progress(self._search(self.storage.current_state()),
+            final = self._progress(files.continued_search(self.config, self.storage),
                                    self.storage.meta("driver_elapsed_s", 0.0), 0, finished=True)
             if self.config.tracking:  # what the trackers missed while the study ran
-                lock = DriverLock(self.directory)
-                try:
-                    self._open_tracker()
-                    self._close_tracker("finished", final)
-                finally:
-                    lock.release()
+                files.catch_up_trackers(self.config, self.storage, self.directory, final.totals())
             return final
         lock = self._lock = DriverLock(self.directory)
         try:
-            self._open_tracker()
+            self._tracker = files.open_tracker(self.config, self.storage, self.directory)
             self._recorder.meters, sources = files.open_configured_meters(self.config)
             # One environment per run session: a resumed study may run on another node or software.
             self.storage.set_meta(energy_sources={**sources, "estimate": "ok"},
@@ -118,12 +107,12 @@ class Study:
             self.storage.set_meta(state="running")
             result = self._loop(progress)
             self.storage.set_meta(state="finished")
-            self._close_tracker("finished", result)
+            self._tracker.close("finished", result.totals())
             return result
         except Interrupted:
             self.storage.set_meta(state="interrupted")
-            self._close_tracker("interrupted", self._progress(
-                None, self.storage.meta("driver_elapsed_s", 0.0), 0))
+            self._tracker.close("interrupted", self._progress(
+                None, self.storage.meta("driver_elapsed_s", 0.0), 0).totals())
             raise
         except OSError as exc:  # the study's own files: disk full, permissions
             if exc.errno not in _STORAGE_ERRNOS:
@@ -137,19 +126,9 @@ class Study:
     def _on_signal(self, signum: int, frame: Any) -> None:
         self._stop_signal = signum
 
-    def _search(self, current: dict[str, Any] | None) -> Search:
-        """The study's search, continued from ``current`` (Storage.current_state) when there is one."""
-        space = self.config.space
-        search = build_search(self.config)
-        # A repeated configuration is not asked; a model sees each configuration as one point.
-        search.set_key(lambda x: params_key(space.decode(x)), lambda x: space.encode(space.decode(x)))
-        if current is not None:
-            files.load_search(search, current["state"], self.directory / DB_NAME, current["history"])
-        return search
-
     def _loop(self, progress: Callable[[Progress], None] | None) -> Progress:
         current = self.storage.current_state()
-        search = self._search(current)
+        search = files.continued_search(self.config, self.storage, current)
         elapsed_before = current["driver_elapsed_s"] if current else 0.0
         session_start = time.monotonic()
         executor = files.make_executor(self.config, self.objective, self.directory,
@@ -181,13 +160,12 @@ class Study:
         report()
         try:
             while True:
-                self._check_signal()
+                if self._stop_signal is not None:
+                    raise Interrupted(signal.Signals(self._stop_signal).name)
                 queue[:0], waiting = waiting, []  # their twins may have finished
                 starting, repeats, waiting = self._fill(search, executor, queue, running, elapsed)
                 if repeats:
                     self._settle(search, repeats, elapsed())
-                    for trial in repeats:
-                        self._tracker.trial_finished(trial)
                     report()
                 if starting:
                     self._start(executor, starting)
@@ -205,8 +183,6 @@ class Study:
                         self._answers.remember(trial)
                     self._settle(search, done, elapsed())
                     self._live.drop({t.number for t in done})
-                    for trial in done:
-                        self._tracker.trial_finished(trial)
                 watched = self._live.watch(executor, running, elapsed())
                 self._tracker.poll(list(running.values()))
                 if (ended or watched) and running:  # else the next start, or the end, reports
@@ -276,6 +252,8 @@ class Study:
             self.storage.record_told(changed, state, search.evaluations, elapsed,
                                      summary=search.summary() if search.generation > generation else None,
                                      history=history)
+        for trial in finished:  # once stored
+            self._tracker.trial_finished(trial)
 
     def _start(self, executor: Executor, trials: list[TrialRecord]) -> None:
         now = time.time()
@@ -297,25 +275,9 @@ class Study:
         for trial in trials:
             self._tracker.trial_started(trial)
 
-    def _open_tracker(self) -> None:
-        self._tracker = files.open_tracker(self.config, self.storage, self.directory)
-        self._tracker.catch_up(self.storage.trials())
-
-    def _close_tracker(self, state: str, final: Progress) -> None:
-        self._tracker.close(state, {"best_value": final.best_value, "evaluations": final.evaluations,
-                                    "failed": final.failed, "energy_j": final.energy_j,
-                                    "elapsed_s": final.elapsed_s})
-
-    def _check_signal(self) -> None:
-        if self._stop_signal is not None:
-            raise Interrupted(signal.Signals(self._stop_signal).name)
-
-    def _max_fidelity(self) -> float | None:
-        return self.config.fidelity.max if self.config.fidelity else None
-
     def _spent(self, elapsed: float, started: list[TrialRecord]) -> bool:
         """True when no further trial may start, with ``started`` trials under way."""
-        units = sum(trial_units(t, self._max_fidelity()) for t in started)
+        units = sum(trial_units(t, self._tally.max_fidelity) for t in started)
         return budget_spent(self.config.budget, self._tally, elapsed, units)
 
     def _progress(self, search: Search | None, elapsed: float, running: int,

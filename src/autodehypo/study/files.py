@@ -16,7 +16,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ..algorithms import Search
-from ..config import SEARCH_DEFAULTS_VERSION, ConfigError, NewerStudyError, StudyConfig, parse_config
+from ..config import (SEARCH_DEFAULTS_VERSION, ConfigError, NewerStudyError, StudyConfig, build_search,
+                      parse_config)
 from ..energy import MeterUnavailable, open_meters
 from ..execution import Executor, LocalExecutor, SlurmError, SlurmExecutor
 from ..objectives import ObjectiveError, build_objective
@@ -24,7 +25,8 @@ from ..processes import end_group
 from ..space import ENCODING_VERSION
 from ..storage import DB_NAME, Storage, StorageError
 from ..tracking import Tracker, missing_packages, open_trackers
-from .driver_lock import LOCK_NAME
+from .answers import params_key
+from .driver_lock import LOCK_NAME, DriverLock
 
 
 def prepare(directory: Path, config: dict[str, Any] | StudyConfig,
@@ -102,6 +104,16 @@ def open_storage(directory: str | Path, *, readonly: bool = False) -> tuple[Stor
     return storage, cfg
 
 
+def open_study(directory: Path, objective: Callable | None) -> tuple[Storage, StudyConfig, Any]:
+    """A study's file, its config and its objective, to resume it."""
+    storage, cfg = open_storage(directory)
+    try:
+        return storage, cfg, build_objective_of(cfg, objective)
+    except BaseException:
+        storage.close()
+        raise
+
+
 def load_search(search: Search, state: dict[str, Any], path: Path,
                 history: np.ndarray | None = None) -> Search:
     """``search`` continued from a stored state (and history: Search.state_parts); a state it
@@ -116,7 +128,8 @@ def load_search(search: Search, state: dict[str, Any], path: Path,
 
 
 def open_tracker(cfg: StudyConfig, storage: Storage, directory: Path) -> Tracker:
-    """The study's trackers ([study.tracking]); a file from before study uids gets its uid here."""
+    """The study's trackers ([study.tracking]), told what an earlier driver did not send; a file
+    from before study uids gets its uid here."""
     if not cfg.tracking:
         return Tracker()
     if missing_packages(cfg.tracking):
@@ -125,8 +138,31 @@ def open_tracker(cfg: StudyConfig, storage: Storage, directory: Path) -> Tracker
     if uid is None:
         uid = uuid.uuid4().hex
         storage.set_meta(uid=uid)
-    return open_trackers(cfg.tracking, study_name=cfg.name, study_uid=uid, directory=directory,
-                         config=cfg.raw)
+    tracker = open_trackers(cfg.tracking, study_name=cfg.name, study_uid=uid, directory=directory,
+                            config=cfg.raw)
+    tracker.catch_up(storage.trials())
+    return tracker
+
+
+def catch_up_trackers(cfg: StudyConfig, storage: Storage, directory: Path, totals: dict[str, Any]) -> None:
+    """A finished study's trackers sent what they missed while it ran (the driver's lock held)."""
+    lock = DriverLock(directory)
+    try:
+        open_tracker(cfg, storage, directory).close("finished", totals)
+    finally:
+        lock.release()
+
+
+def continued_search(cfg: StudyConfig, storage: Storage, current: dict[str, Any] | None = None) -> Search:
+    """The study's search, continued from its stored state (Storage.current_state) if it has one."""
+    current = storage.current_state() if current is None else current
+    search = build_search(cfg)
+    # A repeated configuration is not asked; a model sees each configuration as one point.
+    space = cfg.space
+    search.set_key(lambda x: params_key(space.decode(x)), lambda x: space.encode(space.decode(x)))
+    if current is not None:
+        load_search(search, current["state"], storage.path, current["history"])
+    return search
 
 
 def end_leftovers(storage: Storage) -> None:

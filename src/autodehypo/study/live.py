@@ -50,6 +50,11 @@ class Progress:
     front_size: int | None = None  # several objectives: the non-dominated completed trials so far
     units: float = 0.0  # finished trials in full-fidelity equivalents (= evaluations without fidelities)
 
+    def totals(self) -> dict[str, float | None]:
+        """The study's figures so far, for a tracker's summary."""
+        return {"best_value": self.best_value, "evaluations": self.evaluations, "failed": self.failed,
+                "energy_j": self.energy_j, "elapsed_s": self.elapsed_s}
+
     @classmethod
     def of(cls, tally: Tally, config: StudyConfig, generation: int, elapsed: float, running: int,
            finished: bool = False, live: tuple[LiveTrial, ...] = ()) -> "Progress":
