@@ -448,6 +448,10 @@ def _dashboard(args: argparse.Namespace) -> int:
     for directory in args.dirs:  # a missing or damaged study is said now, in one line
         open_storage(directory, readonly=True)[0].close()
     try:
+        plot_kinds._pyplot()  # the page's plots
+    except RuntimeError as exc:
+        raise ConfigError(str(exc)) from None
+    try:
         server = serve(Dashboard([Path(d) for d in args.dirs], args.group_by, args.refresh),
                        args.host, args.port)
     except OSError as exc:
