@@ -84,8 +84,8 @@ class Study:
     def run(self, progress: Callable[[Progress], None] | None = None) -> Progress:
         """Run (or continue) until the budget is spent. Raises :class:`Interrupted` on a signal."""
         if self.storage.meta("state") == "finished":
-            final = self._progress(files.continued_search(self.config, self.storage),
-                                   self.storage.meta("driver_elapsed_s", 0.0), 0, finished=True)
+            search = files.continued_search(self.config, self.storage, self.storage.current_state())
+            final = self._progress(search, self.storage.meta("driver_elapsed_s", 0.0), 0, finished=True)
             if self.config.tracking:  # what the trackers missed while the study ran
                 files.catch_up_trackers(self.config, self.storage, self.directory, final.totals())
             return final

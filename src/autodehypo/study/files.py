@@ -153,9 +153,8 @@ def catch_up_trackers(cfg: StudyConfig, storage: Storage, directory: Path, total
         lock.release()
 
 
-def continued_search(cfg: StudyConfig, storage: Storage, current: dict[str, Any] | None = None) -> Search:
-    """The study's search, continued from its stored state (Storage.current_state) if it has one."""
-    current = storage.current_state() if current is None else current
+def continued_search(cfg: StudyConfig, storage: Storage, current: dict[str, Any] | None) -> Search:
+    """The study's search, continued from ``current`` (Storage.current_state) when there is one."""
     search = build_search(cfg)
     # A repeated configuration is not asked; a model sees each configuration as one point.
     space = cfg.space
