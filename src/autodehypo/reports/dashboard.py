@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from ..direction import Direction
-from ..storage import COMPLETE, DB_NAME, FAILED, StorageError
+from ..storage import DB_NAME, StorageError
 from ..study import open_storage
+from ..study.budget import Tally
 from ..study.driver_lock import driver_alive
 from ..trial_progress import describe, read_live
 from .data import load_study
@@ -89,16 +89,14 @@ class Dashboard:
             finally:
                 storage.close()
             alive = driver_alive(directory)
-            done = [t for t in trials if t.status in (COMPLETE, FAILED)]
-            values = [t.value for t in done if t.status == COMPLETE and t.value is not None]
+            tally = Tally.of(trials, config)  # the driver's totals: with fidelities, best at the highest
             snapshot = read_live(directory) if alive else None
             out.append({
                 "study": config.name, "directory": str(directory),
                 "state": state if alive or state != "running" else "stopped (no driver)",
-                "evaluations": len(done), "failed": sum(t.status == FAILED for t in done),
+                "evaluations": tally.evaluations, "failed": tally.failed,
                 "budget": config.budget.evaluations,
-                "best": Direction(config.direction).best(values) if values else None,
-                "energy_j": sum(t.energy_j or 0.0 for t in done),
+                "best": tally.best_value, "energy_j": tally.energy_j,
                 "running": [{"number": t["number"], "elapsed_s": t["elapsed_s"], "energy_j": t["energy_j"],
                              "progress": describe(t.get("report") or {})}
                             for t in (snapshot or {}).get("trials", [])]})
