@@ -86,7 +86,8 @@ def metered_sleep(params):
 
 
 def epochs_with_progress(params):
-    """A 'training' of three epochs that reports each one, as a long trial would."""
+    """A 'training' of three epochs that reports each one, as a long trial would; with
+    ``TOY_HOLD_UNTIL`` set, each epoch after its report waits for that file to exist."""
     from autodehypo import report_progress
     epochs = 3
     for epoch in range(1, epochs + 1):
@@ -96,7 +97,16 @@ def epochs_with_progress(params):
             x += math.sqrt(x + 1.0)
         report_progress(epoch=epoch, epochs=epochs, loss=1.0 / epoch, val_error=params["x"] / epoch,
                         images_per_s=1000.0, note="kept", bad=float("nan"))
+        _hold(os.environ.get("TOY_HOLD_UNTIL"))
     return params["x"] / epochs
+
+
+def _hold(gate, limit_s=300.0):
+    """Wait until the file ``gate`` exists: a test that looks at running trials decides when
+    they may go on, instead of racing them on a loaded machine."""
+    end = time.monotonic() + limit_s
+    while gate and not os.path.exists(gate) and time.monotonic() < end:
+        time.sleep(0.05)
 
 
 def counted_grid(params):
