@@ -73,11 +73,13 @@ def test_a_multi_objective_algorithm_needs_objectives():
 
 
 # -- the study ------------------------------------------------------------------
-@pytest.mark.parametrize("algorithm, schedule", [("gde3", "generational"), ("gde3-shade", "async")])
-def test_failed_trials_are_told_inf_and_never_enter_the_front(tmp_path, algorithm, schedule):
+@pytest.mark.parametrize("algorithm, schedule, options", [
+    ("gde3", "generational", {}), ("gde3-shade", "async", {}),
+    ("gde3", "async", {"prescreen": 8}), ("gde3-shade", "generational", {"prescreen": 8})])
+def test_failed_trials_are_told_inf_and_never_enter_the_front(tmp_path, algorithm, schedule, options):
     """zdt1_failing raises where x0 < 0.2 and leaves out the metric f2 where x0 > 0.9."""
     config = mo_config("toy_objectives:zdt1_failing", algorithm=algorithm, evaluations=40,
-                       extra_study={"schedule": schedule})
+                       extra_study={"schedule": schedule, "options": options})
     progress = run_study(tmp_path / "s", config)
     trials = Storage.open(tmp_path / "s", readonly=True).trials()
     failed = [t for t in trials if t.status == FAILED]
@@ -242,6 +244,7 @@ seed = 7
 population = 6
 schedule = "{schedule}"
 objectives = [{{ name = "objective" }}, {{ name = "f2" }}]
+{options}
 [study.budget]
 evaluations = 30
 [space.x0]
@@ -270,12 +273,15 @@ RESUME_COMPARED = ("number", "generation", "idx", "status", "value", "told_value
 @pytest.mark.parametrize("algorithm, schedule, kill_points", [
     ("gde3", "generational", [0, 5, 6, 13, 25]),
     ("gde3-shade", "generational", [3, 12, 19]),
+    ("gde3-shade:prescreen", "generational", [4, 11, 20]),
 ])
 def test_sigkill_then_resume_equals_uninterrupted(tmp_path, subprocess_env, algorithm, schedule, kill_points):
     from test_resume import kill_when, start
     env = {**subprocess_env, "TOY_SLEEP": "0.15"}
     config = tmp_path / "c.toml"
-    config.write_text(RESUME_TOML.format(algorithm=algorithm, schedule=schedule))
+    algorithm, screened = algorithm.split(":")[0], ":prescreen" in algorithm
+    config.write_text(RESUME_TOML.format(algorithm=algorithm, schedule=schedule,
+                                         options="options = { prescreen = 8 }" if screened else ""))
     reference = tmp_path / "reference"
     proc = start(["run", str(config), "--dir", str(reference)], env)
     assert proc.wait() == 0, proc.stderr.read()
@@ -307,7 +313,7 @@ def test_async_sigkill_at_random_moments_then_resume(tmp_path, subprocess_env):
     from test_async_study import replay
     env = {**subprocess_env, "TOY_SLEEP": "0.4"}  # 6 s of trials: the kills land while it runs
     config = tmp_path / "c.toml"
-    config.write_text(RESUME_TOML.format(algorithm="gde3-shade", schedule="async"))
+    config.write_text(RESUME_TOML.format(algorithm="gde3-shade", schedule="async", options=""))
     directory = tmp_path / "killed"
     rng = np.random.default_rng(int(os.environ.get("KILL_SEED", "21")))
     kills = run_killed_at(config, directory, env, rng.uniform(0.3, 1.5, size=6))

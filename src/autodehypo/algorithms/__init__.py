@@ -15,6 +15,7 @@ from .jde import JDE
 from .jso import JSO
 from .lshade import LSHADE
 from .multiobjective import MultiObjectiveOptimizer
+from .pareto_screen import ParetoScreen
 from .prescreen import Prescreen
 from .shade import SHADE
 from .spsrdemms import SPSRDEMMS
@@ -29,6 +30,8 @@ SINGLE_OBJECTIVE = sorted(name for name, cls in ALGORITHMS.items() if not cls.mu
 _STUDY_ARGS = {"dim", "population", "seed", "max_evaluations", "schedule", "objectives"}
 # Options of every algorithm built on the Prescreen mixin (prescreen.py), with their defaults: off.
 SEARCH_OPTIONS: dict[str, Any] = {"prescreen": None, "cost_weight": 0.0, "surrogate": "knn"}
+# Those of the several-objective ones (pareto_screen.py): the model is a GP, the cost an objective.
+PARETO_OPTIONS: dict[str, Any] = {"prescreen": None}
 
 
 def algorithm_options(name: str) -> dict[str, Any]:
@@ -38,6 +41,8 @@ def algorithm_options(name: str) -> dict[str, Any]:
                if k != "self" and k not in _STUDY_ARGS}
     if issubclass(ALGORITHMS[name], Prescreen):
         options.update(SEARCH_OPTIONS)
+    if issubclass(ALGORITHMS[name], ParetoScreen):
+        options.update(PARETO_OPTIONS)
     return options
 
 
@@ -64,13 +69,11 @@ def make_optimizer(name: str, dim: int, *, population: int | None = None, seed: 
         population = ALGORITHMS[name].default_population(dim)
     if ALGORITHMS[name].multi_objective:
         options["objectives"] = objectives
-    prescreen = options.pop("prescreen", None)
-    cost_weight = options.pop("cost_weight", 0.0)
-    surrogate = options.pop("surrogate", "knn")
+    screening = {k: options.pop(k) for k in SEARCH_OPTIONS if k in options}
     opt = ALGORITHMS[name](dim, population=population, seed=seed,
                            max_evaluations=max_evaluations, schedule=schedule, **options)
-    if prescreen is not None or cost_weight != 0.0 or surrogate != "knn":
-        opt.configure_prescreen(prescreen, cost_weight, surrogate)
+    if any(v != SEARCH_OPTIONS[k] for k, v in screening.items()):
+        opt.configure_prescreen(**screening)
     return opt
 
 

@@ -31,9 +31,10 @@ from .base import binomial_crossover, latin_hypercube, midpoint_repair, _array, 
 from .de import MUTATIONS, Population
 from .multiobjective import MultiObjectiveOptimizer
 from .pareto import dominates, prune, weakly_dominates
+from .pareto_screen import ParetoScreen
 
 
-class GDE3(MultiObjectiveOptimizer):
+class GDE3(ParetoScreen, MultiObjectiveOptimizer):
     """GDE3 with F = 0.5 and CR = 0.1.
 
     Kukkonen and Lampinen's study of GDE3's control parameters ("An Empirical
@@ -83,9 +84,18 @@ class GDE3(MultiObjectiveOptimizer):
     def _ask(self) -> np.ndarray:
         if self.population is None:
             return latin_hypercube(self.rng, self.population_size, self.dim)
+        trials, F, CR = self._screened(self._trials)
+        self._chose(F, CR)
+        return trials
+
+    def _trials(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One draw of the generation's trials, with the F and CR of each."""
         F, CR = self._trial_parameters(len(self.population))
         trials = binomial_crossover(self.rng, self.population, self._mutants(F), CR)
-        return midpoint_repair(trials, self.population)
+        return midpoint_repair(trials, self.population), F, CR
+
+    def _chose(self, F: np.ndarray, CR: np.ndarray) -> None:
+        """The F and CR of the trials asked (pre-screening draws several sets and asks one)."""
 
     def _tell(self, candidates: np.ndarray, values: np.ndarray) -> None:
         if self.population is None:

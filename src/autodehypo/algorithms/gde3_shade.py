@@ -69,9 +69,11 @@ class GDE3SHADE(GDE3):
 
     def _trial_parameters(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         slots = self.rng.integers(self.H, size=n)
-        self._trial_CR = np.clip(self.rng.normal(self.M_CR[slots], 0.1), 0.0, 1.0)
-        self._trial_F = cauchy_positive(self.rng, self.M_F[slots])
-        return self._trial_F, self._trial_CR
+        CR = np.clip(self.rng.normal(self.M_CR[slots], 0.1), 0.0, 1.0)
+        return cauchy_positive(self.rng, self.M_F[slots]), CR
+
+    def _chose(self, F: np.ndarray, CR: np.ndarray) -> None:
+        self._trial_F, self._trial_CR = F, CR
 
     def _mutants(self, F: np.ndarray) -> np.ndarray:
         if self.mutation == "rand/1":

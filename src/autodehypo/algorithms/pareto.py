@@ -183,7 +183,9 @@ def _hso(F: np.ndarray, reference: np.ndarray) -> float:
         depth = bounds[k] - F[k, -1]
         if depth > 0:
             slab = F[:k + 1, :-1]
-            volume += depth * _hso(slab[non_dominated(slab)], reference[:-1])
+            if m > 3:  # the 2-D sweep needs no filtering: a dominated point adds no area
+                slab = slab[non_dominated(slab)]
+            volume += depth * _hso(slab, reference[:-1])
     return volume
 
 

@@ -61,16 +61,20 @@ def one_blas_thread():
     return _blas().limit(limits=1)
 
 
-def normal_scores(values: np.ndarray) -> np.ndarray:
-    """Normal quantiles of the values' ranks (ties share their mean rank; inf ranks last)."""
+def rank_quantiles(values: np.ndarray) -> np.ndarray:
+    """(rank + 1/2) / n of each value: ties share their mean rank; inf ranks last."""
     values = np.asarray(values, dtype=float)
-    n = len(values)
     finite = np.isfinite(values)
     worst = values[finite].max() + 1.0 if finite.any() else 0.0
     values = np.where(finite, values, worst)
     _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
     rank = (np.cumsum(counts) - counts + (counts - 1) / 2.0)[inverse]
-    return ndtri((rank + 0.5) / n)
+    return (rank + 0.5) / len(values)
+
+
+def normal_scores(values: np.ndarray) -> np.ndarray:
+    """Normal quantiles of the values' ranks (ties share their mean rank; inf ranks last)."""
+    return ndtri(rank_quantiles(values))
 
 
 def _scaled_distances(a: np.ndarray, b: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -1,0 +1,228 @@
+"""Pre-screening of GDE3's trials with several objectives: the hypervolume a trial is predicted
+to add.
+
+``prescreen = k`` (off by default) makes each generation's trials k times with the algorithm's
+own operators, as :mod:`prescreen` does for one objective, and each slot asks the one of its k
+candidates that a model of the evaluations so far rates best; the other k - 1 are never
+evaluated, and the adaptive variant learns from the F and CR of the trial asked. The search is
+still GDE3: the model only chooses among its offspring.
+
+The model: one Gaussian process per objective (:class:`surrogate.OptimisticQuantile`: values as
+normal scores of their ranks, Matern 5/2 with a length scale per coordinate). A candidate's
+predicted vector is its quantile in each objective, one standard deviation optimistic; the
+evaluated points' own vectors are their rank quantiles, on the same [0, 1] scale, so objectives
+of any unit weigh alike. The score is SMS-EGO's (Ponweiser, Wagner, Biermann and Vincze, "Multiobjective
+Optimization on a Limited Budget of Evaluations Using Model-Assisted S-Metric Selection", PPSN
+2008): a candidate that no point of the front dominates scores the hypervolume it adds to the
+front (reference point 1.1 in every objective); one that is dominated scores minus how far it
+lies behind the front (the additive epsilon it needs to escape every point that dominates it),
+so that even a slot of only dominated candidates takes the least bad one.
+
+A slot once chosen counts as evaluated at its predicted mean (the "kriging believer"): it joins
+the front at that vector and each process is conditioned on it, so the later slots of the
+generation spread out instead of piling onto one spot; the trials asked and not yet told count
+alike. With the driver's configuration key (:meth:`ParetoScreen.set_key`), candidates that decode
+to a configuration evaluated, pending or chosen for an earlier slot are passed over while a novel
+one is left; the model sees each configuration as the one point that stands for it.
+
+The evaluated points and the hyperparameters last fitted are in the state; the key function is
+not (the driver sets it again), so a resumed run continues exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Hashable
+
+import numpy as np
+
+from .base import pack_floats, unpack_floats
+from .pareto import hypervolume, non_dominated
+from .prescreen import check_prescreen
+from .surrogate import rank_quantiles
+
+REFERENCE = 1.1  # in every objective's quantile: just beyond the worst evaluated point
+
+
+def improvement_scores(candidates: np.ndarray, front: np.ndarray, reference: float = REFERENCE) -> np.ndarray:
+    """Per candidate vector, lower is better: minus the hypervolume it adds to ``front`` when no
+    row of the front weakly dominates it, else how far it lies behind (>= 0)."""
+    ref = np.full(candidates.shape[1], reference)
+    scores = np.empty(len(candidates))
+    for i, q in enumerate(candidates):
+        gaps = q[None, :] - front
+        behind = (gaps >= 0.0).all(axis=1)
+        if behind.any():
+            scores[i] = float(gaps[behind].min(axis=1).max())
+        else:  # q's box less the part of it the front dominates: the front moved onto the box
+            scores[i] = -(float(np.prod(ref - q)) - hypervolume(np.maximum(front, q), ref))
+    return scores
+
+
+class ParetoModel:
+    """The processes of every objective and the front they are scored against."""
+
+    def __init__(self, points: np.ndarray, values: np.ndarray, pending: np.ndarray | None,
+                 thetas: list, starts: list):
+        from scipy.special import ndtr
+
+        from .surrogate import OptimisticQuantile
+        self._ndtr = ndtr
+        self.models = [OptimisticQuantile(points, values[:, j], pending, theta=thetas[j], start=starts[j])
+                       for j in range(values.shape[1])]
+        quantiles = np.column_stack([rank_quantiles(values[:, j]) for j in range(values.shape[1])])
+        quantiles = quantiles[np.isfinite(values).all(axis=1)]
+        self.front = quantiles[non_dominated(quantiles)] if len(quantiles) else quantiles
+        if pending is not None and len(pending):
+            self._believe(pending)
+
+    @property
+    def thetas(self) -> list[np.ndarray]:
+        return [m.theta for m in self.models]
+
+    def __call__(self, candidates: np.ndarray) -> np.ndarray:
+        predicted = np.column_stack([m(candidates) for m in self.models])
+        return improvement_scores(predicted, self.front)
+
+    def _believe(self, points: np.ndarray) -> None:
+        """The front as if ``points`` had been evaluated at their predicted means."""
+        means = np.column_stack([self._ndtr(m.gp.predict(points)[0]) for m in self.models])
+        front = np.vstack([self.front, means])
+        self.front = front[non_dominated(front)]
+
+    def chosen(self, point: np.ndarray) -> None:
+        point = np.atleast_2d(point)
+        self._believe(point)
+        for m in self.models:
+            m.chosen(point)
+
+
+class ParetoScreen:
+    """Mixin for the GDE3 family: ``_ask`` builds its trials with :meth:`_screened`; evaluated
+    points are recorded as they are told. The algorithm keeps ``dim``, ``n_objectives``,
+    ``rng``, ``asked`` and the base class's pending bookkeeping."""
+
+    prescreen: int | None = None
+    _seen_x: np.ndarray | None = None
+    _seen_f: np.ndarray | None = None
+    _key: Callable[[np.ndarray], Hashable] | None = None
+    _canonical: Callable[[np.ndarray], np.ndarray] | None = None
+    _thetas: list | None = None
+
+    def configure_prescreen(self, prescreen: Any = None) -> None:
+        """Turn pre-screening on (k candidates per slot) or off (None); before the first ask.
+        No cost weight: with several objectives the cost (energy) is one of them."""
+        if self.asked:
+            raise ValueError("prescreen must be set before the first ask()")
+        self._init_screen(prescreen)
+
+    def _init_screen(self, prescreen: Any) -> None:
+        self.prescreen = check_prescreen(prescreen)
+        self._seen_x = np.empty((0, self.dim))
+        self._seen_f = np.empty((0, self.n_objectives))
+        self._thetas = [None] * self.n_objectives
+
+    def set_key(self, key: Callable[[np.ndarray], Hashable] | None,
+                canonical: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+        self._key, self._canonical = key, canonical
+
+    def _place(self, x: np.ndarray) -> np.ndarray:
+        x = np.atleast_2d(x)
+        if self._canonical is None:
+            return x
+        return np.array([self._canonical(row) for row in x]).reshape(-1, self.dim)
+
+    # -- what the algorithms call ---------------------------------------------
+    def _screened(self, make: Callable[[], tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
+        """``make()`` returns (trials, per-row arrays...) for one draw of the generation: called
+        once when screening is off or nothing is evaluated yet, else k times, each row taking
+        the row of the draw the model rates best for it."""
+        if not self.prescreen or self.prescreen == 1 or len(self._seen_f) < 3:
+            return make()
+        from .surrogate import one_blas_thread
+        draws = [make() for _ in range(self.prescreen)]
+        pending = [np.clip(c.x, 0.0, 1.0) for c in self.pending_candidates()]
+        out = tuple(np.array(a, copy=True) for a in draws[0])
+        with one_blas_thread():
+            model = ParetoModel(self._place(self._seen_x), self._seen_f,
+                                self._place(np.array(pending)) if pending else None,
+                                thetas=[None] * self.n_objectives, starts=self._thetas)
+            self._thetas = model.thetas
+            taken = self._taken(pending)
+            for i in range(len(out[0])):
+                xs = np.stack([np.clip(d[0][i], 0.0, 1.0) for d in draws])
+                novel = list(range(len(xs))) if self._key is None else \
+                    [j for j, x in enumerate(xs) if self._key(x) not in taken]
+                rows = novel or list(range(len(xs)))
+                choice = rows[int(np.argmin(model(self._place(xs[rows]))))]
+                for a in range(len(out)):
+                    out[a][i] = draws[choice][a][i]
+                model.chosen(self._place(xs[choice]))
+                if self._key is not None:
+                    taken.add(self._key(xs[choice]))
+        return out
+
+    def _taken(self, pending: list[np.ndarray]) -> set:
+        """Configurations not to ask again: evaluated or pending."""
+        if self._key is None:
+            return set()
+        return {self._key(x) for x in self._seen_x} | {self._key(x) for x in pending}
+
+    def _remember(self, x: np.ndarray, values: np.ndarray) -> None:
+        self._seen_x = np.vstack([self._seen_x, np.asarray(x, dtype=float).reshape(-1, self.dim)])
+        values = np.asarray(values, dtype=float).reshape(-1, self.n_objectives)
+        self._seen_f = np.vstack([self._seen_f, np.where(np.isfinite(values), values, np.inf)])
+
+    # -- the history the model is fitted to ------------------------------------
+    def tell_generation(self, values: Any, costs: Any = None) -> None:
+        pending = self._pending
+        asked = self._asked_count() if pending is not None else 0
+        super().tell_generation(values, costs)
+        if self.prescreen:
+            self._remember(pending[:asked], np.asarray(values, dtype=float))
+
+    def _tell_async(self, id: int, vector: np.ndarray) -> None:
+        record = self._outstanding.get(id)
+        super()._tell_async(id, vector)
+        if self.prescreen:
+            self._remember(record["x"], vector)
+
+    # -- state ----------------------------------------------------------------
+    def _screen_state(self) -> dict[str, Any]:
+        return {"k": self.prescreen,
+                "thetas": [None if t is None else pack_floats(t) for t in self._thetas]}
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        if self.prescreen:
+            history = np.column_stack([self._seen_x, self._seen_f])
+            state["prescreen"] = {**self._screen_state(), "seen": pack_floats(history)}
+        return state
+
+    def state_parts(self) -> tuple[dict[str, Any], np.ndarray | None]:
+        """The history is the evaluated points: one row each, ``x`` and its values."""
+        if not self.prescreen:
+            return super().state_parts()
+        state = super().state_dict()
+        state["prescreen"] = {**self._screen_state(), "rows": len(self._seen_f)}
+        return state, np.column_stack([self._seen_x, self._seen_f])
+
+    def load_state_parts(self, state: dict[str, Any], history: np.ndarray | None) -> None:
+        screen = state.get("prescreen")
+        if not screen or "rows" not in screen:
+            self.load_state_dict(state)
+            return
+        width = self.dim + self.n_objectives
+        rows = np.empty((0, width)) if history is None else np.asarray(history, dtype=float)
+        if rows.ndim != 2 or rows.shape[1] != width or len(rows) < screen["rows"]:
+            raise ValueError(f"the history holds {rows.shape} values, the state needs {screen['rows']} "
+                             f"rows of {width}")
+        self.load_state_dict({**state, "prescreen": {**screen, "seen": rows[:screen["rows"]]}})
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        screen = state.get("prescreen") or {}
+        self._init_screen(screen.get("k"))
+        if screen:
+            rows = unpack_floats(screen["seen"]).reshape(-1, self.dim + self.n_objectives)
+            self._seen_x, self._seen_f = rows[:, :self.dim], rows[:, self.dim:]
+            self._thetas = [None if t is None else unpack_floats(t).reshape(-1) for t in screen["thetas"]]
