@@ -69,12 +69,14 @@ def test_the_dashboard_follows_a_study_while_it_runs(tmp_path, subprocess_env):
                               env=subprocess_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     _wait_for(lambda: (directory / "live.json").exists()
               and "epoch" in (directory / "live.json").read_text())
+    # Its stderr goes to a file: a pipe nobody reads fills up and blocks the server's exit.
+    errors = tmp_path / "dashboard.err"
     dashboard = subprocess.Popen([sys.executable, "-m", "autodehypo", "dashboard", str(directory), "--port", "0",
                                   "--refresh", "1", "--group-by", "batch_size"],
-                                 env=subprocess_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                 env=subprocess_env, stdout=subprocess.PIPE, stderr=errors.open("w"), text=True)
     try:
         line = dashboard.stdout.readline()
-        assert line.startswith("autodehypo dashboard: http://127.0.0.1:"), line + dashboard.stderr.read()
+        assert line.startswith("autodehypo dashboard: http://127.0.0.1:"), line + errors.read_text()
         url = line.split()[2]
         page = _dom(browser, url, tmp_path / "profile")
         assert '<table id="running">' in page and "epoch 1/3" in page  # the trials' last reports
@@ -92,9 +94,13 @@ def test_the_dashboard_follows_a_study_while_it_runs(tmp_path, subprocess_env):
     finally:
         gate.touch()
         dashboard.send_signal(signal.SIGINT)
-        assert dashboard.wait(timeout=30) == 0
-        if driver.poll() is None:
-            driver.kill()
+        try:
+            assert dashboard.wait(timeout=30) == 0, errors.read_text()[-3000:]
+        finally:
+            dashboard.kill()
+            if driver.poll() is None:
+                driver.kill()
+    assert "Traceback" not in errors.read_text()  # every request answered, none ended in a traceback
 
 
 def test_dashboard_refuses_what_it_cannot_serve_in_one_line(tmp_path):

@@ -4,7 +4,6 @@ import csv
 import io
 import json
 import math
-import signal
 import sqlite3
 import subprocess
 import sys

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import json
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -144,16 +145,23 @@ def serve(dashboard: Dashboard, host: str = "127.0.0.1", port: int = 8765) -> Th
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
             url = urlparse(self.path)
             group = parse_qs(url.query).get("group_by", [""])[0] or None
-            if url.path == "/":
-                self._send(dashboard.page(), "text/html")
-            elif url.path == "/report":
-                self._send(dashboard.report(group), "text/html")
-            elif url.path == "/live":
-                self._send(dashboard.live_html(), "text/html")
-            elif url.path == "/live.json":
-                self._send(json.dumps(dashboard.live()), "application/json")
-            else:
+            pages = {"/": (dashboard.page, "text/html"), "/report": (lambda: dashboard.report(group), "text/html"),
+                     "/live": (dashboard.live_html, "text/html"),
+                     "/live.json": (lambda: json.dumps(dashboard.live()), "application/json")}
+            if url.path not in pages:
                 self.send_error(404)
+                return
+            make, kind = pages[url.path]
+            try:
+                text = make()
+            except Exception as exc:  # a study file mid-write or damaged: one line, and the next refresh
+                sys.stderr.write(f"autodehypo dashboard: {url.path}: {type(exc).__name__}: {exc}\n")
+                self.send_error(500, explain=f"{type(exc).__name__}: {exc}")
+                return
+            try:
+                self._send(text, kind)
+            except (BrokenPipeError, ConnectionResetError):  # the browser left (a page closed mid-refresh)
+                pass
 
         def _send(self, text: str, kind: str) -> None:
             body = text.encode()
