@@ -37,11 +37,11 @@ def run_study(directory, config):
 
 
 # -- config ---------------------------------------------------------------------
-def test_objectives_parse_and_default_to_gde3():
+def test_objectives_parse_and_default_to_screened_gde3_shade():
     raw = mo_config()
     del raw["study"]["algorithm"]
     cfg = parse_config(raw)
-    assert cfg.algorithm == "gde3" and cfg.n_objectives == 2
+    assert (cfg.algorithm, cfg.options, cfg.n_objectives) == ("gde3-shade", {"prescreen": 32}, 2)
     assert [(o.name, o.direction) for o in cfg.objectives] == [("objective", "minimize"), ("f2", "minimize")]
     assert parse_config(toy_config()).objectives == () and parse_config(toy_config()).n_objectives == 1
 

@@ -435,7 +435,7 @@ def test_processes_that_fix_a_conditional_space_together_agree_on_one(kind, tmp_
     assert len(random_first) <= 8 and len(told) >= 36, (len(random_first), len(told))
 
 
-def test_a_multi_objective_study_runs_gde3_and_a_single_objective_algorithm_is_refused_at_the_first_ask():
+def test_a_multi_objective_study_runs_the_default_and_a_single_objective_algorithm_is_refused_at_the_first_ask():
     space = {"x": FloatDistribution(0.0, 1.0), "y": FloatDistribution(0.0, 1.0)}
 
     def two(trial):
@@ -452,7 +452,7 @@ def test_a_multi_objective_study_runs_gde3_and_a_single_objective_algorithm_is_r
                                 sampler=DESampler(seed=1, n_trials=60, search_space=space))
     study.optimize(lambda t: (two(t)[0], -two(t)[1]), n_trials=60)
     attrs = study._storage.get_study_system_attrs(study._study_id)
-    assert attrs[CONFIG_KEY]["algorithm"] == "gde3"
+    assert (attrs[CONFIG_KEY]["algorithm"], attrs[CONFIG_KEY]["options"]) == ("gde3-shade", {"prescreen": 32})
     assert GENERATION_KEY.format(2) in attrs and all(SLOT_KEY in t.system_attrs for t in study.trials)
     # The second objective is maximized: the stored worst is minus its smallest value.
     worst = attrs[GENERATION_KEY.format(1)]["worst"]

@@ -198,7 +198,7 @@ def test_without_an_algorithm_a_study_runs_the_default_search_of_the_version_it_
     fresh = Study.create(tmp_path / "new", config)
     assert (fresh.config.algorithm, fresh.config.options) == (
         "lshade", {"prescreen": 32, "cost_weight": 0.4, "surrogate": "gp"})
-    assert fresh.storage.meta("search_defaults") == 4
+    assert fresh.storage.meta("search_defaults") == 5
     fresh.run()
     assert fresh.storage.current_state()["state"]["prescreen"]["k"] == 32
     assert fresh.storage.current_state()["state"]["prescreen"]["cost_weight"] == 0.4
@@ -228,6 +228,16 @@ def test_without_an_algorithm_a_study_runs_the_default_search_of_the_version_it_
     v3 = Study.open(tmp_path / "v3")
     assert (v3.config.algorithm, v3.config.options) == ("lshade", {"prescreen": 32, "cost_weight": 0.4})
     v3.close()
+    # Several objectives: gde3-shade with pre-screening from version 5, plain gde3 before.
+    several = {**config, "study": {**config["study"], "objectives": [{"name": "objective"}, {"name": "energy"}]}}
+    assert (lambda c: (c.algorithm, c.options))(Study.check(tmp_path / "x", several)) == (
+        "gde3-shade", {"prescreen": 32})
+    monkeypatch.setattr(study_module, "SEARCH_DEFAULTS_VERSION", 4)
+    Study.create(tmp_path / "v4", several).close()
+    monkeypatch.undo()
+    v4 = Study.open(tmp_path / "v4")
+    assert (v4.config.algorithm, v4.config.options) == ("gde3", {})
+    v4.close()
     with pytest.raises(ConfigError, match=r"study.options \(for lshade, the default algorithm\).*'strategy'"):
         Study.check(tmp_path / "x", {**config, "study": {**config["study"], "options": {"strategy": "rand/1/bin"}}})
     # A study file from before the defaults were recorded ran de, and keeps running de.

@@ -62,16 +62,23 @@ _BUDGET_KEYS = {"evaluations", "wall_time", "energy"}
 # nearest-neighbour ranks, each trial chosen when it is asked (prescreen.py, surrogate.py): on the
 # same tables (benchmarks/hpo/results/2026-12-03-gp-surrogate.md) it needs fewer evaluations and
 # less training cost than version 3 to reach the target. Without an evaluation budget the default
-# stays version 3's (de, knn), not measured with the GP. Several objectives take gde3, and
-# multi-fidelity brackets de, in every version.
-SEARCH_DEFAULTS_VERSION = 4
+# stays version 3's (de, knn), not measured with the GP. Several objectives took gde3 up to
+# version 4; version 5 takes gde3-shade with its trials pre-screened by the hypervolume their
+# prediction adds (pareto_screen.py): on the problems of benchmarks/mo_study.py at 100 and 200
+# evaluations (benchmarks/results/2026-12-07-mo-study.md) it finds more of the front than gde3,
+# NSGA-II and Optuna's default. Multi-fidelity brackets de in every version.
+SEARCH_DEFAULTS_VERSION = 5
+_SEVERAL_BEFORE_5 = ("gde3", {})
 _DEFAULT_SEARCH = {
-    1: {"evaluations": ("de", {}), "other": ("de", {})},
-    2: {"evaluations": ("lshade", {"prescreen": 32}), "other": ("de", {"prescreen": 4})},
+    1: {"evaluations": ("de", {}), "other": ("de", {}), "objectives": _SEVERAL_BEFORE_5},
+    2: {"evaluations": ("lshade", {"prescreen": 32}), "other": ("de", {"prescreen": 4}),
+        "objectives": _SEVERAL_BEFORE_5},
     3: {"evaluations": ("lshade", {"prescreen": 32, "cost_weight": 0.4}),
-        "other": ("de", {"prescreen": 4, "cost_weight": 0.4})},
+        "other": ("de", {"prescreen": 4, "cost_weight": 0.4}), "objectives": _SEVERAL_BEFORE_5},
     4: {"evaluations": ("lshade", {"prescreen": 32, "cost_weight": 0.4, "surrogate": "gp"}),
-        "other": ("de", {"prescreen": 4, "cost_weight": 0.4})},
+        "other": ("de", {"prescreen": 4, "cost_weight": 0.4}), "objectives": _SEVERAL_BEFORE_5},
+    5: {"evaluations": ("lshade", {"prescreen": 32, "cost_weight": 0.4, "surrogate": "gp"}),
+        "other": ("de", {"prescreen": 4, "cost_weight": 0.4}), "objectives": ("gde3-shade", {"prescreen": 32})},
 }
 # The study's key for each setting a search may refuse (algorithms.base.SettingError).
 _SETTING_KEYS = {"population": "study.population", "max_evaluations": "study.budget.evaluations",
@@ -297,15 +304,14 @@ def search_of(study: Mapping[str, Any], defaults: int = SEARCH_DEFAULTS_VERSION)
     """The algorithm a [study] table names, or the default one, and the default's options."""
     if "algorithm" in study:
         return study["algorithm"], {}
-    if "objectives" in study:
-        return "gde3", {}
-    if "fidelity" in study:
+    if "fidelity" in study and "objectives" not in study:
         return "de", {}
     if defaults not in _DEFAULT_SEARCH:
         raise NewerStudyError(f"this study was made by a newer autodehypo (search defaults version {defaults!r}); "
                           "upgrade autodehypo to continue it")
     budget = study.get("budget")
     algorithm, options = _DEFAULT_SEARCH[defaults][
+        "objectives" if "objectives" in study else
         "evaluations" if isinstance(budget, Mapping) and "evaluations" in budget else "other"]
     return algorithm, dict(options)
 

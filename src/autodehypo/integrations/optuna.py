@@ -122,7 +122,7 @@ class DESampler(BaseSampler):
             default search, as a study that names none: with ``n_trials``, ``lshade`` with
             ``prescreen=32``, ``surrogate="gp"`` and ``cost_weight=0.4``; without, ``de`` with
             ``prescreen=4`` and ``cost_weight=0.4``; for a study with several objectives,
-            ``gde3``. A study started by another algorithm keeps it.
+            ``gde3-shade`` with ``prescreen=32``. A study started by another algorithm keeps it.
         population: population size; ``None`` takes the algorithm's default for
             hyperparameter search, as a study does.
         seed: seed of the optimizer. ``None`` draws one from the study (its name and its first
