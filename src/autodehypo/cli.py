@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from . import __version__
 from .config import ConfigError, load_config
@@ -458,6 +459,14 @@ def _dashboard(args: argparse.Namespace) -> int:
         raise UsageError(f"--host/--port: cannot listen on {args.host}:{args.port}: "
                          f"{exc.strerror or exc}") from None
     host, port = server.server_address[:2]
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    # Set, not inherited: a process started in the background by a shell ignores SIGINT, and
+    # Python then leaves it ignored (CI's test of Ctrl-C hung on it); SIGTERM stops it alike.
+    for stopping in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stopping, stop)
     print(f"autodehypo dashboard: http://{host}:{port}/ (read-only; Ctrl-C stops)", flush=True)
     try:
         server.serve_forever(poll_interval=0.5)
