@@ -185,7 +185,7 @@ workers = 2
     study = load_study(directory)
     front = front_trials(study.trials, study.objectives)
     text = cli("report", str(directory)).stdout
-    assert "(gde3, seed 4, 2 objectives)" in text and "Pareto front of zdt" in text
+    assert "(gde3-shade, prescreen 32, seed 4, 2 objectives)" in text and "Pareto front of zdt" in text
     assert f"{len(front)} trials on the front of 32 completed (0 failed, never on it)" in text
     assert "hypervolume: " in text and "reference point 1.1 in each" in text
     for fmt, marker in (("md", "| trial | objective (min) | f2 (min) | x0 | x1 | knee |"),

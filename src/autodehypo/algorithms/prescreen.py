@@ -184,7 +184,7 @@ class Prescreen:
     _last_theta: np.ndarray | None = None  # gp: the last fit's, where the next one starts
     _fitted_at: int = 0                    # gp: the points the last fit saw
 
-    def configure_prescreen(self, prescreen: Any, cost_weight: Any = 0.0, surrogate: Any = "knn") -> None:
+    def configure_prescreen(self, prescreen: Any = None, cost_weight: Any = 0.0, surrogate: Any = "knn") -> None:
         """Turn pre-screening on (k candidates per slot) or off (None); before the first ask."""
         if self.asked:
             raise ValueError("prescreen must be set before the first ask()")
