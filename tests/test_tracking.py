@@ -5,8 +5,10 @@ same runs; a tracking server that does not answer never fails a trial.
 """
 
 import re
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -127,6 +129,54 @@ def test_a_tracking_server_that_does_not_answer_never_fails_a_trial(tmp_path, su
     study = Study.open(tmp_path / "s")
     assert len(study.storage.trials()) == 8
     study.close()
+
+
+def test_a_store_mlflow_cannot_open_never_fails_a_trial(tmp_path, subprocess_env):
+    """A store without its schema version and one table, as MLflow leaves one killed while making
+    it: MLflow then makes it again over what is there and fails ("index ... already exists",
+    "duplicate column name"). The study runs, says so in one line, keeps all."""
+    store = tmp_path / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{store}").search_experiments(max_results=1)
+    with sqlite3.connect(store) as db:
+        db.execute("DROP TABLE params")
+        db.execute("DROP TABLE alembic_version")
+    config = tmp_path / "c.toml"
+    config.write_text(_toml(f"sqlite:///{store}", 4))
+    done = subprocess.run([sys.executable, "-m", "autodehypo", "run", str(config), "--dir", str(tmp_path / "s")],
+                          env=subprocess_env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    said = [line for line in done.stderr.splitlines() if line.startswith(f"autodehypo: MLflow at sqlite:///{store}")]
+    assert len(said) == 2 and "OperationalError" in said[0], done.stderr
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+    study = Study.open(tmp_path / "s")
+    assert len(study.storage.trials()) == 4
+    study.close()
+
+
+@pytest.mark.slow
+def test_a_store_being_made_when_killed_is_not_left_half_made(tmp_path, subprocess_env):
+    """SIGKILL while the store is made, at moments across its making: afterwards the store is
+    either absent or whole (MLflow opens it), and a later start makes it and tidies up."""
+    from autodehypo.tracking.mlflow import _create_store
+
+    store = tmp_path / "mlflow.db"
+    make = ("import sys; from pathlib import Path; import mlflow.tracking; "
+            "from autodehypo.tracking.mlflow import _create_store; "
+            "print('ready', flush=True); _create_store(Path(sys.argv[1]))")
+    for delay in (0.2, 0.6, 1.0, 1.5):
+        store.unlink(missing_ok=True)
+        proc = subprocess.Popen([sys.executable, "-c", make, str(store)], env=subprocess_env,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(delay)
+        proc.kill()
+        proc.wait()
+        if store.exists():
+            MlflowClient(tracking_uri=f"sqlite:///{store}").search_experiments(max_results=1)
+    store.unlink(missing_ok=True)
+    _create_store(store)
+    assert MlflowClient(tracking_uri=f"sqlite:///{store}").get_experiment("0") is not None
+    assert [f.name for f in tmp_path.iterdir() if f.name.startswith(".")] == []
 
 
 @pytest.mark.parametrize("change, message", [

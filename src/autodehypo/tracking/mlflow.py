@@ -10,6 +10,10 @@ driver killed between storing a trial and sending it, or a resumed study, sends 
 missing when it starts (:meth:`MlflowTracker.catch_up`). A call that fails is kept, in order,
 and retried (after 5 s, then less often, up to a minute apart); the first failure is said in
 one line, and what could not be sent by the end is said in one line too.
+
+A new SQLite store is made whole under another name and then linked into place: MLflow makes
+its tables and runs its migrations in many steps, and a store killed halfway cannot be opened
+again ("index ... already exists"), so a driver killed at that moment would leave one behind.
 """
 
 from __future__ import annotations
@@ -51,10 +55,8 @@ class MlflowTracker(Tracker):
         # default minutes of retries with backoff; a user's own settings win.
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
-        from mlflow.tracking import MlflowClient
-
         self.uri = options.get("tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI") or None
-        self.client = MlflowClient(tracking_uri=self.uri)
+        self._client: Any = None
         self.experiment = options.get("experiment", study_name)
         self.study_name, self.study_uid, self.directory = study_name, study_uid, Path(directory)
         self.config = config
@@ -145,6 +147,17 @@ class MlflowTracker(Tracker):
 
     def _where(self) -> str:
         return self.uri or "MLflow's default tracking URI"
+
+    @property
+    def client(self) -> Any:
+        """MLflow's client, made at the first call: opening a store can fail like any call."""
+        if self._client is None:
+            from mlflow.tracking import MlflowClient
+            path = _sqlite_path(self.uri)
+            if path is not None and not path.exists():
+                _create_store(path)
+            self._client = MlflowClient(tracking_uri=self.uri)
+        return self._client
 
     # -- runs ------------------------------------------------------------------
     def _experiment_id(self) -> str:
@@ -279,6 +292,51 @@ class MlflowTracker(Tracker):
         entries, self._offsets[number] = read_progress_since(
             self.directory / "trials" / f"{number:06d}", offset)
         return entries
+
+
+def _sqlite_path(uri: str | None) -> Path | None:
+    """The file of a ``sqlite:///`` tracking URI (None for any other URI, or an in-memory one)."""
+    if not uri or not uri.startswith("sqlite:///"):
+        return None
+    path = uri[len("sqlite:///"):].split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+def _create_store(path: Path) -> None:
+    """Make MLflow's store at ``path`` whole or not at all: built in a file of its own beside
+    it, then hard-linked to its name, which fails, leaving the store alone, if another driver
+    made it meanwhile. What a killed build left is removed once its process is gone."""
+    from mlflow.tracking import MlflowClient
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    prefix = f".{path.name}.building-"
+    for left in path.parent.glob(prefix + "*"):  # the build and SQLite's journal beside it
+        pid = left.name[len(prefix):].split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            left.unlink(missing_ok=True)
+    building = path.parent / f"{prefix}{os.getpid()}"
+    building.unlink(missing_ok=True)
+    try:
+        MlflowClient(tracking_uri=f"sqlite:///{building}").search_experiments(max_results=1)
+        try:
+            os.link(building, path)
+        except FileExistsError:
+            pass
+        except OSError:  # a file system without hard links: a rename, kept only if still missing
+            if not path.exists():
+                os.replace(building, path)
+    finally:
+        building.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's
+        pass
+    return True
 
 
 def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
