@@ -116,6 +116,8 @@ class ParetoScreen:
     _key: Callable[[np.ndarray], Hashable] | None = None
     _canonical: Callable[[np.ndarray], np.ndarray] | None = None
     _thetas: list | None = None
+    _seen_keys: set | None = None           # the keys of _seen_x, made again when None
+    _seen_places: np.ndarray | None = None  # _place(_seen_x), made again when None
 
     def configure_prescreen(self, prescreen: Any = None) -> None:
         """Turn pre-screening on (k candidates per slot) or off (None); before the first ask.
@@ -129,10 +131,12 @@ class ParetoScreen:
         self._seen_x = np.empty((0, self.dim))
         self._seen_f = np.empty((0, self.n_objectives))
         self._thetas = [None] * self.n_objectives
+        self._seen_keys = self._seen_places = None
 
     def set_key(self, key: Callable[[np.ndarray], Hashable] | None,
                 canonical: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         self._key, self._canonical = key, canonical
+        self._seen_keys = self._seen_places = None
 
     def _place(self, x: np.ndarray) -> np.ndarray:
         x = np.atleast_2d(x)
@@ -152,7 +156,9 @@ class ParetoScreen:
         pending = [np.clip(c.x, 0.0, 1.0) for c in self.pending_candidates()]
         out = tuple(np.array(a, copy=True) for a in draws[0])
         with one_blas_thread():
-            model = ParetoModel(self._place(self._seen_x), self._seen_f,
+            if self._seen_places is None:
+                self._seen_places = self._place(self._seen_x)
+            model = ParetoModel(self._seen_places, self._seen_f,
                                 self._place(np.array(pending)) if pending else None, self._thetas)
             self._thetas = model.thetas
             taken = self._taken(pending)
@@ -173,10 +179,17 @@ class ParetoScreen:
         """Configurations not to ask again: evaluated or pending."""
         if self._key is None:
             return set()
-        return {self._key(x) for x in self._seen_x} | {self._key(x) for x in pending}
+        if self._seen_keys is None:
+            self._seen_keys = {self._key(x) for x in self._seen_x}
+        return self._seen_keys | {self._key(x) for x in pending}
 
     def _remember(self, x: np.ndarray, values: np.ndarray) -> None:
-        self._seen_x = np.vstack([self._seen_x, np.asarray(x, dtype=float).reshape(-1, self.dim)])
+        x = np.asarray(x, dtype=float).reshape(-1, self.dim)
+        self._seen_x = np.vstack([self._seen_x, x])
+        if self._seen_keys is not None:
+            self._seen_keys.update(self._key(p) for p in x)
+        if self._seen_places is not None:
+            self._seen_places = np.vstack([self._seen_places, self._place(x)])
         values = np.asarray(values, dtype=float).reshape(-1, self.n_objectives)
         self._seen_f = np.vstack([self._seen_f, np.where(np.isfinite(values), values, np.inf)])
 
