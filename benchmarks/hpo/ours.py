@@ -40,7 +40,7 @@ def parse_variant(spec: str) -> tuple[str, dict[str, int]]:
     or the population; ``:prescreen=K`` turns on the algorithm's pre-screening (K candidates per
     slot, repeats discarded through the task's decoding, as a study does), ``:key=0`` keeps the
     decoding from it (the model alone, repeats not recognised), ``:model=gp`` sets its
-    ``surrogate``, and ``:cw=P`` sets its ``cost_weight`` to P/100 (each evaluation's cost told with its value, as a study tells the
+    ``surrogate``, ``:start=1`` its ``screen_start``, and ``:cw=P`` sets its ``cost_weight`` to P/100 (each evaluation's cost told with its value, as a study tells the
     trial's energy), so that each search change can be measured before and after."""
     name, *items = spec.split(":")
     settings = {}
@@ -49,9 +49,9 @@ def parse_variant(spec: str) -> tuple[str, dict[str, int]]:
         if key == "model" and value in SURROGATES:
             settings[key] = value
             continue
-        if key not in ("enc", "dedupe", "pop", "prescreen", "key", "cw") or not value.isdigit():
+        if key not in ("enc", "dedupe", "pop", "prescreen", "key", "cw", "start") or not value.isdigit():
             raise ValueError(f"{spec!r}: expected NAME[:enc=1|2][:dedupe=0|1][:pop=N][:prescreen=K]"
-                             f"[:key=0|1][:cw=P][:model={'|'.join(SURROGATES)}], got {item!r}")
+                             f"[:key=0|1][:cw=P][:model={'|'.join(SURROGATES)}][:start=0|1], got {item!r}")
         settings[key] = int(value)
     return name, settings
 
@@ -65,6 +65,8 @@ def variant_options(settings: dict[str, Any]) -> dict[str, Any]:
         options["cost_weight"] = settings["cw"] / 100
     if "model" in settings:
         options["surrogate"] = settings["model"]
+    if settings.get("start"):
+        options["screen_start"] = True
     return options
 
 

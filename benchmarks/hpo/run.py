@@ -112,7 +112,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "runs a variant (the search encoding, answers to repeats, the population); "
                              ":prescreen=K pre-screens K trial vectors per slot, repeats discarded "
                              "(:key=0: not recognised), :cw=P with the predicted cost weighed by "
-                             "P/100 (cost_weight)")
+                             "P/100 (cost_weight), :model=gp the Gaussian process (surrogate), "
+                             ":start=1 the initial population screened too (screen_start)")
     parser.add_argument("--peers", default="all", help=f"peers (default all: {','.join(PEERS)})")
     parser.add_argument("--value", choices=("mean", "draw"), default="mean",
                         help="a table configuration's value: the mean over its recorded seeds (default), "

@@ -29,7 +29,8 @@ SINGLE_OBJECTIVE = sorted(name for name, cls in ALGORITHMS.items() if not cls.mu
 # Arguments the study supplies itself; the rest are the algorithm's options.
 _STUDY_ARGS = {"dim", "population", "seed", "max_evaluations", "schedule", "objectives"}
 # Options of every algorithm built on the Prescreen mixin (prescreen.py), with their defaults: off.
-SEARCH_OPTIONS: dict[str, Any] = {"prescreen": None, "cost_weight": 0.0, "surrogate": "knn"}
+SEARCH_OPTIONS: dict[str, Any] = {"prescreen": None, "cost_weight": 0.0, "surrogate": "knn",
+                                  "screen_start": False}
 # Those of the several-objective ones (pareto_screen.py): the model is a GP, the cost an objective.
 PARETO_OPTIONS: dict[str, Any] = {"prescreen": None}
 

@@ -158,7 +158,7 @@ class DE(Prescreen, Optimizer):
 
     def _ask(self) -> np.ndarray:
         if self.population is None:
-            return latin_hypercube(self.rng, self.population_size, self.dim)
+            return self._start(latin_hypercube(self.rng, self.population_size, self.dim))
         return self._screened(self._trials)[0]
 
     def _trials(self) -> tuple[np.ndarray]:

@@ -49,7 +49,7 @@ class JDE(Prescreen, Optimizer):
 
     def _ask(self) -> np.ndarray:
         if self.population is None:
-            return latin_hypercube(self.rng, self.population_size, self.dim)
+            return self._start(latin_hypercube(self.rng, self.population_size, self.dim))
         trials, self._trial_F, self._trial_CR = self._screened(self._trials)
         return trials
 

@@ -124,7 +124,7 @@ class SHADE(Prescreen, Optimizer):
     # -- the generation -------------------------------------------------------
     def _ask(self) -> np.ndarray:
         if self.population is None:
-            return self._initial_population()
+            return self._start(self._initial_population())
         trials, self._trial_F, self._trial_CR = self._screened(self._trials)
         return trials
 

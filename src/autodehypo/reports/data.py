@@ -84,7 +84,7 @@ def search_label(config: dict[str, Any], defaults: int) -> str:
         return algorithm
     label = f"{algorithm}, prescreen {prescreen}"
     if merged.get("surrogate", "knn") != "knn":
-        label += f" ({merged['surrogate']})"
+        label += f" ({merged['surrogate']}{', screened start' if merged.get('screen_start') else ''})"
     return f"{label}, cost weight {cost_weight:g}" if cost_weight else label
 
 
