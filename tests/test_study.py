@@ -197,13 +197,15 @@ def test_without_an_algorithm_a_study_runs_the_default_search_of_the_version_it_
     del config["study"]["algorithm"]
     fresh = Study.create(tmp_path / "new", config)
     assert (fresh.config.algorithm, fresh.config.options) == (
-        "lshade", {"prescreen": 32, "cost_weight": 0.4, "surrogate": "gp"})
-    assert fresh.storage.meta("search_defaults") == 5
+        "lshade", {"prescreen": 32, "cost_weight": 0.4, "surrogate": "gp", "screen_start": True})
+    assert fresh.storage.meta("search_defaults") == 6
     fresh.run()
     assert fresh.storage.current_state()["state"]["prescreen"]["k"] == 32
     assert fresh.storage.current_state()["state"]["prescreen"]["cost_weight"] == 0.4
     assert fresh.storage.current_state()["state"]["prescreen"]["surrogate"] == "gp"
-    assert "(lshade, prescreen 32 (gp), cost weight 0.4, seed 3, minimize)" in report_text(fresh.storage)
+    assert fresh.storage.current_state()["state"]["prescreen"]["screen_start"] is True
+    assert "(lshade, prescreen 32 (gp, screened start), cost weight 0.4, seed 3, minimize)" in report_text(
+        fresh.storage)
     fresh.close()
     # Without an evaluation budget (L-SHADE shrinks toward one), de with its best pre-screening.
     timed = {**config, "study": {**config["study"], "budget": {"wall_time": "1h"}}}
@@ -211,7 +213,8 @@ def test_without_an_algorithm_a_study_runs_the_default_search_of_the_version_it_
         "de", {"prescreen": 4, "cost_weight": 0.4})
     # The user's options are added to the default's; another algorithm's are refused by name.
     assert Study.check(tmp_path / "x", {**config, "study": {**config["study"], "options": {"p": 0.2}}}
-                       ).options == {"prescreen": 32, "cost_weight": 0.4, "surrogate": "gp", "p": 0.2}
+                       ).options == {"prescreen": 32, "cost_weight": 0.4, "surrogate": "gp", "screen_start": True,
+                                     "p": 0.2}
     # A study made with version 2 of the defaults keeps pre-screening without the cost.
     import autodehypo.study.files as study_module
     monkeypatch.setattr(study_module, "SEARCH_DEFAULTS_VERSION", 2)
@@ -228,6 +231,14 @@ def test_without_an_algorithm_a_study_runs_the_default_search_of_the_version_it_
     v3 = Study.open(tmp_path / "v3")
     assert (v3.config.algorithm, v3.config.options) == ("lshade", {"prescreen": 32, "cost_weight": 0.4})
     v3.close()
+    # Version 5 keeps the initial population as drawn.
+    monkeypatch.setattr(study_module, "SEARCH_DEFAULTS_VERSION", 5)
+    Study.create(tmp_path / "v5", config).close()
+    monkeypatch.undo()
+    v5 = Study.open(tmp_path / "v5")
+    assert (v5.config.algorithm, v5.config.options) == ("lshade", {"prescreen": 32, "cost_weight": 0.4, "surrogate": "gp"})
+    assert "(lshade, prescreen 32 (gp), cost weight 0.4, seed 3, minimize)" in report_text(v5.storage)
+    v5.close()
     # Several objectives: gde3-shade with pre-screening from version 5, plain gde3 before.
     several = {**config, "study": {**config["study"], "objectives": [{"name": "objective"}, {"name": "energy"}]}}
     assert (lambda c: (c.algorithm, c.options))(Study.check(tmp_path / "x", several)) == (

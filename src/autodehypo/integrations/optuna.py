@@ -120,7 +120,9 @@ class DESampler(BaseSampler):
     Args:
         algorithm: one of :data:`autodehypo.algorithms.ALGORITHMS`; ``None`` takes autodehypo's
             default search, as a study that names none: with ``n_trials``, ``lshade`` with
-            ``prescreen=32``, ``surrogate="gp"`` and ``cost_weight=0.4``; without, ``de`` with
+            ``prescreen=32``, ``surrogate="gp"`` and ``cost_weight=0.4`` (not the study's
+            ``screen_start``: the sampler asks each generation whole, so the initial population
+            is drawn before any value is told); without, ``de`` with
             ``prescreen=4`` and ``cost_weight=0.4``; for a study with several objectives,
             ``gde3-shade`` with ``prescreen=32``. A study started by another algorithm keeps it.
         population: population size; ``None`` takes the algorithm's default for
@@ -156,6 +158,9 @@ class DESampler(BaseSampler):
         self._default_options: dict[str, Any] | None = None  # the default search's own options
         if algorithm is None:
             algorithm, self._default_options = search_of({"budget": {"evaluations": n_trials}} if n_trials else {})
+            # The sampler asks each generation whole: the start is drawn before any value is told,
+            # so a screened start would change nothing but the draws.
+            self._default_options.pop("screen_start", None)
             options = {**self._default_options, **options}
         if algorithm not in ALGORITHMS:
             raise ValueError(f"unknown algorithm {algorithm!r}; choose one of {sorted(ALGORITHMS)}")
