@@ -1,6 +1,5 @@
 """What a trial's command starts does not outlive the trial, its driver, or a SIGKILL of the driver."""
 
-import os
 import signal
 import subprocess
 import sys

@@ -1,6 +1,5 @@
 """Live progress inside running trials: the progress file, the driver's snapshot, `run` and `status`."""
 
-import json
 import subprocess
 import sys
 import time
