@@ -67,9 +67,10 @@ trials, a population of 16) that is a sixth of the trials spent blind. With ``sc
 true`` (``gp`` only) the first :data:`START_AFTER` rows of the initial population are asked as
 drawn, and each later one is the model's pick among k uniform random points, chosen when it is
 asked with every value told by then, as for the later generations: the population starts where
-the model expects good values and where it is unsure. On the recorded tables of
-``benchmarks/hpo`` this needed about 0.7x the evaluations of the same search without it to reach
-the target (benchmarks/hpo/results/2026-12-07-screened-start.md).
+the model expects good values and where it is unsure. A start asked all at once (as many workers
+as the population) is asked as drawn. On the recorded tables of ``benchmarks/hpo`` (20 seeds) this
+needed about 0.9x the evaluations of the same search without it to reach the target, and lost on
+HPOBench car (benchmarks/hpo/results/2026-12-07-screened-start.md).
 
 The key function is not state: the evaluated points and their values are (in
 ``state_dict``), and the evaluated keys are computed again from them when
