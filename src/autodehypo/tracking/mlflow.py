@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import sys
 import time
 from pathlib import Path
@@ -305,11 +306,13 @@ def _sqlite_path(uri: str | None) -> Path | None:
 def _create_store(path: Path) -> None:
     """Make MLflow's store at ``path`` whole or not at all: built in a file of its own beside
     it, then hard-linked to its name, which fails, leaving the store alone, if another driver
-    made it meanwhile. What a killed build left is removed once its process is gone."""
+    made it meanwhile. What a killed build left is removed once its process is gone (by a
+    driver on the same host)."""
     from mlflow.tracking import MlflowClient
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    prefix = f".{path.name}.building-"
+    # Named by host too: on a shared file system a build of another host is not ours to judge.
+    prefix = f".{path.name}.building-{re.sub(r'[^A-Za-z0-9]', '_', socket.gethostname())}-"
     for left in path.parent.glob(prefix + "*"):  # the build and SQLite's journal beside it
         pid = left.name[len(prefix):].split("-")[0]
         if pid.isdigit() and not _alive(int(pid)):
