@@ -288,21 +288,23 @@ class Prescreen:
         if not self.screen_start:
             return initial
         n = len(initial)
-
-        def draw(x: np.ndarray) -> tuple[np.ndarray, ...]:
-            return (x, *(np.zeros(n) for _ in self.row_arrays))  # no F or CR made the start
         for name in self.row_arrays:
             setattr(self, name, np.zeros(n))
-        self._draws = [draw(initial)] + [draw(self.rng.random((n, self.dim))) for _ in range(self.prescreen - 1)]
+        self._draws = [self._start_draw(initial)] + [self._start_draw(self.rng.random((n, self.dim)))
+                                                     for _ in range(self.prescreen - 1)]
         self._theta, self._resolved = None, np.zeros(n, dtype=bool)
         return initial.copy()
+
+    def _start_draw(self, x: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Rows of the start as a draw: the points, and zeros for the per-row arrays (no F or
+        CR made them)."""
+        return (x, *(np.zeros(len(x)) for _ in self.row_arrays))
 
     def _more_draws(self) -> tuple[np.ndarray, ...]:
         """One more draw for the pending rows: the algorithm's trials, uniform points at the start."""
         if self.population_ready():
             return self._trials()
-        n = len(self._draws[0][0])
-        return (self.rng.random((n, self.dim)), *(np.zeros(n) for _ in self.row_arrays))
+        return self._start_draw(self.rng.random((len(self._draws[0][0]), self.dim)))
 
     def _screened(self, make: Callable[[], tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
         """``make()`` returns (trials, per-row arrays...) for one draw of the generation. Off, it
