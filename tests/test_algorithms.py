@@ -120,7 +120,7 @@ def test_unknown_algorithm_lists_the_choices():
 def test_options_are_introspected():
     assert algorithm_options("de") == {"strategy": "rand/1/bin", "F": 0.5, "CR": 0.9, "dither": None,
                                        "p": 0.1, "prescreen": None, "cost_weight": 0.0,
-                                       "surrogate": "knn", "screen_start": False}
+                                       "surrogate": "knn", "screen_start": False, "cost_cooling": False}
     assert algorithm_options("jso")["M_F_init"] == 0.3 and algorithm_options("dish")["M_F_init"] == 0.5
 
 

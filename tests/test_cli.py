@@ -111,6 +111,9 @@ BAD = [
     ("[executor]\nworkers = 0\n", "executor.workers: expected an integer >= 1, got 0"),
     ("[study]\nalgorithm = 'jso'\n[study.budget]\nwall_time = '1h'\n",
      "study.budget.evaluations: jso needs an evaluation budget"),
+    ("[study]\nalgorithm = 'de'\n[study.budget]\nwall_time = '1h'\n[study.options]\nprescreen = 4\n"
+     "cost_weight = 0.4\ncost_cooling = true\n",
+     "study.budget.evaluations: cost_cooling needs an evaluation budget"),
     ("[study]\npopulation = 3\n", "study.population: population must be an integer >= 4"),
     ("[executor]\ntype = 'cloud'\n", "executor.type: unknown executor 'cloud'"),
 ]

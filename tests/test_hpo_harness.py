@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.hpo import measures  # noqa: E402
-from benchmarks.hpo.ours import parse_variant, run_autodehypo, space_config  # noqa: E402
+from benchmarks.hpo.ours import parse_variant, run_autodehypo, space_config, variant_options  # noqa: E402
 from benchmarks.hpo.peers import (EXTERNAL, PEERS, Peer, dehb_environment, external_environment,  # noqa: E402
                                   run_external)
 from benchmarks.hpo.run import BEST, analyse, comparisons, equal_view, main, report  # noqa: E402
@@ -384,6 +384,8 @@ def test_run_autodehypo_asks_and_tells_as_a_study_does(table, tmp_path):
 
 def test_variants_name_their_settings_and_cost_weight_zero_changes_nothing(table):
     assert parse_variant("lshade:prescreen=32:cw=25") == ("lshade", {"prescreen": 32, "cw": 25})
+    assert variant_options(parse_variant("lshade:prescreen=32:cw=80:cool=1")[1]) == {
+        "prescreen": 32, "cost_weight": 0.8, "cost_cooling": True}
     with pytest.raises(ValueError, match=r"\[:cw=P\].*, got 'cw=x'"):
         parse_variant("de:cw=x")
     task = load_energy_table(table)
@@ -528,8 +530,10 @@ def test_a_cost_weighted_search_told_equal_costs_asks_what_it_asks_without_the_w
     task = hartmann6_task()
     for seed in (0, 1):
         weighted = run_autodehypo(task, "lshade:prescreen=8:model=gp:cw=40", seed, 40)
+        cooled = run_autodehypo(task, "lshade:prescreen=8:model=gp:cw=80:cool=1", seed, 40)
         plain = run_autodehypo(task, "lshade:prescreen=8:model=gp", seed, 40)
         np.testing.assert_array_equal(weighted.losses, plain.losses)
+        np.testing.assert_array_equal(cooled.losses, plain.losses)
     knn_weighted = run_autodehypo(task, "lshade:prescreen=8:cw=40", 0, 40)
     np.testing.assert_array_equal(knn_weighted.losses, run_autodehypo(task, "lshade:prescreen=8", 0, 40).losses)
 
@@ -538,8 +542,10 @@ def test_the_equal_cost_view_shows_a_cost_weighted_variant_by_its_unweighted_twi
     def run(optimizer, loss):
         return Trace("t", optimizer, 0, 2, np.array([loss, loss]), np.array([5.0, 7.0]), np.zeros(2, dtype=bool))
     traces = [run("random", 3.0), run("de:prescreen=8", 1.0), run("de:prescreen=8:cw=40", 2.0),
-              run("jso:prescreen=8:cw=40", 0.5)]
+              run("de:prescreen=8:cw=80:cool=1", 2.5), run("jso:prescreen=8:cw=40", 0.5)]
     shown = {t.optimizer: t for t in equal_view(traces)}
-    assert set(shown) == {"random", "de:prescreen=8", "de:prescreen=8:cw=40"}  # jso's twin was not run
+    assert set(shown) == {"random", "de:prescreen=8", "de:prescreen=8:cw=40",  # jso's twin was not run
+                          "de:prescreen=8:cw=80:cool=1"}
     assert shown["de:prescreen=8:cw=40"].losses.tolist() == [1.0, 1.0]  # the unweighted run, renamed
+    assert shown["de:prescreen=8:cw=80:cool=1"].losses.tolist() == [1.0, 1.0]
     assert all(t.costs.tolist() == [1.0, 1.0] for t in shown.values())

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from autodehypo.algorithms import make_optimizer
+from autodehypo.algorithms.base import SettingError
 from autodehypo.algorithms.prescreen import START_AFTER, Scorer
 from autodehypo.algorithms.surrogate import MAX_POINTS, GaussianProcess, OptimisticQuantile, fitted_points, normal_scores
 from conftest import two_out
@@ -117,15 +118,16 @@ def drive(opt, stop=None, outstanding=(), nan_every=5):
     return two_out(opt, told, stop, outstanding)
 
 
-@pytest.mark.parametrize("schedule, screen_start, stop", [
-    ("generational", False, 37), ("async", False, 37),
-    ("generational", True, 7), ("async", True, 7), ("generational", True, 37)])
-def test_same_seed_same_asks_and_an_exact_resume(schedule, screen_start, stop):
+@pytest.mark.parametrize("schedule, screen_start, stop, cooling", [
+    ("generational", False, 37, False), ("async", False, 37, False),
+    ("generational", True, 7, False), ("async", True, 7, False), ("generational", True, 37, False),
+    ("generational", True, 37, True), ("async", True, 37, True)])
+def test_same_seed_same_asks_and_an_exact_resume(schedule, screen_start, stop, cooling):
     """Stopped at 7 with screen_start: within the initial population, after the model took over."""
     def build(seed=3):
         opt = make_optimizer("lshade" if schedule == "generational" else "de", 3, population=8, seed=seed,
                              max_evaluations=80, schedule=schedule, prescreen=8, surrogate="gp",
-                             cost_weight=0.4, screen_start=screen_start)
+                             cost_weight=0.4, screen_start=screen_start, cost_cooling=cooling)
         opt.set_key(grid_key)
         return opt
 
@@ -143,6 +145,7 @@ def test_same_seed_same_asks_and_an_exact_resume(schedule, screen_start, stop):
     again = build(seed=999)
     again.load_state_parts(json.loads(json.dumps(parts)), history)
     assert again.state_dict() == first.state_dict()
+    assert again.cost_cooling is cooling and resumed.cost_cooling is cooling
 
 
 @pytest.mark.parametrize("algorithm", ["de", "jde", "lshade"])
@@ -212,7 +215,28 @@ def test_the_gp_search_beats_the_nearest_neighbour_search_on_a_smooth_function()
     assert np.median(gp) < np.median(knn)
 
 
+@pytest.mark.parametrize("surrogate", ["knn", "gp"])
+def test_a_cooled_cost_weight_lets_the_last_trials_be_dear(surrogate):
+    """Value and cost pull apart (the best values are the dearest). A constant weight keeps the
+    search among the cheap points to the end; cooled, the weight is the same at the start and 0
+    at the budget's end, so the last trials go where the values are best, whatever they cost."""
+    def last_quarter(cooling, seed):
+        opt = make_optimizer("lshade", 2, population=8, seed=seed, max_evaluations=64, prescreen=8,
+                             surrogate=surrogate, cost_weight=2.0, cost_cooling=cooling)
+        x0 = []
+        while len(x := opt.ask_generation()):
+            x0.extend(x[:, 0])
+            opt.tell_generation(x[:, 0] + 0.1 * x[:, 1], 10.0 ** (2.0 * (1.0 - x[:, 0])))
+        assert opt._cost_weight_now(0) == 2.0 and opt._cost_weight_now(16) == (1.5 if cooling else 2.0)
+        assert opt._cost_weight_now(64) == (0.0 if cooling else 2.0)
+        return float(np.mean(x0[48:]))
+    cooled = [last_quarter(True, s) for s in range(3)]
+    constant = [last_quarter(False, s) for s in range(3)]
+    assert all(a < b for a, b in zip(cooled, constant)), (cooled, constant)
+
+
 @pytest.mark.parametrize("options, message", [
+    ({"prescreen": 4, "cost_weight": 0.4, "cost_cooling": "yes"}, "cost_cooling must be true or false"),
     ({"prescreen": 4, "surrogate": "forest"}, "surrogate must be one of 'knn', 'gp'"),
     ({"surrogate": "gp"}, "surrogate needs prescreen"),
     ({"prescreen": 4, "screen_start": True}, "screen_start needs prescreen of 2 or more and surrogate = 'gp'"),
@@ -222,3 +246,11 @@ def test_the_gp_search_beats_the_nearest_neighbour_search_on_a_smooth_function()
 def test_bad_surrogates_name_the_option(options, message):
     with pytest.raises(ValueError, match=message):
         make_optimizer("de", 3, seed=0, **options)
+
+
+def test_cost_cooling_without_an_evaluation_budget_names_the_budget():
+    with pytest.raises(SettingError, match="cost_cooling needs an evaluation budget") as caught:
+        make_optimizer("de", 3, seed=0, prescreen=4, cost_weight=0.4, cost_cooling=True)
+    assert caught.value.setting == "max_evaluations"
+    # With no weight there is nothing to cool: cost_weight = 0 over the default search's options.
+    make_optimizer("de", 3, seed=0, prescreen=4, cost_weight=0.0, cost_cooling=True)

@@ -40,8 +40,9 @@ def parse_variant(spec: str) -> tuple[str, dict[str, int]]:
     or the population; ``:prescreen=K`` turns on the algorithm's pre-screening (K candidates per
     slot, repeats discarded through the task's decoding, as a study does), ``:key=0`` keeps the
     decoding from it (the model alone, repeats not recognised), ``:model=gp`` sets its
-    ``surrogate``, ``:start=1`` (or 0) its ``screen_start``, and ``:cw=P`` sets its ``cost_weight`` to P/100 (each evaluation's cost told with its value, as a study tells the
-    trial's energy), so that each search change can be measured before and after."""
+    ``surrogate``, ``:start=1`` (or 0) its ``screen_start``, ``:cw=P`` sets its ``cost_weight`` to
+    P/100 (each evaluation's cost told with its value, as a study tells the trial's energy) and
+    ``:cool=1`` its ``cost_cooling``, so that each search change can be measured before and after."""
     name, *items = spec.split(":")
     settings = {}
     for item in filter(None, items):
@@ -49,9 +50,10 @@ def parse_variant(spec: str) -> tuple[str, dict[str, int]]:
         if key == "model" and value in SURROGATES:
             settings[key] = value
             continue
-        if key not in ("enc", "dedupe", "pop", "prescreen", "key", "cw", "start") or not value.isdigit():
+        if key not in ("enc", "dedupe", "pop", "prescreen", "key", "cw", "cool", "start") or not value.isdigit():
             raise ValueError(f"{spec!r}: expected NAME[:enc=1|2][:dedupe=0|1][:pop=N][:prescreen=K]"
-                             f"[:key=0|1][:cw=P][:model={'|'.join(SURROGATES)}][:start=0|1], got {item!r}")
+                             f"[:key=0|1][:cw=P][:cool=0|1][:model={'|'.join(SURROGATES)}][:start=0|1], "
+                             f"got {item!r}")
         settings[key] = int(value)
     return name, settings
 
@@ -63,6 +65,8 @@ def variant_options(settings: dict[str, Any]) -> dict[str, Any]:
         options["prescreen"] = settings["prescreen"]
     if "cw" in settings:
         options["cost_weight"] = settings["cw"] / 100
+    if "cool" in settings:
+        options["cost_cooling"] = bool(settings["cool"])
     if "model" in settings:
         options["surrogate"] = settings["model"]
     if "start" in settings:

@@ -112,7 +112,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "runs a variant (the search encoding, answers to repeats, the population); "
                              ":prescreen=K pre-screens K trial vectors per slot, repeats discarded "
                              "(:key=0: not recognised), :cw=P with the predicted cost weighed by "
-                             "P/100 (cost_weight), :model=gp the Gaussian process (surrogate), "
+                             "P/100 (cost_weight), :cool=1 that weight falling to 0 over the budget "
+                             "(cost_cooling), :model=gp the Gaussian process (surrogate), "
                              ":start=1 the initial population screened too (screen_start)")
     parser.add_argument("--peers", default="all", help=f"peers (default all: {','.join(PEERS)})")
     parser.add_argument("--value", choices=("mean", "draw"), default="mean",
@@ -366,13 +367,13 @@ BEST = "best peer"  # the column of the peer with the lowest ERT on each task
 
 
 def without_cost_weight(spec: str) -> str:
-    """The variant ``spec`` with its ``:cw=P`` left out."""
-    return ":".join(item for item in spec.split(":") if not item.startswith("cw="))
+    """The variant ``spec`` with its ``:cw=P`` (and ``:cool=C``, the weight's cooling) left out."""
+    return ":".join(item for item in spec.split(":") if not item.startswith(("cw=", "cool=")))
 
 
 def equal_view(traces: list[Trace]) -> list[Trace]:
     """The runs in the equal-cost view. A peer never sees the costs, so its runs are the same with
-    every cost 1. Ours with a cost weight (``:cw=P``) choose by the costs told: told 1 every time,
+    every cost 1. Ours with a cost weight (``:cw=P``, cooled or not) choose by the costs told: told 1 every time,
     their cost ranks all tie and they ask exactly what the same variant without the weight asks
     (checked: tests/test_hpo_harness.py), so that variant's runs stand for them here, under their
     name; without such runs they are left out of this view rather than shown choosing by costs

@@ -30,7 +30,7 @@ SINGLE_OBJECTIVE = sorted(name for name, cls in ALGORITHMS.items() if not cls.mu
 _STUDY_ARGS = {"dim", "population", "seed", "max_evaluations", "schedule", "objectives"}
 # Options of every algorithm built on the Prescreen mixin (prescreen.py), with their defaults: off.
 SEARCH_OPTIONS: dict[str, Any] = {"prescreen": None, "cost_weight": 0.0, "surrogate": "knn",
-                                  "screen_start": False}
+                                  "screen_start": False, "cost_cooling": False}
 # Those of the several-objective ones (pareto_screen.py): the model is a GP, the cost an objective.
 PARETO_OPTIONS: dict[str, Any] = {"prescreen": None}
 

@@ -50,6 +50,15 @@ still win. Costs never told leave the score as it was. Measured energy is not
 repeatable, so two runs with the same seed may ask different candidates where
 costs rank differently; a resumed run continues exactly from what was told.
 
+Cooling. With ``cost_cooling = true`` (and an evaluation budget) the weight is ``cost_weight`` at
+the start and falls linearly to 0 as the budget's evaluations are told, as the cost-cooled phase of
+CArBO (Lee, Perrone, Archambeau and Seeger, "Cost-aware Bayesian Optimization", 2020) depreciates
+its cost model: early on, while the model knows little and many configurations are about as
+promising, the cheap ones are trained; late, the search spends on what it predicts best, whatever
+it costs, where a constant weight keeps trading quality for cheapness to the end. On the recorded
+tables, 0.8 cooled needed about 0.8x the training cost to the target of 0.4 kept constant
+(benchmarks/hpo/results/2026-12-07-cost-cooling.md).
+
 The model. ``surrogate = "knn"`` (the default of the option) is the model
 above. ``surrogate = "gp"`` is a Gaussian process (:mod:`surrogate`) that scores
 a candidate by the predicted quantile of its value one standard deviation
@@ -84,7 +93,7 @@ from typing import Any, Callable, Hashable
 
 import numpy as np
 
-from .base import pack_floats, unpack_floats
+from .base import SettingError, pack_floats, unpack_floats
 
 NEIGHBOURS = 5      # evaluated points averaged per prediction
 SURROGATES = ("knn", "gp")
@@ -174,6 +183,18 @@ def check_screen_start(value: Any, prescreen: int | None, surrogate: str) -> boo
     return bool(value)
 
 
+def check_cost_cooling(value: Any, cost_weight: float, max_evaluations: int | None) -> bool:
+    """``cost_cooling``: true or false; true with a cost weight needs an evaluation budget (with
+    ``cost_weight = 0``, as a user sets it over the default search's to repeat runs exactly, there
+    is nothing to cool)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"cost_cooling must be true or false, got {value!r}")
+    if value and cost_weight and max_evaluations is None:
+        raise SettingError("max_evaluations", "cost_cooling needs an evaluation budget: the cost weight "
+                                              "falls to 0 as its evaluations are told")
+    return bool(value)
+
+
 def check_prescreen(value: Any) -> int | None:
     """``prescreen``: None (off) or an integer >= 1."""
     if value is None:
@@ -196,6 +217,7 @@ class Prescreen:
     _seen_places: np.ndarray | None = None  # canonical(_seen_x), made again when None
     _seen_keys: set | None = None    # the keys of _seen_x, made again when None
     cost_weight: float = 0.0
+    cost_cooling: bool = False
     surrogate: str = "knn"
     screen_start: bool = False
     _seen_costs: np.ndarray | None = None   # per evaluated point; NaN where none was told
@@ -207,16 +229,17 @@ class Prescreen:
     _fitted_at: int = 0                    # gp: the points the last fit saw
 
     def configure_prescreen(self, prescreen: Any = None, cost_weight: Any = 0.0, surrogate: Any = "knn",
-                            screen_start: Any = False) -> None:
+                            screen_start: Any = False, cost_cooling: Any = False) -> None:
         """Turn pre-screening on (k candidates per slot) or off (None); before the first ask."""
         if self.asked:
             raise ValueError("prescreen must be set before the first ask()")
-        self._init_prescreen(prescreen, cost_weight, surrogate, screen_start)
+        self._init_prescreen(prescreen, cost_weight, surrogate, screen_start, cost_cooling)
 
     def _init_prescreen(self, prescreen: Any, cost_weight: Any = 0.0, surrogate: Any = "knn",
-                        screen_start: Any = False) -> None:
+                        screen_start: Any = False, cost_cooling: Any = False) -> None:
         self.prescreen = check_prescreen(prescreen)
         self.cost_weight = check_cost_weight(cost_weight)
+        self.cost_cooling = check_cost_cooling(cost_cooling, self.cost_weight, self.max_evaluations)
         self.surrogate = check_surrogate(surrogate)
         self.screen_start = check_screen_start(screen_start, self.prescreen, self.surrogate)
         if self.cost_weight and not self.prescreen:
@@ -244,10 +267,11 @@ class Prescreen:
         rank of its cost."""
         known = np.isfinite(costs)
         cost = None
-        if self.cost_weight and known.sum() >= 2:
+        weight = self._cost_weight_now(len(values))
+        if weight and known.sum() >= 2:
             cost = KnnRanks(points[known], costs[known]).predict
         if self.surrogate != "gp":
-            return Scorer(KnnRanks(points, values).predict, cost, self.cost_weight)
+            return Scorer(KnnRanks(points, values).predict, cost, weight)
         from .surrogate import REFIT_EVERY, OptimisticQuantile
         place = self._places()
         if self._seen_places is None or len(self._seen_places) != len(self._seen_x):
@@ -262,7 +286,14 @@ class Prescreen:
         if theta is None:
             self._fitted_at = len(values)
         self._theta = self._last_theta = value.theta
-        return Scorer(lambda x: value(place(x)), cost, self.cost_weight, lambda p: value.chosen(place(p)))
+        return Scorer(lambda x: value(place(x)), cost, weight, lambda p: value.chosen(place(p)))
+
+    def _cost_weight_now(self, told: int) -> float:
+        """The cost's weight with ``told`` evaluations told: ``cost_weight``, or with
+        ``cost_cooling`` its share of the budget's evaluations still to be told."""
+        if not self.cost_cooling:
+            return self.cost_weight
+        return self.cost_weight * max(0.0, 1.0 - told / self.max_evaluations)
 
     def _places(self) -> Callable[[np.ndarray], np.ndarray]:
         """Rows of points to the points that stand for their configurations."""
@@ -462,6 +493,8 @@ class Prescreen:
             if self.cost_weight or np.isfinite(self._seen_costs).any() or self._told_costs:
                 state["prescreen"].update(cost_weight=self.cost_weight, seen_costs=pack_floats(self._seen_costs),
                                           told_costs={str(i): c for i, c in self._told_costs.items()})
+            if self.cost_cooling:
+                state["prescreen"]["cost_cooling"] = True
             state["prescreen"].update(self._surrogate_state())
         return state
 
@@ -489,6 +522,8 @@ class Prescreen:
         state = super(Prescreen, self).state_dict()  # the algorithm's own state, without the history
         state["prescreen"] = {"k": self.prescreen, "seen": len(self._seen_values), "cost_weight": self.cost_weight,
                               "told_costs": {str(i): c for i, c in self._told_costs.items()}}
+        if self.cost_cooling:
+            state["prescreen"]["cost_cooling"] = True
         state["prescreen"].update(self._surrogate_state())
         return state, np.column_stack([self._seen_x, self._seen_values, self._seen_costs])
 
@@ -512,7 +547,7 @@ class Prescreen:
         screen = state.get("prescreen")
         screen = screen or {}
         self._init_prescreen(screen.get("k"), screen.get("cost_weight", 0.0), screen.get("surrogate", "knn"),
-                             screen.get("screen_start", False))
+                             screen.get("screen_start", False), screen.get("cost_cooling", False))
         if screen:
             self._seen_x = unpack_floats(screen["seen_x"]).reshape(-1, self.dim)
             self._seen_values = unpack_floats(screen["seen_values"]).reshape(-1)
