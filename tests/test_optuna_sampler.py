@@ -480,14 +480,14 @@ def test_after_the_budget_a_trial_is_pruned_before_it_trains_and_optimize_stops(
 
 
 def test_the_default_search_is_the_studys():
-    """Without an algorithm the sampler runs autodehypo's default search (with a budget: version 6
+    """Without an algorithm the sampler runs autodehypo's default search (with a budget: version 7
     less the screened start, which a generation asked whole cannot use), and a study started by
     another algorithm keeps it."""
     study = optuna.create_study(sampler=DESampler(seed=3, n_trials=40, search_space=optuna_worker.DISTRIBUTIONS))
     study.optimize(optuna_worker.objective, n_trials=20, catch=(ValueError,))
     config = study._storage.get_study_system_attrs(study._study_id)[CONFIG_KEY]
     assert (config["algorithm"], config["options"]) == (
-        "lshade", {"prescreen": 32, "cost_weight": 0.4, "surrogate": "gp"})
+        "lshade", {"prescreen": 32, "cost_weight": 0.8, "cost_cooling": True, "surrogate": "gp"})
     older = optuna.create_study(sampler=DESampler("jso", seed=3, n_trials=40, search_space=optuna_worker.DISTRIBUTIONS))
     older.optimize(optuna_worker.objective, n_trials=3, catch=(ValueError,))
     older.sampler = DESampler(seed=3, n_trials=40, search_space=optuna_worker.DISTRIBUTIONS)

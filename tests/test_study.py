@@ -197,14 +197,16 @@ def test_without_an_algorithm_a_study_runs_the_default_search_of_the_version_it_
     del config["study"]["algorithm"]
     fresh = Study.create(tmp_path / "new", config)
     assert (fresh.config.algorithm, fresh.config.options) == (
-        "lshade", {"prescreen": 32, "cost_weight": 0.4, "surrogate": "gp", "screen_start": True})
-    assert fresh.storage.meta("search_defaults") == 6
+        "lshade", {"prescreen": 32, "cost_weight": 0.8, "cost_cooling": True, "surrogate": "gp",
+                   "screen_start": True})
+    assert fresh.storage.meta("search_defaults") == 7
     fresh.run()
     assert fresh.storage.current_state()["state"]["prescreen"]["k"] == 32
-    assert fresh.storage.current_state()["state"]["prescreen"]["cost_weight"] == 0.4
+    assert fresh.storage.current_state()["state"]["prescreen"]["cost_weight"] == 0.8
+    assert fresh.storage.current_state()["state"]["prescreen"]["cost_cooling"] is True
     assert fresh.storage.current_state()["state"]["prescreen"]["surrogate"] == "gp"
     assert fresh.storage.current_state()["state"]["prescreen"]["screen_start"] is True
-    assert "(lshade, prescreen 32 (gp, screened start), cost weight 0.4, seed 3, minimize)" in report_text(
+    assert "(lshade, prescreen 32 (gp, screened start), cost weight 0.8 cooled, seed 3, minimize)" in report_text(
         fresh.storage)
     fresh.close()
     # Without an evaluation budget (L-SHADE shrinks toward one), de with its best pre-screening.
@@ -213,8 +215,12 @@ def test_without_an_algorithm_a_study_runs_the_default_search_of_the_version_it_
         "de", {"prescreen": 4, "cost_weight": 0.4})
     # The user's options are added to the default's; another algorithm's are refused by name.
     assert Study.check(tmp_path / "x", {**config, "study": {**config["study"], "options": {"p": 0.2}}}
-                       ).options == {"prescreen": 32, "cost_weight": 0.4, "surrogate": "gp", "screen_start": True,
-                                     "p": 0.2}
+                       ).options == {"prescreen": 32, "cost_weight": 0.8, "cost_cooling": True, "surrogate": "gp",
+                                     "screen_start": True, "p": 0.2}
+    # cost_weight = 0 over the default's (README: for runs that must repeat exactly) leaves no
+    # weight to cool.
+    assert Study.check(tmp_path / "x", {**config, "study": {**config["study"], "options": {"cost_weight": 0}}}
+                       ).options["cost_weight"] == 0
     # A study made with version 2 of the defaults keeps pre-screening without the cost.
     import autodehypo.study.files as study_module
     monkeypatch.setattr(study_module, "SEARCH_DEFAULTS_VERSION", 2)
@@ -239,6 +245,16 @@ def test_without_an_algorithm_a_study_runs_the_default_search_of_the_version_it_
     assert (v5.config.algorithm, v5.config.options) == ("lshade", {"prescreen": 32, "cost_weight": 0.4, "surrogate": "gp"})
     assert "(lshade, prescreen 32 (gp), cost weight 0.4, seed 3, minimize)" in report_text(v5.storage)
     v5.close()
+    # Version 6 weighs the cost by 0.4 to the end.
+    monkeypatch.setattr(study_module, "SEARCH_DEFAULTS_VERSION", 6)
+    Study.create(tmp_path / "v6", config).close()
+    monkeypatch.undo()
+    v6 = Study.open(tmp_path / "v6")
+    assert (v6.config.algorithm, v6.config.options) == (
+        "lshade", {"prescreen": 32, "cost_weight": 0.4, "surrogate": "gp", "screen_start": True})
+    v6.run()
+    assert "cost_cooling" not in v6.storage.current_state()["state"]["prescreen"]
+    v6.close()
     # Several objectives: gde3-shade with pre-screening from version 5, plain gde3 before.
     several = {**config, "study": {**config["study"], "objectives": [{"name": "objective"}, {"name": "energy"}]}}
     assert (lambda c: (c.algorithm, c.options))(Study.check(tmp_path / "x", several)) == (

@@ -120,7 +120,8 @@ class DESampler(BaseSampler):
     Args:
         algorithm: one of :data:`autodehypo.algorithms.ALGORITHMS`; ``None`` takes autodehypo's
             default search, as a study that names none: with ``n_trials``, ``lshade`` with
-            ``prescreen=32``, ``surrogate="gp"`` and ``cost_weight=0.4`` (not the study's
+            ``prescreen=32``, ``surrogate="gp"`` and ``cost_weight=0.8`` with ``cost_cooling``
+            (falling to 0 over ``n_trials``; not the study's
             ``screen_start``: the sampler asks each generation whole, so the initial population
             is drawn before any value is told); without, ``de`` with
             ``prescreen=4`` and ``cost_weight=0.4``; for a study with several objectives,

@@ -85,7 +85,9 @@ def search_label(config: dict[str, Any], defaults: int) -> str:
     label = f"{algorithm}, prescreen {prescreen}"
     if merged.get("surrogate", "knn") != "knn":
         label += f" ({merged['surrogate']}{', screened start' if merged.get('screen_start') else ''})"
-    return f"{label}, cost weight {cost_weight:g}" if cost_weight else label
+    if not cost_weight:
+        return label
+    return f"{label}, cost weight {cost_weight:g}{' cooled' if merged.get('cost_cooling') else ''}"
 
 
 def study_name(config: dict[str, Any], directory: str | Path) -> str:
