@@ -12,7 +12,10 @@ autodehypo at most 0.1 x Optuna at 3000 trials, and flat from 100 to 3000.
 
 The cost of the process alone (fork, the child's exit, wait4, from this same
 driver process) is measured separately and printed, with the driver's cost
-without it: that part no bookkeeping can remove.
+without it: that part no bookkeeping can remove. The same study is also run
+with ``algorithm = "de"`` and no model (``plain de``): what the driver itself
+costs, apart from the default search's Gaussian process, whose own time per ask
+is printed last.
 """
 
 from __future__ import annotations
@@ -31,16 +34,22 @@ def noop(params):
     return params["x0"]
 
 
-def ours(directory: Path, trials: int, population: int, workers: int) -> tuple[float, int]:
-    """Seconds per trial, and the size of the study file it leaves."""
-    config = {"study": {"seed": 0, "population": population, "budget": {"evaluations": trials}},
+def ours(directory: Path, trials: int, population: int, workers: int,
+         algorithm: str | None = None) -> tuple[float, int]:
+    """Seconds per trial, and the size of the study file it leaves; the default search, or
+    ``algorithm`` with its own defaults (no model)."""
+    study_table = {"seed": 0, "population": population, "budget": {"evaluations": trials}}
+    if algorithm is not None:
+        study_table["algorithm"] = algorithm
+    config = {"study": study_table,
               "space": {f"x{i}": {"type": "float", "low": 0.0, "high": 1.0} for i in range(4)},
               "objective": {"type": "python"}, "executor": {"workers": workers}}
+    name = f"ours-{algorithm or 'default'}-{trials}"
     started = time.perf_counter()
-    study = Study.create(directory / f"ours-{trials}", config, objective=noop)
+    study = Study.create(directory / name, config, objective=noop)
     study.run()
     study.close()
-    return (time.perf_counter() - started) / trials, (directory / f"ours-{trials}" / "study.db").stat().st_size
+    return (time.perf_counter() - started) / trials, (directory / name / "study.db").stat().st_size
 
 
 def search_alone(trials: int, population: int) -> tuple[float, float]:
@@ -107,23 +116,28 @@ def main() -> None:
     except ImportError:
         have_optuna = False
     print(f"population {args.population}, workers {args.workers}; ms per trial")
-    print(f"{'trials':>7}  {'autodehypo':>10}  {'process':>8}  {'rest':>6}  {'optuna':>8}  {'ratio':>6}  {'file MB':>7}")
+    print(f"{'trials':>7}  {'autodehypo':>10}  {'plain de':>8}  {'process':>8}  {'rest':>6}  {'rest de':>7}  "
+          f"{'optuna':>8}  {'ratio':>6}  {'ratio de':>8}  {'file MB':>7}")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         # Ours first: a fork costs more the more memory the driver holds, and Optuna's imports
         # (SQLAlchemy, Alembic) would enlarge the process that forks.
         measured = {n: ours(tmp, n, args.population, args.workers) for n in args.trials}
         ours_s = {n: seconds for n, (seconds, _) in measured.items()}
+        plain_s = {n: ours(tmp, n, args.population, args.workers, "de")[0] for n in args.trials}
         process_s = {n: fork_only(min(n, 1000)) for n in args.trials}
         for trials in args.trials:
             optuna_s = optuna_sqlite(tmp, trials) if have_optuna else None
             ratio = f"{ours_s[trials] / optuna_s:6.3f}" if optuna_s else "     -"
+            ratio_de = f"{plain_s[trials] / optuna_s:8.3f}" if optuna_s else "       -"
             optuna_ms = f"{optuna_s * 1e3:8.2f}" if optuna_s else "       -"
-            print(f"{trials:>7}  {ours_s[trials] * 1e3:10.2f}  {process_s[trials] * 1e3:8.2f}  "
-                  f"{(ours_s[trials] - process_s[trials]) * 1e3:6.2f}  {optuna_ms}  {ratio}  "
+            print(f"{trials:>7}  {ours_s[trials] * 1e3:10.2f}  {plain_s[trials] * 1e3:8.2f}  "
+                  f"{process_s[trials] * 1e3:8.2f}  {(ours_s[trials] - process_s[trials]) * 1e3:6.2f}  "
+                  f"{(plain_s[trials] - process_s[trials]) * 1e3:7.2f}  {optuna_ms}  {ratio}  {ratio_de}  "
                   f"{measured[trials][1] / 1e6:7.2f}", flush=True)
-    print("autodehypo: fork per trial, SQLite; process: fork + exit + wait4 alone; rest: autodehypo - process; "
-          "file: the study's SQLite file")
+    print("autodehypo: the default search, fork per trial, SQLite; plain de: the same study with "
+          "algorithm = \"de\" (no model); process: fork + exit + wait4 alone; rest, rest de: each less "
+          "the process; file: the default's SQLite file")
     print("\nthe default search alone (ask and tell, no study): ms per ask")
     print(f"{'trials':>7}  {'mean':>8}  {'last 100':>8}")
     for trials in args.trials:
