@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.hpo import measures  # noqa: E402
 from benchmarks.hpo.ours import parse_variant, run_autodehypo, space_config, variant_options  # noqa: E402
-from benchmarks.hpo.peers import (EXTERNAL, PEERS, Peer, dehb_environment, external_environment,  # noqa: E402
+from benchmarks.hpo.peers import (PEERS, Peer, dehb_environment, external_environment,  # noqa: E402
                                   run_external)
 from benchmarks.hpo.run import BEST, analyse, comparisons, equal_view, main, report  # noqa: E402
 from benchmarks.hpo.trace import Trace  # noqa: E402
