@@ -221,35 +221,31 @@ def test_without_an_algorithm_a_study_runs_the_default_search_of_the_version_it_
     # weight to cool.
     assert Study.check(tmp_path / "x", {**config, "study": {**config["study"], "options": {"cost_weight": 0}}}
                        ).options["cost_weight"] == 0
-    # A study made with version 2 of the defaults keeps pre-screening without the cost.
     import autodehypo.study.files as study_module
-    monkeypatch.setattr(study_module, "SEARCH_DEFAULTS_VERSION", 2)
-    Study.create(tmp_path / "v2", config).close()
-    monkeypatch.undo()
-    v2 = Study.open(tmp_path / "v2")
+
+    def made_with(version, made=config):
+        """A study made when the search defaults were ``version``, opened again by this one."""
+        monkeypatch.setattr(study_module, "SEARCH_DEFAULTS_VERSION", version)
+        Study.create(tmp_path / f"v{version}", made).close()
+        monkeypatch.undo()
+        return Study.open(tmp_path / f"v{version}")
+
+    # A study made with version 2 of the defaults keeps pre-screening without the cost.
+    v2 = made_with(2)
     assert (v2.config.algorithm, v2.config.options) == ("lshade", {"prescreen": 32})
     assert "(lshade, prescreen 32, seed 3, minimize)" in report_text(v2.storage)
     v2.close()
     # Version 3 keeps the nearest-neighbour model.
-    monkeypatch.setattr(study_module, "SEARCH_DEFAULTS_VERSION", 3)
-    Study.create(tmp_path / "v3", config).close()
-    monkeypatch.undo()
-    v3 = Study.open(tmp_path / "v3")
+    v3 = made_with(3)
     assert (v3.config.algorithm, v3.config.options) == ("lshade", {"prescreen": 32, "cost_weight": 0.4})
     v3.close()
     # Version 5 keeps the initial population as drawn.
-    monkeypatch.setattr(study_module, "SEARCH_DEFAULTS_VERSION", 5)
-    Study.create(tmp_path / "v5", config).close()
-    monkeypatch.undo()
-    v5 = Study.open(tmp_path / "v5")
+    v5 = made_with(5)
     assert (v5.config.algorithm, v5.config.options) == ("lshade", {"prescreen": 32, "cost_weight": 0.4, "surrogate": "gp"})
     assert "(lshade, prescreen 32 (gp), cost weight 0.4, seed 3, minimize)" in report_text(v5.storage)
     v5.close()
     # Version 6 weighs the cost by 0.4 to the end.
-    monkeypatch.setattr(study_module, "SEARCH_DEFAULTS_VERSION", 6)
-    Study.create(tmp_path / "v6", config).close()
-    monkeypatch.undo()
-    v6 = Study.open(tmp_path / "v6")
+    v6 = made_with(6)
     assert (v6.config.algorithm, v6.config.options) == (
         "lshade", {"prescreen": 32, "cost_weight": 0.4, "surrogate": "gp", "screen_start": True})
     v6.run()
@@ -259,10 +255,7 @@ def test_without_an_algorithm_a_study_runs_the_default_search_of_the_version_it_
     several = {**config, "study": {**config["study"], "objectives": [{"name": "objective"}, {"name": "energy"}]}}
     assert (lambda c: (c.algorithm, c.options))(Study.check(tmp_path / "x", several)) == (
         "gde3-shade", {"prescreen": 32})
-    monkeypatch.setattr(study_module, "SEARCH_DEFAULTS_VERSION", 4)
-    Study.create(tmp_path / "v4", several).close()
-    monkeypatch.undo()
-    v4 = Study.open(tmp_path / "v4")
+    v4 = made_with(4, several)
     assert (v4.config.algorithm, v4.config.options) == ("gde3", {})
     v4.close()
     with pytest.raises(ConfigError, match=r"study.options \(for lshade, the default algorithm\).*'strategy'"):
