@@ -10,7 +10,8 @@ import pytest
 from autodehypo.algorithms import make_optimizer
 from autodehypo.algorithms.base import SettingError
 from autodehypo.algorithms.prescreen import START_AFTER, Scorer
-from autodehypo.algorithms.surrogate import MAX_POINTS, GaussianProcess, OptimisticQuantile, fitted_points, normal_scores
+from autodehypo.algorithms.surrogate import (MAX_POINTS, GaussianProcess, OptimisticQuantile, fitted_points,
+                                             fitted_quantiles, normal_scores, rank_quantiles)
 from conftest import two_out
 
 
@@ -78,6 +79,23 @@ def test_the_fitted_set_is_bounded_and_keeps_the_best():
     keep = fitted_points(values)
     assert len(keep) == MAX_POINTS and 3 in keep and 999 in keep
     assert len(fitted_points(values[:100])) == 100
+
+
+def test_values_are_placed_on_the_fitted_process_s_quantile_scale():
+    rng = np.random.default_rng(3)
+    few = rng.random(MAX_POINTS)
+    few[[4, 9]] = few[7], np.inf
+    assert np.array_equal(fitted_quantiles(few), rank_quantiles(few))  # every point fitted: unchanged
+    values = np.sort(rng.random(3 * MAX_POINTS))[::-1]  # a run that improves: the fitted are the better
+    values[10] = np.inf
+    keep = fitted_points(values)
+    q = fitted_quantiles(values)
+    np.testing.assert_allclose(q[keep], rank_quantiles(values[keep]))
+    assert q[10] == 1.0 and q.min() > 0.0
+    # among all the values the fitted median lies near the best quarter: on their scale a process
+    # fitted to these points would predict worse than what it was fitted to
+    median = keep[len(keep) // 2]
+    assert q[median] == pytest.approx(0.5, abs=0.01) and rank_quantiles(values)[median] < 0.35
 
 
 def test_a_model_that_is_the_objective_picks_each_slot_s_best_candidate():

@@ -10,8 +10,9 @@ still GDE3: the model only chooses among its offspring.
 The model: one Gaussian process per objective (:class:`surrogate.OptimisticQuantile`: values as
 normal scores of their ranks, Matern 5/2 with a length scale per coordinate). A candidate's
 predicted vector is its quantile in each objective at the predicted mean (:data:`OPTIMISM`);
-the evaluated points' own vectors are their rank quantiles, on the same [0, 1] scale, so
-objectives of any unit weigh alike. The score is SMS-EGO's (Ponweiser, Wagner, Biermann and
+the evaluated points' own vectors are their quantiles on the same [0, 1] scale (mid-ranks among
+the points each process is fitted to, :func:`surrogate.fitted_quantiles`), so objectives of any
+unit weigh alike. The score is SMS-EGO's (Ponweiser, Wagner, Biermann and
 Vincze, "Multiobjective Optimization on a Limited Budget of Evaluations Using Model-Assisted
 S-Metric Selection", PPSN 2008): a candidate that no point of the front dominates scores the
 hypervolume it adds to the front (reference point 1.1 in every objective); one that is dominated
@@ -39,7 +40,7 @@ import numpy as np
 from .base import pack_floats, unpack_floats
 from .pareto import hypervolume, non_dominated
 from .prescreen import check_prescreen
-from .surrogate import rank_quantiles
+from .surrogate import fitted_quantiles
 
 REFERENCE = 1.1  # in every objective's quantile: just beyond the worst evaluated point
 # Standard deviations of optimism in a candidate's predicted vector. SMS-EGO takes a lower
@@ -78,7 +79,7 @@ class ParetoModel:
         self._ndtr = ndtr
         self.models = [OptimisticQuantile(points, values[:, j], pending, start=starts[j], kappa=OPTIMISM)
                        for j in range(values.shape[1])]
-        quantiles = np.column_stack([rank_quantiles(values[:, j]) for j in range(values.shape[1])])
+        quantiles = np.column_stack([fitted_quantiles(values[:, j]) for j in range(values.shape[1])])
         quantiles = quantiles[np.isfinite(values).all(axis=1)]
         self.front = quantiles[non_dominated(quantiles)] if len(quantiles) else quantiles
         if pending is not None and len(pending):

@@ -206,6 +206,22 @@ def fitted_points(values: np.ndarray, limit: int = MAX_POINTS) -> np.ndarray:
     return np.sort(np.concatenate([best, recent]))
 
 
+def fitted_quantiles(values: np.ndarray) -> np.ndarray:
+    """Each value's quantile on the scale of a process fitted to ``values``: its mid-rank among
+    the points :func:`fitted_points` keeps, so that an evaluated value and a predicted quantile
+    compare. Equal to :func:`rank_quantiles` while every point is fitted; beyond the limit the
+    fitted points are the better ones, and a quantile among all of them would make every
+    prediction look worse than the values it was fitted to."""
+    values = np.asarray(values, dtype=float)
+    keep = fitted_points(values)
+    if len(keep) == len(values):
+        return rank_quantiles(values)
+    finite = np.isfinite(values)
+    values = np.where(finite, values, values[finite].max() + 1.0 if finite.any() else 0.0)
+    fitted = np.sort(values[keep])
+    return (np.searchsorted(fitted, values, "left") + np.searchsorted(fitted, values, "right")) / (2.0 * len(fitted))
+
+
 class OptimisticQuantile:
     """Score candidates by the predicted quantile of their value among the evaluated ones, taken
     ``kappa`` standard deviations optimistic: Phi(mean - kappa sd) on the normal-score scale. In
