@@ -1,14 +1,16 @@
-"""Our DE variants on the CEC 2017 / CEC 2014 benchmarks, beside published and reference results.
+"""Our DE variants on the CEC 2017 / 2014 / 2013 benchmarks, beside published and reference results.
 
     python benchmarks/cec.py --algorithm jso --dim 10 --runs 51 --csv jso-d10.csv
     python benchmarks/cec.py --algorithm lshade --dim 10 --reference niapy
     python benchmarks/cec.py --algorithm spsrdemms,jde,lshade --suite 2014 --runs-csv runs.csv
+    python benchmarks/cec.py --algorithm spsrdemms,jde --suite 2013 --runs-csv runs.csv
     python benchmarks/cec.py --algorithm lshade --suite 2014 --baseline lshade-before.csv
     python benchmarks/cec.py --speed
 
 Official protocol: MaxFEs = 10000 x D, search range [-100, 100]^D, errors
 under 1e-8 count as 0, 51 runs. The functions are minionpy's, which match the
-official C code (opfunu's CEC 2017 functions do not). For each function it
+official C code (opfunu's CEC 2017 functions do not); CEC 2013's are benchmarks/cec2013.py, checked
+against the official C code in benchmarks/results/cec2013/. For each function it
 prints our mean, std and median error; beside it the published jSO results
 (../shared/refs/jso-cec2017-published.csv, when present) and/or a reference
 L-SHADE run side by side (NiaPy's port of Tanabe's code with N = 18 D, or
@@ -49,6 +51,14 @@ ZERO = 1e-8
 
 
 def cec_function(suite: int, number: int, dim: int):
+    """(f, f_opt): f maps an (n, dim) array to n values."""
+    if suite == 2013:
+        try:
+            from benchmarks.cec2013 import CEC2013
+        except ImportError:  # run as a script: benchmarks/ itself is on the path
+            from cec2013 import CEC2013
+        f = CEC2013(number, dim)
+        return f, f.optimum_value
     import minionpy
     cls = {2017: minionpy.CEC2017Functions, 2014: minionpy.CEC2014Functions}[suite]
     return cls(number, dim), 100.0 * number
@@ -340,9 +350,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--algorithm", default=["jso"], type=algorithm_list,
                         help="one of ours, or several comma-separated: the first is compared with the others")
-    parser.add_argument("--suite", type=int, default=2017, choices=[2014, 2017])
-    parser.add_argument("--functions", type=parse_functions, default=list(range(1, 31)),
-                        help="e.g. 1-30 or 1,4,5-10 (default 1-30)")
+    parser.add_argument("--suite", type=int, default=2017, choices=[2013, 2014, 2017])
+    parser.add_argument("--functions", type=parse_functions,
+                        help="e.g. 1-30 or 1,4,5-10 (default all: 1-28 for CEC 2013, else 1-30)")
     parser.add_argument("--dim", type=int, default=10)
     parser.add_argument("--runs", type=int, default=51)
     parser.add_argument("--fes-per-dim", type=int, default=10000)
@@ -358,6 +368,8 @@ def main() -> None:
     parser.add_argument("--runs-csv", help="write every run's error as CSV")
     parser.add_argument("--speed", action="store_true", help="only the overhead comparison")
     args = parser.parse_args()
+    if args.functions is None:
+        args.functions = list(range(1, 29 if args.suite == 2013 else 31))
     speed(args) if args.speed else compare(args)
 
 
