@@ -53,6 +53,8 @@ function (where its error is lowest for each).
     python -m benchmarks.mo_study run --seeds 30 --evaluations 100 200 500 --jobs 2
     python -m benchmarks.mo_study run --problems zdt1 dtlz5 --methods default gde3-shade nsga2-40 --seeds 5
     python -m benchmarks.mo_study table -o benchmarks/results/mo-study.md
+    python -m benchmarks.mo_study run --seeds 5 --first-seed 5 --json-dir confirm   # seeds 5-9
+    python -m benchmarks.mo_study table --pool --json-dir benchmarks/results/mo_study confirm
     python -m benchmarks.mo_study run --quick --json-dir /tmp/mo-quick   # seconds: a smoke test
 
 ``run`` writes one JSON file per problem under ``--json-dir``; ``table`` reads them all.
@@ -383,7 +385,7 @@ def run_seed(name: str, seed: int, methods: list[str], budgets: list[int], scale
 
 
 def run_problem(name: str, methods: list[str], seeds: int, budgets: list[int], jobs: int = 1,
-                scale: str = "random") -> dict[str, Any]:
+                scale: str = "random", first_seed: int = 0) -> dict[str, Any]:
     for package in {"optuna" if m.startswith("optuna") else "pymoo" for m in methods if m in PEERS}:
         if importlib.util.find_spec(package) is None:
             raise SystemExit(f"the {package} peers need {package}: pip install {package}")
@@ -396,17 +398,18 @@ def run_problem(name: str, methods: list[str], seeds: int, budgets: list[int], j
             except (ConfigError, ValueError) as exc:
                 raise SystemExit(f"method {m!r}: {exc}") from None
             resolved[m] = {"algorithm": c.algorithm, "population": c.population, "options": c.options}
+    numbers = range(first_seed, first_seed + seeds)
     if jobs > 1:
         with ProcessPoolExecutor(jobs) as pool:
-            per_seed = list(pool.map(run_seed, [name] * seeds, range(seeds), [methods] * seeds,
+            per_seed = list(pool.map(run_seed, [name] * seeds, numbers, [methods] * seeds,
                                      [budgets] * seeds, [scale] * seeds))
     else:
-        per_seed = [run_seed(name, s, methods, budgets, scale) for s in range(seeds)]
+        per_seed = [run_seed(name, s, methods, budgets, scale) for s in numbers]
     result: dict[str, Any] = {
         "problem": name, "kind": problem.kind, "note": problem.note, "objectives": problem.n_obj,
         "dimensions": problem.space.dim, "scale": scale,
         "low": problem.low.tolist(), "high": problem.high.tolist(), "front_volume": problem.front_volume,
-        "budgets": budgets, "seeds": seeds, "methods": methods,
+        "budgets": budgets, "seeds": seeds, "first_seed": first_seed, "methods": methods,
         "peers": [m for m in methods if m in PEERS], "ours": [m for m in methods if m not in PEERS],
         "resolved": resolved}
     for field in ("hypervolume", "evaluations"):
@@ -524,6 +527,33 @@ def default_problems() -> list[str]:
     return [*SYNTHETIC, CONSTRUCTED, *tables]
 
 
+def _seed_range(result: dict[str, Any]) -> range:
+    first = result.get("first_seed", 0)  # files written before --first-seed ran seeds 0..N-1
+    return range(first, first + result["seeds"])
+
+
+def pooled(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Each problem's results from runs of the same methods on disjoint seeds, as one run of them all:
+    a result confirmed on new seeds (``--first-seed``) reported over every seed."""
+    by_problem: dict[str, dict[str, Any]] = {}
+    for results in runs:
+        for r in results:
+            old = by_problem.get(r["problem"])
+            if old is None:
+                by_problem[r["problem"]] = {**r, "seed_list": list(_seed_range(r))}
+                continue
+            if (old["methods"], old["budgets"], old.get("scale")) != (r["methods"], r["budgets"], r.get("scale")):
+                raise SystemExit(f"{r['problem']}: runs of other methods, budgets or scale cannot be pooled")
+            if set(old["seed_list"]) & set(_seed_range(r)):
+                raise SystemExit(f"{r['problem']}: runs that share seeds cannot be pooled")
+            for key in ("hypervolume", "evaluations"):
+                old[key] = {m: {b: old[key][m][b] + r[key][m][b] for b in old[key][m]} for m in old[key]}
+            old["seconds"] = {m: old["seconds"][m] + r["seconds"][m] for m in old["seconds"]}
+            old["seed_list"] += list(_seed_range(r))
+            old["seeds"] = len(old["seed_list"])
+    return list(by_problem.values())
+
+
 def joined(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """Each problem's results from several runs as one, so that a new variant is measured beside
     peers run once: a later run's methods replace or join the earlier ones', its own first."""
@@ -534,7 +564,7 @@ def joined(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
             if old is None:
                 by_problem[r["problem"]] = r
                 continue
-            if (old["seeds"], old["budgets"], old.get("scale")) != (r["seeds"], r["budgets"], r.get("scale")):
+            if _seed_range(old) != _seed_range(r) or (old["budgets"], old.get("scale")) != (r["budgets"], r.get("scale")):
                 raise SystemExit(f"{r['problem']}: runs with different seeds, budgets or scale cannot be joined")
             for key in ("hypervolume", "evaluations", "seconds", "resolved"):
                 old[key] = {**old[key], **r[key]}
@@ -552,6 +582,8 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--methods", nargs="+", default=[*OURS, *PEERS],
                      help="autodehypo specs (algorithm[:key=value...], 'default') and peers: " + ", ".join(PEERS))
     run.add_argument("--seeds", type=int, default=30)
+    run.add_argument("--first-seed", type=int, default=0, metavar="S",
+                     help="seeds S..S+N-1 (default 0): another S confirms a result on new runs")
     run.add_argument("--evaluations", type=int, nargs="+", default=[100, 200, 500])
     run.add_argument("--json-dir", type=Path, default=DEFAULT_JSON_DIR)
     run.add_argument("--jobs", type=int, default=1, help="seeds run in this many processes")
@@ -564,6 +596,9 @@ def main(argv: list[str] | None = None) -> None:
     report.add_argument("--json-dir", type=Path, nargs="+", default=[DEFAULT_JSON_DIR],
                         help="several: each problem's methods joined (same seeds and budgets; a method "
                              "in a later directory replaces the same name in an earlier one)")
+    report.add_argument("--pool", action="store_true",
+                        help="the directories hold the same methods on different seeds (--first-seed): "
+                             "each problem reported over all their seeds")
     report.add_argument("-o", "--output", type=Path)
     args = parser.parse_args(argv)
     if args.command == "run":
@@ -572,11 +607,13 @@ def main(argv: list[str] | None = None) -> None:
                 QUICK["problems"], QUICK["methods"], QUICK["seeds"], QUICK["evaluations"])
         args.json_dir.mkdir(parents=True, exist_ok=True)
         for name in args.problems or default_problems():
-            result = run_problem(name, args.methods, args.seeds, sorted(args.evaluations), args.jobs, args.scale)
+            result = run_problem(name, args.methods, args.seeds, sorted(args.evaluations), args.jobs, args.scale,
+                                 args.first_seed)
             safe = Path(name.removeprefix("table:")).name  # a table task's name may be a path
             (args.json_dir / f"{safe}.json").write_text(json.dumps(result, indent=1))
         return
-    results = joined([[json.loads(p.read_text()) for p in sorted(d.glob("*.json"))] for d in args.json_dir])
+    results = (pooled if args.pool else joined)(
+        [[json.loads(p.read_text()) for p in sorted(d.glob("*.json"))] for d in args.json_dir])
     if not results:
         raise SystemExit(f"no JSON files in {' '.join(map(str, args.json_dir))}: "
                          "run `python -m benchmarks.mo_study run` first")

@@ -73,6 +73,28 @@ def test_table_prints_the_summary(quick, capsys):
     assert "default vs nsga2-20" in out and "default vs optuna-tpe" in out
 
 
+def test_new_seeds_pool_with_the_first_and_never_overlap(quick, tmp_path, capsys):
+    directory, results = quick
+    later = tmp_path / "later"
+    mo_study.main(["run", "--quick", "--problems", "wfg4", "--first-seed", "2", "--json-dir", str(later)])
+    again = json.loads((later / "wfg4.json").read_text())
+    assert again["first_seed"] == 2
+    first = results["wfg4"]
+    pooled, = [r for r in mo_study.pooled([[first], [again]]) if r["problem"] == "wfg4"]
+    assert pooled["seeds"] == 4 and pooled["seed_list"] == [0, 1, 2, 3]
+    for m in first["methods"]:
+        for b in map(str, first["budgets"]):
+            assert pooled["hypervolume"][m][b] == first["hypervolume"][m][b] + again["hypervolume"][m][b]
+    # seed 2 is a run of its own, not seed 0 again
+    assert again["hypervolume"]["default"] != first["hypervolume"]["default"]
+    with pytest.raises(SystemExit, match="share seeds"):
+        mo_study.pooled([[first], [first]])
+    with pytest.raises(SystemExit, match="different seeds"):
+        mo_study.joined([[first], [again]])
+    mo_study.main(["table", "--pool", "--json-dir", str(directory), str(later)])
+    assert "4 seeds" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("name", ["zdt3", "wfg4", "dtlz5", "mlp-energy"])
 def test_the_front_scores_one_and_nothing_beats_it(name):
     """The front scored against is the true one: sampled points of the space never dominate it
