@@ -103,3 +103,23 @@ def test_bad_arguments():
 def test_a_folder_without_the_data_says_how_to_get_it(tmp_path):
     with pytest.raises(ValueError, match="pip install opfunu"):
         CEC2013(1, 10, data_dir=tmp_path)
+
+
+@needs_data
+def test_the_cec_benchmark_runs_the_2013_suite_with_its_own_biases():
+    from benchmarks.cec import cec_function
+    f, f_opt = cec_function(2013, 21, 10)
+    X = np.random.default_rng(0).uniform(-100, 100, (3, 10))
+    assert f_opt == 700.0 and np.array_equal(f(X), CEC2013(21, 10)(X))
+
+
+def test_runs_equal_to_ten_digits_tie_in_the_rank_test():
+    """Two evaluators of one function differ in the last digits; on a plateau that must not
+    read as a difference (the CEC 2013 F21 runs: 48 of 51 at 400.19386721861...)."""
+    pytest.importorskip("scipy", reason="the rank test needs scipy: pip install scipy")
+    from benchmarks.cec import mann_whitney_verdict
+    ours = [400.1938672186129] * 48 + [200.00000000000023] * 3
+    theirs = [400.1938672186] * 49 + [200.0] * 2
+    assert mann_whitney_verdict(ours, theirs)[0] == "same"
+    assert mann_whitney_verdict([x * 0.9 for x in ours], theirs)[0] == "better"
+    assert mann_whitney_verdict([x * 1.1 for x in ours], theirs)[0] == "worse"
