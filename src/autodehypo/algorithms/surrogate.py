@@ -210,8 +210,8 @@ def fitted_quantiles(values: np.ndarray) -> np.ndarray:
     """Each value's quantile on the scale of a process fitted to ``values``: its mid-rank among
     the points :func:`fitted_points` keeps, so that an evaluated value and a predicted quantile
     compare. Equal to :func:`rank_quantiles` while every point is fitted; beyond the limit the
-    fitted points are the better ones, and a quantile among all of them would make every
-    prediction look worse than the values it was fitted to."""
+    fitted points are the better ones, and a quantile among all the values would make every
+    prediction look worse than the values the process was fitted to."""
     values = np.asarray(values, dtype=float)
     keep = fitted_points(values)
     if len(keep) == len(values):
