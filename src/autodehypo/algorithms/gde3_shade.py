@@ -13,7 +13,12 @@ the project already has and tests them. Everything else is GDE3's (the
 one-to-one selection, the pruning, DE/rand/1/bin), so a difference from
 ``gde3`` is the adaptation's doing. ``mutation="current-to-pbest/1"`` is the
 L-SHADE-style alternative: the p-best pool is the top of the population ranked
-by non-dominated sorting, then crowding distance.
+by non-dominated sorting, then crowding distance. With pre-screening it is the
+one a study takes by default (with p = 0.5: version 8 of the search defaults):
+each slot's candidates then start from the slot's own parent, where rand/1's
+start from random members, so the model cannot draw every slot to the one
+region it rates best (with rand/1, on ZDT2 the population's x1 all went to 0 by
+evaluation 150 and never left it).
 
 A trial is a success when it enters the population (it weakly dominates its
 parent, or it survives the pruning). With several objectives there is no single

@@ -80,6 +80,8 @@ def search_label(config: dict[str, Any], defaults: int) -> str:
     algorithm, options = search_of(study, defaults)
     merged = {**options, **study.get("options", {})}
     prescreen, cost_weight = merged.get("prescreen"), merged.get("cost_weight")
+    if "mutation" in merged:  # gde3-shade's defaults differ by version in it alone
+        algorithm += f" {merged['mutation']}" + (f" (p {merged['p']:g})" if "p" in merged else "")
     if not prescreen:
         return algorithm
     label = f"{algorithm}, prescreen {prescreen}"
