@@ -32,7 +32,7 @@ _STUDY_ARGS = {"dim", "population", "seed", "max_evaluations", "schedule", "obje
 SEARCH_OPTIONS: dict[str, Any] = {"prescreen": None, "cost_weight": 0.0, "surrogate": "knn",
                                   "screen_start": False, "cost_cooling": False}
 # Those of the several-objective ones (pareto_screen.py): the model is a GP, the cost an objective.
-PARETO_OPTIONS: dict[str, Any] = {"prescreen": None}
+PARETO_OPTIONS: dict[str, Any] = {"prescreen": None, "redraws": 0}
 
 
 def algorithm_options(name: str) -> dict[str, Any]:
@@ -70,10 +70,11 @@ def make_optimizer(name: str, dim: int, *, population: int | None = None, seed: 
         population = ALGORITHMS[name].default_population(dim)
     if ALGORITHMS[name].multi_objective:
         options["objectives"] = objectives
-    screening = {k: options.pop(k) for k in SEARCH_OPTIONS if k in options}
+    defaults = PARETO_OPTIONS if ALGORITHMS[name].multi_objective else SEARCH_OPTIONS
+    screening = {k: options.pop(k) for k in defaults if k in options}
     opt = ALGORITHMS[name](dim, population=population, seed=seed,
                            max_evaluations=max_evaluations, schedule=schedule, **options)
-    if any(v != SEARCH_OPTIONS[k] for k, v in screening.items()):
+    if any(v != defaults[k] for k, v in screening.items()):
         opt.configure_prescreen(**screening)
     return opt
 

@@ -85,6 +85,8 @@ def search_label(config: dict[str, Any], defaults: int) -> str:
     if not prescreen:
         return algorithm
     label = f"{algorithm}, prescreen {prescreen}"
+    if merged.get("redraws"):
+        label += f" ({merged['redraws']} redrawn)"
     if merged.get("surrogate", "knn") != "knn":
         label += f" ({merged['surrogate']}{', screened start' if merged.get('screen_start') else ''})"
     if not cost_weight:
