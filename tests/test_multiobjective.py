@@ -322,7 +322,8 @@ def test_screening_passes_over_configurations_already_asked():
 
 
 def test_screening_options_with_several_objectives():
-    with pytest.raises(ValueError, match=r"unknown option\(s\) \['cost_weight'\].*allowed: \['CR', 'F', 'prescreen', 'redraws'\]"):
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['cost_weight'\]"
+                                         r".*allowed: \['CR', 'F', 'prescreen', 'redraws'\]"):
         make_optimizer("gde3", 3, objectives=2, prescreen=8, cost_weight=0.4)
     with pytest.raises(ValueError, match="prescreen must be an integer"):
         make_optimizer("gde3", 3, objectives=2, prescreen=0)
