@@ -32,7 +32,7 @@ _STUDY_ARGS = {"dim", "population", "seed", "max_evaluations", "schedule", "obje
 SEARCH_OPTIONS: dict[str, Any] = {"prescreen": None, "cost_weight": 0.0, "surrogate": "knn",
                                   "screen_start": False, "cost_cooling": False}
 # Those of the several-objective ones (pareto_screen.py): the model is a GP, the cost an objective.
-PARETO_OPTIONS: dict[str, Any] = {"prescreen": None, "redraws": 0}
+PARETO_OPTIONS: dict[str, Any] = {"prescreen": None, "redraws": 0, "redraw_below": None}
 
 
 def algorithm_options(name: str) -> dict[str, Any]:

@@ -29,6 +29,9 @@ that end of the front was found, in 4 seeds with the default of version 8 and in
 ``redraws = 8``: a copy with x1 drawn again is predicted to add hypervolume where the front has
 none, so the model asks it. Not in the defaults: it found less at 100 evaluations (same file).
 A redrawn candidate asked takes the F and CR of the trial it was copied from.
+``redraw_below = s`` (none: any coordinate) lets the copies draw again only the coordinates whose
+spread (largest minus smallest) over the population is under s, and makes none while there is no
+such coordinate: until the population draws together, the asks are those without redraws.
 
 A slot once chosen counts as evaluated at its predicted mean (the "kriging believer"): it joins
 the front at that vector and each process is conditioned on it, so the later slots of the
@@ -61,6 +64,18 @@ REFERENCE = 1.1  # in every objective's quantile: just beyond the worst evaluate
 # optimistic vector is rarely dominated, and the hypervolume it adds rewards the uncertainty
 # itself. The believers (below) keep the generation's trials apart.
 OPTIMISM = 0.0
+
+
+def check_redraw_below(value: Any, redraws: int) -> float | None:
+    """``redraw_below``: None (any coordinate may be drawn again) or a spread in (0, 1]; needs
+    redraws."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value <= 1.0:
+        raise ValueError(f"redraw_below must be a number in (0, 1] or none, got {value!r}")
+    if not redraws:
+        raise ValueError("redraw_below needs redraws: it says which coordinates the copies draw again")
+    return float(value)
 
 
 def check_redraws(value: Any, prescreen: int | None) -> int:
@@ -136,6 +151,7 @@ class ParetoScreen:
 
     prescreen: int | None = None
     redraws: int = 0
+    redraw_below: float | None = None
     _seen_x: np.ndarray | None = None
     _seen_f: np.ndarray | None = None
     _key: Callable[[np.ndarray], Hashable] | None = None
@@ -144,17 +160,19 @@ class ParetoScreen:
     _seen_keys: set | None = None           # the keys of _seen_x, made again when None
     _seen_places: np.ndarray | None = None  # _place(_seen_x), made again when None
 
-    def configure_prescreen(self, prescreen: Any = None, redraws: Any = 0) -> None:
+    def configure_prescreen(self, prescreen: Any = None, redraws: Any = 0, redraw_below: Any = None) -> None:
         """Turn pre-screening on (k candidates per slot) or off (None), with ``redraws`` more
-        candidates per slot; before the first ask. No cost weight: with several objectives the
-        cost (energy) is one of them."""
+        candidates per slot, drawn again in any coordinate or only in those whose spread over
+        the population is under ``redraw_below``; before the first ask. No cost weight: with
+        several objectives the cost (energy) is one of them."""
         if self.asked:
             raise ValueError("prescreen must be set before the first ask()")
-        self._init_screen(prescreen, redraws)
+        self._init_screen(prescreen, redraws, redraw_below)
 
-    def _init_screen(self, prescreen: Any, redraws: Any = 0) -> None:
+    def _init_screen(self, prescreen: Any, redraws: Any = 0, redraw_below: Any = None) -> None:
         self.prescreen = check_prescreen(prescreen)
         self.redraws = check_redraws(redraws, self.prescreen)
+        self.redraw_below = check_redraw_below(redraw_below, self.redraws)
         self._seen_x = np.empty((0, self.dim))
         self._seen_f = np.empty((0, self.n_objectives))
         self._thetas = [None] * self.n_objectives
@@ -189,10 +207,11 @@ class ParetoScreen:
                                 self._place(np.array(pending)) if pending else None, self._thetas)
             self._thetas = model.thetas
             taken = self._taken(pending)
+            redrawable = self._redrawable()
             for i in range(len(out[0])):
                 xs = np.stack([np.clip(d[0][i], 0.0, 1.0) for d in draws])
                 if self.redraws:
-                    xs = np.vstack([xs, self._redrawn(xs[:self.redraws])])
+                    xs = np.vstack([xs, self._redrawn(xs[:self.redraws], redrawable)])
                 novel = list(range(len(xs))) if self._key is None else \
                     [j for j, x in enumerate(xs) if self._key(x) not in taken]
                 rows = novel or list(range(len(xs)))
@@ -206,10 +225,18 @@ class ParetoScreen:
                     taken.add(self._key(xs[choice]))
         return out
 
-    def _redrawn(self, xs: np.ndarray) -> np.ndarray:
-        """Copies of ``xs``, each with one coordinate drawn again uniformly."""
+    def _redrawable(self) -> np.ndarray:
+        """The coordinates a copy may draw again: all, or those the population has collapsed on."""
+        if self.redraw_below is None:
+            return np.arange(self.dim)
+        return np.flatnonzero(np.ptp(self.population, axis=0) < self.redraw_below)
+
+    def _redrawn(self, xs: np.ndarray, coordinates: np.ndarray) -> np.ndarray:
+        """Copies of ``xs``, each with one of ``coordinates`` drawn again uniformly (none without)."""
+        if not len(coordinates):
+            return xs[:0]
         copies = xs.copy()
-        coords = self.rng.integers(self.dim, size=len(copies))
+        coords = coordinates[self.rng.integers(len(coordinates), size=len(copies))]
         copies[np.arange(len(copies)), coords] = self.rng.random(len(copies))
         return copies
 
@@ -250,6 +277,8 @@ class ParetoScreen:
         state = {"k": self.prescreen, "thetas": [None if t is None else pack_floats(t) for t in self._thetas]}
         if self.redraws:  # states made before there were redraws stay as they were
             state["redraws"] = self.redraws
+        if self.redraw_below is not None:
+            state["redraw_below"] = self.redraw_below
         return state
 
     def state_dict(self) -> dict[str, Any]:
@@ -282,7 +311,7 @@ class ParetoScreen:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         screen = state.get("prescreen") or {}
-        self._init_screen(screen.get("k"), screen.get("redraws", 0))
+        self._init_screen(screen.get("k"), screen.get("redraws", 0), screen.get("redraw_below"))
         if screen:
             rows = unpack_floats(screen["seen"]).reshape(-1, self.dim + self.n_objectives)
             self._seen_x, self._seen_f = rows[:, :self.dim], rows[:, self.dim:]

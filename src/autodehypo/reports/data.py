@@ -86,7 +86,8 @@ def search_label(config: dict[str, Any], defaults: int) -> str:
         return algorithm
     label = f"{algorithm}, prescreen {prescreen}"
     if merged.get("redraws"):
-        label += f" ({merged['redraws']} redrawn)"
+        below = merged.get("redraw_below")
+        label += f" ({merged['redraws']} redrawn{f' where spread < {below:g}' if below else ''})"
     if merged.get("surrogate", "knn") != "knn":
         label += f" ({merged['surrogate']}{', screened start' if merged.get('screen_start') else ''})"
     if not cost_weight:
