@@ -41,8 +41,8 @@ def test_objectives_parse_and_default_to_screened_gde3_shade():
     raw = mo_config()
     del raw["study"]["algorithm"]
     cfg = parse_config(raw)
-    assert (cfg.algorithm, cfg.options, cfg.n_objectives) == (
-        "gde3-shade", {"prescreen": 32, "mutation": "current-to-pbest/1", "p": 0.5}, 2)
+    assert (cfg.algorithm, cfg.options, cfg.n_objectives) == ("gde3-shade", {
+        "prescreen": 32, "mutation": "current-to-pbest/1", "p": 0.5, "redraws": 8, "redraw_below": 0.01}, 2)
     assert [(o.name, o.direction) for o in cfg.objectives] == [("objective", "minimize"), ("f2", "minimize")]
     assert parse_config(toy_config()).objectives == () and parse_config(toy_config()).n_objectives == 1
 
@@ -186,7 +186,8 @@ workers = 2
     study = load_study(directory)
     front = front_trials(study.trials, study.objectives)
     text = cli("report", str(directory)).stdout
-    assert "(gde3-shade current-to-pbest/1 (p 0.5), prescreen 32, seed 4, 2 objectives)" in text
+    assert ("(gde3-shade current-to-pbest/1 (p 0.5), prescreen 32 (8 redrawn where spread < 0.01), seed 4, "
+            "2 objectives)") in text
     assert "Pareto front of zdt" in text
     assert f"{len(front)} trials on the front of 32 completed (0 failed, never on it)" in text
     assert "hypervolume: " in text and "reference point 1.1 in each" in text

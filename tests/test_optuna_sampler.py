@@ -452,8 +452,8 @@ def test_a_multi_objective_study_runs_the_default_and_a_single_objective_algorit
                                 sampler=DESampler(seed=1, n_trials=60, search_space=space))
     study.optimize(lambda t: (two(t)[0], -two(t)[1]), n_trials=60)
     attrs = study._storage.get_study_system_attrs(study._study_id)
-    assert (attrs[CONFIG_KEY]["algorithm"], attrs[CONFIG_KEY]["options"]) == (
-        "gde3-shade", {"prescreen": 32, "mutation": "current-to-pbest/1", "p": 0.5})
+    assert (attrs[CONFIG_KEY]["algorithm"], attrs[CONFIG_KEY]["options"]) == ("gde3-shade", {
+        "prescreen": 32, "mutation": "current-to-pbest/1", "p": 0.5, "redraws": 8, "redraw_below": 0.01})
     assert GENERATION_KEY.format(2) in attrs and all(SLOT_KEY in t.system_attrs for t in study.trials)
     # The second objective is maximized: the stored worst is minus its smallest value.
     worst = attrs[GENERATION_KEY.format(1)]["worst"]

@@ -199,7 +199,7 @@ def test_without_an_algorithm_a_study_runs_the_default_search_of_the_version_it_
     assert (fresh.config.algorithm, fresh.config.options) == (
         "lshade", {"prescreen": 32, "cost_weight": 0.8, "cost_cooling": True, "surrogate": "gp",
                    "screen_start": True})
-    assert fresh.storage.meta("search_defaults") == 8
+    assert fresh.storage.meta("search_defaults") == 9
     fresh.run()
     assert fresh.storage.current_state()["state"]["prescreen"]["k"] == 32
     assert fresh.storage.current_state()["state"]["prescreen"]["cost_weight"] == 0.8
@@ -252,23 +252,30 @@ def test_without_an_algorithm_a_study_runs_the_default_search_of_the_version_it_
     assert "cost_cooling" not in v6.storage.current_state()["state"]["prescreen"]
     v6.close()
     # Several objectives: gde3-shade with pre-screening from version 5, its trials made with
-    # current-to-pbest/1 from version 8; plain gde3 before 5.
+    # current-to-pbest/1 from version 8, redrawn copies where the population drew together from 9;
+    # plain gde3 before 5.
     several = {**config, "study": {**config["study"], "objectives": [{"name": "objective"}, {"name": "energy"}]}}
-    assert (lambda c: (c.algorithm, c.options))(Study.check(tmp_path / "x", several)) == (
-        "gde3-shade", {"prescreen": 32, "mutation": "current-to-pbest/1", "p": 0.5})
+    assert (lambda c: (c.algorithm, c.options))(Study.check(tmp_path / "x", several)) == ("gde3-shade", {
+        "prescreen": 32, "mutation": "current-to-pbest/1", "p": 0.5, "redraws": 8, "redraw_below": 0.01})
     v7 = made_with(7, several)
     assert (v7.config.algorithm, v7.config.options) == ("gde3-shade", {"prescreen": 32})
     v7.run()
     assert v7.storage.current_state()["state"]["mutation"] == "rand/1"
     assert "(gde3-shade, prescreen 32, seed 3, 2 objectives)" in report_text(v7.storage)
     v7.close()
-    v8 = Study.create(tmp_path / "v8", several)
+    v8 = made_with(8, several)
     v8.run()
     state = v8.storage.current_state()["state"]
     assert (state["mutation"], state["p"], state["prescreen"].get("redraws")) == ("current-to-pbest/1", 0.5, None)
     assert "(gde3-shade current-to-pbest/1 (p 0.5), prescreen 32, seed 3, 2 objectives)" in \
         report_text(v8.storage)
     v8.close()
+    v9 = Study.create(tmp_path / "v9", several)
+    v9.run()
+    screen = v9.storage.current_state()["state"]["prescreen"]
+    assert (screen["redraws"], screen["redraw_below"]) == (8, 0.01)
+    assert "prescreen 32 (8 redrawn where spread < 0.01), seed 3, 2 objectives)" in report_text(v9.storage)
+    v9.close()
     v4 = made_with(4, several)
     assert (v4.config.algorithm, v4.config.options) == ("gde3", {})
     v4.close()

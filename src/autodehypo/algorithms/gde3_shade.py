@@ -14,7 +14,7 @@ one-to-one selection, the pruning, DE/rand/1/bin), so a difference from
 ``gde3`` is the adaptation's doing. ``mutation="current-to-pbest/1"`` is the
 L-SHADE-style alternative: the p-best pool is the top of the population ranked
 by non-dominated sorting, then crowding distance. With pre-screening it is the
-one a study takes by default (with p = 0.5: version 8 of the search defaults):
+one a study takes by default (with p = 0.5, from version 8 of the search defaults):
 each slot's candidates then start from the slot's own parent, where rand/1's
 start from random members that the model can draw, slot after slot, to the one
 region it rates best (on ZDT2 the whole population's x1 went to 0 in 9 seeds of

@@ -27,11 +27,12 @@ that value, and the model, drawn to the region it rates best, can lead a populat
 (benchmarks/mo_study.py, 10 seeds, 500 evaluations) the population's x1 all went to 0, and only
 that end of the front was found, in 4 seeds with the default of version 8 and in none with
 ``redraws = 8``: a copy with x1 drawn again is predicted to add hypervolume where the front has
-none, so the model asks it. Not in the defaults: it found less at 100 evaluations (same file).
-A redrawn candidate asked takes the F and CR of the trial it was copied from.
-``redraw_below = s`` (none: any coordinate) lets the copies draw again only the coordinates whose
-spread (largest minus smallest) over the population is under s, and makes none while there is no
-such coordinate: until the population draws together, the asks are those without redraws.
+none, so the model asks it. A redrawn candidate asked takes the F and CR of the trial it was
+copied from. ``redraw_below = s`` (none: any coordinate) lets the copies draw again only the
+coordinates whose spread (largest minus smallest) over the population is under s, and makes none
+while there is no such coordinate: until the population draws together, the asks are those
+without redraws. Copies of any coordinate found less at 100 evaluations (same file); with
+``redraw_below = 0.01`` they are in the defaults from version 9.
 
 A slot once chosen counts as evaluated at its predicted mean (the "kriging believer"): it joins
 the front at that vector and each process is conditioned on it, so the later slots of the

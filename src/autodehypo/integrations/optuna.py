@@ -125,8 +125,8 @@ class DESampler(BaseSampler):
             ``screen_start``: the sampler asks each generation whole, so the initial population
             is drawn before any value is told); without, ``de`` with
             ``prescreen=4`` and ``cost_weight=0.4``; for a study with several objectives,
-            ``gde3-shade`` with ``prescreen=32``, ``mutation="current-to-pbest/1"`` and
-            ``p=0.5``. A study started by another algorithm keeps it.
+            ``gde3-shade`` with ``prescreen=32``, ``mutation="current-to-pbest/1"``, ``p=0.5``,
+            ``redraws=8`` and ``redraw_below=0.01``. A study started by another algorithm keeps it.
         population: population size; ``None`` takes the algorithm's default for
             hyperparameter search, as a study does.
         seed: seed of the optimizer. ``None`` draws one from the study (its name and its first
