@@ -378,10 +378,13 @@ def test_every_report_and_plot_works_for_every_kind_of_study(study_kinds, tmp_pa
         assert summaries[-1]["scope"] == "jde at fidelity 9, the highest of 3"
 
 
-def test_search_label_names_the_redraws_of_several_objectives():
+def test_search_label_names_the_redraws_and_pruning_of_several_objectives():
     from autodehypo.reports.data import search_label
     study = {"algorithm": "gde3-shade", "objectives": [{"name": "error"}, {"name": "energy"}],
              "options": {"prescreen": 32, "redraws": 8}}
     assert search_label({"study": study}, 8) == "gde3-shade, prescreen 32 (8 redrawn)"
     study["options"]["redraw_below"] = 0.01
     assert search_label({"study": study}, 8) == "gde3-shade, prescreen 32 (8 redrawn where spread < 0.01)"
+    study["options"]["pruning"] = "hypervolume"
+    assert search_label({"study": study}, 8) == \
+        "gde3-shade pruned by hypervolume, prescreen 32 (8 redrawn where spread < 0.01)"

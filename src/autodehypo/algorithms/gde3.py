@@ -14,7 +14,13 @@ overflowing front loses its most crowded member one at a time, crowding
 distances recomputed after each removal, instead of the 2005 paper's single
 NSGA-II crowding pass; it spreads bi-objective fronts more evenly at the same
 cost order. Their k-nearest-neighbour variant for many objectives (PPSN 2006)
-is not implemented.
+is not implemented. ``pruning="hypervolume"`` thins the overflowing front by
+the least hypervolume contribution instead, as SMS-EMOA selects (Beume, Naujoks and Emmerich, EJOR
+2007): crowding distance sees only each row's neighbours along each objective, and with three
+objectives most of a small population is mutually non-dominated, so a trial farther from the front
+survives when it sits in a gap. On DTLZ2 (3 objectives; benchmarks/mo_study.py, 500 evaluations)
+the crowded cut left the search's last trials about four times farther from the front than
+Optuna's TPE.
 
 Asynchronously the same rule runs per result: a trial that neither dominates
 nor is dominated by its parent joins the population, and the population is
@@ -30,7 +36,7 @@ import numpy as np
 from .base import binomial_crossover, latin_hypercube, midpoint_repair, _array, _list
 from .de import MUTATIONS, Population
 from .multiobjective import MultiObjectiveOptimizer
-from .pareto import dominates, prune, weakly_dominates
+from .pareto import PRUNINGS, dominates, prune, weakly_dominates
 from .pareto_screen import ParetoScreen
 
 
@@ -51,9 +57,12 @@ class GDE3(ParetoScreen, MultiObjectiveOptimizer):
 
     def __init__(self, dim: int, *, population: int, seed: int | None = None,
                  max_evaluations: int | None = None, schedule: str = "generational",
-                 objectives: int = 2, F: float = 0.5, CR: float = 0.1):
+                 objectives: int = 2, F: float = 0.5, CR: float = 0.1, pruning: str = "crowding"):
         super().__init__(dim, population=population, seed=seed, max_evaluations=max_evaluations,
                          schedule=schedule, objectives=objectives)
+        if pruning not in PRUNINGS:
+            raise ValueError(f"pruning must be one of {list(PRUNINGS)}, got {pruning!r}")
+        self.pruning = pruning
         if not 0.0 < F <= 2.0:
             raise ValueError(f"F must be in (0, 2], got {F!r}")
         if not 0.0 <= CR <= 1.0:
@@ -109,7 +118,7 @@ class GDE3(ParetoScreen, MultiObjectiveOptimizer):
         V = np.vstack([np.where(replace[:, None], values, self.values), values[keep_trial & ~replace]])
         source = np.concatenate([np.where(replace, np.arange(len(values)), -1),
                                  np.flatnonzero(keep_trial & ~replace)])  # the trial's row, or -1
-        kept = prune(V, len(self.population))
+        kept = prune(V, len(self.population), by=self.pruning)
         self.population, self.values = X[kept], V[kept]
         survived = source[kept]
         self._successes(survived[survived >= 0])
@@ -121,7 +130,7 @@ class GDE3(ParetoScreen, MultiObjectiveOptimizer):
             return
         else:
             dropped = np.setdiff1d(np.arange(len(self.values) + 1),
-                                   prune(np.vstack([self.values, values]), len(self.values)))[0]
+                                   prune(np.vstack([self.values, values]), len(self.values), by=self.pruning))[0]
             if dropped == len(self.values):
                 return  # the trial itself is the most crowded
             self.population[dropped], self.values[dropped] = x, values
@@ -138,9 +147,13 @@ class GDE3(ParetoScreen, MultiObjectiveOptimizer):
                 "note": f"{self.name} adapts nothing: F = {self.F:g}, CR = {self.CR:g}, population {population}"}
 
     def _state(self) -> dict[str, Any]:
-        return {"F": self.F, "CR": self.CR, "population": _list(self.population),
-                "values": _list(self.values)}
+        state = {"F": self.F, "CR": self.CR, "population": _list(self.population),
+                 "values": _list(self.values)}
+        if self.pruning != "crowding":  # states made before there was a choice stay as they were
+            state["pruning"] = self.pruning
+        return state
 
     def _load_state(self, state: dict[str, Any]) -> None:
         self.F, self.CR = state["F"], state["CR"]
+        self.pruning = state.get("pruning", "crowding")
         self.population, self.values = _array(state["population"]), _array(state["values"])

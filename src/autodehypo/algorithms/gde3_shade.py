@@ -46,7 +46,8 @@ GDE3_MUTATIONS = ("rand/1", "current-to-pbest/1")
 class GDE3SHADE(GDE3):
     """H memory slots (default: the population size) start at M_F_init and M_CR_init.
 
-    ``p`` is the p-best fraction for ``mutation="current-to-pbest/1"``.
+    ``p`` is the p-best fraction for ``mutation="current-to-pbest/1"``; ``pruning`` is GDE3's
+    (crowding distance, or the least hypervolume contribution).
     """
 
     name = "gde3-shade"
@@ -55,9 +56,10 @@ class GDE3SHADE(GDE3):
     def __init__(self, dim: int, *, population: int, seed: int | None = None,
                  max_evaluations: int | None = None, schedule: str = "generational",
                  objectives: int = 2, H: int | None = None, M_F_init: float = 0.5,
-                 M_CR_init: float = 0.5, mutation: str = "rand/1", p: float = 0.2):
+                 M_CR_init: float = 0.5, mutation: str = "rand/1", p: float = 0.2,
+                 pruning: str = "crowding"):
         super().__init__(dim, population=population, seed=seed, max_evaluations=max_evaluations,
-                         schedule=schedule, objectives=objectives)
+                         schedule=schedule, objectives=objectives, pruning=pruning)
         H = population if H is None else H
         if isinstance(H, bool) or not isinstance(H, int) or H < 1:
             raise ValueError(f"H must be an integer >= 1, got {H!r}")

@@ -82,6 +82,8 @@ def search_label(config: dict[str, Any], defaults: int) -> str:
     prescreen, cost_weight = merged.get("prescreen"), merged.get("cost_weight")
     if "mutation" in merged:  # gde3-shade's defaults differ by version in it alone
         algorithm += f" {merged['mutation']}" + (f" (p {merged['p']:g})" if "p" in merged else "")
+    if merged.get("pruning", "crowding") != "crowding":
+        algorithm += f" pruned by {merged['pruning']}"
     if not prescreen:
         return algorithm
     label = f"{algorithm}, prescreen {prescreen}"
