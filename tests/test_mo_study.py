@@ -15,6 +15,7 @@ from autodehypo.algorithms.pareto import dominates
 from autodehypo.config import ConfigError, parse_config
 from autodehypo.reports.data import load_study
 from autodehypo.reports.front import front_trials
+from autodehypo.reports.text import report_text
 from autodehypo.storage import COMPLETE, FAILED, Storage
 from autodehypo.study import Study
 from conftest import export_rows, toy_config
@@ -45,6 +46,23 @@ def test_objectives_parse_and_default_to_screened_gde3_shade():
         "prescreen": 32, "mutation": "current-to-pbest/1", "p": 0.5, "redraws": 8, "redraw_below": 0.01}, 2)
     assert [(o.name, o.direction) for o in cfg.objectives] == [("objective", "minimize"), ("f2", "minimize")]
     assert parse_config(toy_config()).objectives == () and parse_config(toy_config()).n_objectives == 1
+
+
+def test_three_objectives_default_to_hypervolume_pruning_from_version_10(tmp_path):
+    raw = mo_config("toy_objectives:dtlz2", objectives=[*TWO, {"name": "f3"}], evaluations=36, population=None)
+    del raw["study"]["algorithm"], raw["study"]["population"]
+    raw["space"]["x3"] = {"type": "float", "low": 0.0, "high": 1.0}
+    assert parse_config(raw).options == {"prescreen": 32, "mutation": "current-to-pbest/1", "p": 0.5,
+                                         "redraws": 8, "redraw_below": 0.01, "pruning": "hypervolume"}
+    assert "pruning" not in parse_config(raw, defaults=9).options  # older study files keep theirs
+    study = Study.create(tmp_path / "three", raw)
+    try:
+        study.run()
+        assert study.storage.current_state()["state"]["pruning"] == "hypervolume"
+        assert "gde3-shade current-to-pbest/1 (p 0.5) pruned by hypervolume, prescreen 32" in \
+            report_text(study.storage)
+    finally:
+        study.close()
 
 
 @pytest.mark.parametrize("change, message", [

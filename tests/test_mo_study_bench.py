@@ -53,10 +53,12 @@ def test_quick_run_scores_every_budget_with_exactly_its_evaluations(quick):
 
 
 def test_default_follows_the_package(quick):
-    """'default' is the search a study of several objectives runs when it names none."""
+    """'default' is the search a study of several objectives runs when it names none: for
+    wfg4's two objectives and for dtlz2's three."""
     _, results = quick
-    algorithm, options = search_of({"objectives": [{"name": "a"}, {"name": "b"}]})
+    assert sorted(r["objectives"] for r in results.values()) == [2, 3]
     for r in results.values():
+        algorithm, options = search_of({"objectives": [{"name": f"f{i}"} for i in range(r["objectives"])]})
         assert r["resolved"]["default"]["algorithm"] == algorithm
         assert r["resolved"]["default"]["options"] == options
 

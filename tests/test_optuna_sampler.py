@@ -455,6 +455,10 @@ def test_a_multi_objective_study_runs_the_default_and_a_single_objective_algorit
     assert (attrs[CONFIG_KEY]["algorithm"], attrs[CONFIG_KEY]["options"]) == ("gde3-shade", {
         "prescreen": 32, "mutation": "current-to-pbest/1", "p": 0.5, "redraws": 8, "redraw_below": 0.01})
     assert GENERATION_KEY.format(2) in attrs and all(SLOT_KEY in t.system_attrs for t in study.trials)
+    three = optuna.create_study(directions=["minimize"] * 3, sampler=DESampler(seed=1, n_trials=4, search_space=space))
+    three.optimize(lambda t: (*two(t), t.params["y"]), n_trials=4)
+    stored = three._storage.get_study_system_attrs(three._study_id)[CONFIG_KEY]
+    assert stored["options"]["pruning"] == "hypervolume"  # three objectives: the thinning by volume
     # The second objective is maximized: the stored worst is minus its smallest value.
     worst = attrs[GENERATION_KEY.format(1)]["worst"]
     first = [t for t in study.trials if slot(t)[0] == 0]

@@ -199,7 +199,7 @@ def test_without_an_algorithm_a_study_runs_the_default_search_of_the_version_it_
     assert (fresh.config.algorithm, fresh.config.options) == (
         "lshade", {"prescreen": 32, "cost_weight": 0.8, "cost_cooling": True, "surrogate": "gp",
                    "screen_start": True})
-    assert fresh.storage.meta("search_defaults") == 9
+    assert fresh.storage.meta("search_defaults") == 10
     fresh.run()
     assert fresh.storage.current_state()["state"]["prescreen"]["k"] == 32
     assert fresh.storage.current_state()["state"]["prescreen"]["cost_weight"] == 0.8

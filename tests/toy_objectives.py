@@ -156,6 +156,15 @@ def zdt1(params):
     return {"objective": f1, "f2": g * (1.0 - math.sqrt(f1 / g))}
 
 
+def dtlz2(params):
+    """DTLZ2 with three objectives over x0, x1, ...: x0 and x1 place a point on the sphere's
+    octant, the rest push it out (objective, f2 and f3, all minimized)."""
+    xs = [params[k] for k in sorted(params) if k.startswith("x")]
+    r = 1.0 + sum((x - 0.5) ** 2 for x in xs[2:])
+    a, b = xs[0] * math.pi / 2, xs[1] * math.pi / 2
+    return {"objective": r * math.cos(a) * math.cos(b), "f2": r * math.cos(a) * math.sin(b), "f3": r * math.sin(a)}
+
+
 def slow_zdt1(params):
     time.sleep(float(os.environ.get("TOY_SLEEP", "0.05")))
     return zdt1(params)

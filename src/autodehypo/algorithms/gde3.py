@@ -15,12 +15,14 @@ distances recomputed after each removal, instead of the 2005 paper's single
 NSGA-II crowding pass; it spreads bi-objective fronts more evenly at the same
 cost order. Their k-nearest-neighbour variant for many objectives (PPSN 2006)
 is not implemented. ``pruning="hypervolume"`` thins the overflowing front by
-the least hypervolume contribution instead, as SMS-EMOA selects (Beume, Naujoks and Emmerich, EJOR
-2007): crowding distance sees only each row's neighbours along each objective, and with three
-objectives most of a small population is mutually non-dominated, so a trial farther from the front
-survives when it sits in a gap. On DTLZ2 (3 objectives; benchmarks/mo_study.py, 500 evaluations)
-the crowded cut left the search's last trials about four times farther from the front than
-Optuna's TPE.
+the least hypervolume contribution instead, as SMS-EMOA selects (Beume,
+Naujoks and Emmerich, EJOR 2007): crowding distance sees only each row's
+neighbours along each objective, and with three objectives most of a small
+population is mutually non-dominated, so a trial farther from the front
+survives when it sits in a gap. On DTLZ2 (3 objectives, 7 variables; the
+default search of benchmarks/mo_study.py at 500 evaluations, seeds 0-2) the
+last 100 trials' median distance from the front was 0.012-0.046 with the
+crowded cut, 0.003-0.010 with this one (Optuna's TPE: 0.003-0.005).
 
 Asynchronously the same rule runs per result: a trial that neither dominates
 nor is dominated by its parent joins the population, and the population is

@@ -126,7 +126,8 @@ class DESampler(BaseSampler):
             is drawn before any value is told); without, ``de`` with
             ``prescreen=4`` and ``cost_weight=0.4``; for a study with several objectives,
             ``gde3-shade`` with ``prescreen=32``, ``mutation="current-to-pbest/1"``, ``p=0.5``,
-            ``redraws=8`` and ``redraw_below=0.01``. A study started by another algorithm keeps it.
+            ``redraws=8`` and ``redraw_below=0.01``, and for three or more ``pruning="hypervolume"``
+            too. A study started by another algorithm keeps it.
         population: population size; ``None`` takes the algorithm's default for
             hyperparameter search, as a study does.
         seed: seed of the optimizer. ``None`` draws one from the study (its name and its first
