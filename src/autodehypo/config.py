@@ -356,8 +356,8 @@ def search_of(study: Mapping[str, Any], defaults: int = SEARCH_DEFAULTS_VERSION)
                           "upgrade autodehypo to continue it")
     searches, budget, objectives = _DEFAULT_SEARCH[defaults], study.get("budget"), study.get("objectives")
     if "objectives" in study:
-        several = isinstance(objectives, Sequence) and not isinstance(objectives, str) and len(objectives) > 2
-        kind = "more objectives" if several and "more objectives" in searches else "objectives"
+        more = isinstance(objectives, Sequence) and not isinstance(objectives, str) and len(objectives) > 2
+        kind = "more objectives" if more and "more objectives" in searches else "objectives"
     else:
         kind = "evaluations" if isinstance(budget, Mapping) and "evaluations" in budget else "other"
     algorithm, options = searches[kind]

@@ -134,7 +134,7 @@ class GDE3(ParetoScreen, MultiObjectiveOptimizer):
             dropped = np.setdiff1d(np.arange(len(self.values) + 1),
                                    prune(np.vstack([self.values, values]), len(self.values), by=self.pruning))[0]
             if dropped == len(self.values):
-                return  # the trial itself is the most crowded
+                return  # the trial itself is the one the cut drops
             self.population[dropped], self.values[dropped] = x, values
         self._window_success(params)
 
