@@ -109,6 +109,17 @@ def test_pruning_by_hypervolume_keeps_the_largest_hypervolume():
         prune(FRONT, 3, by="knn")
 
 
+def test_survival_order_by_hypervolume_ranks_each_front_by_its_contributions():
+    # The line's contributions (reference 1.1, already in [0, 1]): 0.001, 0.245, 0.1 and 0.03;
+    # crowding puts both ends first.
+    line = np.array([[0, 1], [0.01, 0.5], [0.5, 0.3], [1, 0], [1, 1]])
+    np.testing.assert_array_equal(survival_order(line, by="hypervolume"), [1, 2, 3, 0, 4])
+    np.testing.assert_array_equal(survival_order(line)[:2], [0, 3])
+    np.testing.assert_array_equal(survival_order(FRONT, by="hypervolume")[3:], [3, 4, 5, 6])  # then the rest
+    with pytest.raises(ValueError, match="pruning must be one of"):
+        survival_order(FRONT, by="knn")
+
+
 def test_knee_point():
     # Normalized sums: 1, 0.4, 1 -> the middle point bulges farthest towards the ideal.
     assert knee_point([[0, 1], [0.2, 0.2], [1, 0], [INF, -5]]) == 1

@@ -85,7 +85,8 @@ _BUDGET_KEYS = {"evaluations", "wall_time", "energy"}
 # what version 8 asks; on ZDT2 no population stays at x1 = 0 (10 seeds, same file). Version 10
 # changes only the search for three or more objectives ("more objectives"): gde3-shade's
 # overflowing front loses its least hypervolume contributor first instead of its most crowded
-# member (``pruning``, gde3.py). Crowding distance is Kukkonen and Deb's pruning for two
+# member (``pruning``, gde3.py), and its p-best pool is ranked the same way. Crowding distance is
+# Kukkonen and Deb's pruning for two
 # objectives; with three it kept the population of DTLZ2 far from the front. On the three-objective
 # problems of benchmarks/mo_study.py it finds more of the front at 200 and 500 evaluations; with
 # two it found less on the constructed training and kc1, so two keep crowding (same file).

@@ -13,7 +13,8 @@ the project already has and tests them. Everything else is GDE3's (the
 one-to-one selection, the pruning, DE/rand/1/bin), so a difference from
 ``gde3`` is the adaptation's doing. ``mutation="current-to-pbest/1"`` is the
 L-SHADE-style alternative: the p-best pool is the top of the population ranked
-by non-dominated sorting, then crowding distance. With pre-screening it is the
+by non-dominated sorting, then crowding distance (or hypervolume contribution, with
+``pruning="hypervolume"``: the pool is ranked as the cut ranks). With pre-screening it is the
 one a study takes by default (with p = 0.5, from version 8 of the search defaults):
 each slot's candidates then start from the slot's own parent, where rand/1's
 start from random members that the model can draw, slot after slot, to the one
@@ -88,7 +89,7 @@ class GDE3SHADE(GDE3):
             return super()._mutants(F)
         n = len(self.population)
         place = np.empty(n)
-        place[survival_order(self.values)] = np.arange(n)  # 0: the best by rank, then crowding
+        place[survival_order(self.values, by=self.pruning)] = np.arange(n)  # 0: the best, as the cut ranks
         pbest = pbest_indices(self.rng, place, max(2, int(round(self.p * n))))
         return current_to_pbest(self.rng, self.population, np.empty((0, self.dim)), pbest, F)
 

@@ -108,19 +108,22 @@ def crowding_distance(F) -> np.ndarray:
     return distance
 
 
-def survival_order(F) -> np.ndarray:
-    """Row indices best first: by rank, then by crowding distance (larger first), then index."""
+PRUNINGS = ("crowding", "hypervolume")
+
+
+def survival_order(F, by: str = "crowding") -> np.ndarray:
+    """Row indices best first: by rank, then by crowding distance or hypervolume contribution
+    (larger first; ``by`` as :func:`prune`'s, each front scaled to its own [0, 1]), then index."""
+    if by not in PRUNINGS:
+        raise ValueError(f"pruning must be one of {list(PRUNINGS)}, got {by!r}")
     F = _matrix(F)
     ranks = non_dominated_ranks(F)
-    crowding = np.zeros(len(F))
+    worth = np.zeros(len(F))
     for rank in np.unique(ranks):
         members = np.flatnonzero(ranks == rank)
         if finite_rows(F[members[:1]]).all():
-            crowding[members] = crowding_distance(F[members])
-    return np.lexsort((np.arange(len(F)), -crowding, ranks))
-
-
-PRUNINGS = ("crowding", "hypervolume")
+            worth[members] = crowding_distance(F[members]) if by == "crowding" else _scaled_contributions(F[members])
+    return np.lexsort((np.arange(len(F)), -worth, ranks))
 
 
 def prune(F, size: int, by: str = "crowding") -> np.ndarray:
@@ -181,9 +184,7 @@ def _thinned_by_hypervolume(F: np.ndarray, size: int) -> np.ndarray:
     every contribution after every removal, for a few contributions per removal instead of all
     (two objectives: all of them, in one sort).
     """
-    low, high = F.min(axis=0), F.max(axis=0)
-    scaled = (F - low) / np.where(high > low, high - low, 1.0)
-    reference = np.full(F.shape[1], 1.1)
+    scaled, reference = _scaled(F), np.full(F.shape[1], 1.1)
     rows = np.arange(len(F))
     bound = hypervolume_contributions(scaled, reference)
     exact = np.ones(len(F), dtype=bool)
@@ -198,6 +199,16 @@ def _thinned_by_hypervolume(F: np.ndarray, size: int) -> np.ndarray:
         rows, bound = np.delete(rows, least), np.delete(bound, least)
         exact = np.zeros(len(rows), dtype=bool)
     return rows
+
+
+def _scaled(F: np.ndarray) -> np.ndarray:
+    """Each objective of a front scaled to the front's own [0, 1]."""
+    low, high = F.min(axis=0), F.max(axis=0)
+    return (F - low) / np.where(high > low, high - low, 1.0)
+
+
+def _scaled_contributions(F: np.ndarray) -> np.ndarray:
+    return hypervolume_contributions(_scaled(F), np.full(F.shape[1], 1.1))
 
 
 def _contribution(F: np.ndarray, i: int, reference: np.ndarray) -> float:
