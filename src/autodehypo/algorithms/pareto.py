@@ -189,15 +189,16 @@ def _thinned_by_hypervolume(F: np.ndarray, size: int) -> np.ndarray:
     bound = hypervolume_contributions(scaled, reference)
     exact = np.ones(len(F), dtype=bool)
     while len(rows) > size:
-        if F.shape[1] == 2:  # all of them exactly, in one sort
-            bound, exact = hypervolume_contributions(scaled[rows], reference), np.ones(len(rows), dtype=bool)
         while not exact[stale := np.flatnonzero(bound == bound.min())].all():
             for i in stale[~exact[stale]]:
                 bound[i] = _contribution(scaled[rows], i, reference)
                 exact[i] = True
         least = np.flatnonzero(bound == bound.min())[-1]
         rows, bound = np.delete(rows, least), np.delete(bound, least)
-        exact = np.zeros(len(rows), dtype=bool)
+        if F.shape[1] == 2:  # all of them exactly, in one sort
+            bound, exact = hypervolume_contributions(scaled[rows], reference), np.ones(len(rows), dtype=bool)
+        else:
+            exact = np.zeros(len(rows), dtype=bool)
     return rows
 
 
