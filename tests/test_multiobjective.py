@@ -390,7 +390,8 @@ def test_hypervolume_pruning_keeps_a_population_of_three_objectives_near_the_fro
             opt.tell(c.id, problem.evaluate(c.x[None, :])[0])
         return float(np.median(np.linalg.norm(opt.values, axis=1) - 1))
 
-    # Measured when written, seeds 0-2: 0.12, 0.10 and 0.31 crowded; 0.017, 0.008, 0.007 by volume.
+    # Measured with the pool ranked by volume too (df60a6f), seeds 0-2: 0.12, 0.10 and 0.31
+    # crowded; 0.029, 0.005 and 0.019 by volume.
     crowded, by_volume = np.array([[behind("crowding", s), behind("hypervolume", s)] for s in range(3)]).T
     assert (by_volume < crowded / 3).all()
 
