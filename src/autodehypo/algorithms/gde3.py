@@ -38,7 +38,7 @@ import numpy as np
 from .base import binomial_crossover, latin_hypercube, midpoint_repair, _array, _list
 from .de import MUTATIONS, Population
 from .multiobjective import MultiObjectiveOptimizer
-from .pareto import PRUNINGS, dominates, prune, weakly_dominates
+from .pareto import check_pruning, dominates, prune, weakly_dominates
 from .pareto_screen import ParetoScreen
 
 
@@ -62,9 +62,7 @@ class GDE3(ParetoScreen, MultiObjectiveOptimizer):
                  objectives: int = 2, F: float = 0.5, CR: float = 0.1, pruning: str = "crowding"):
         super().__init__(dim, population=population, seed=seed, max_evaluations=max_evaluations,
                          schedule=schedule, objectives=objectives)
-        if pruning not in PRUNINGS:
-            raise ValueError(f"pruning must be one of {list(PRUNINGS)}, got {pruning!r}")
-        self.pruning = pruning
+        self.pruning = check_pruning(pruning)
         if not 0.0 < F <= 2.0:
             raise ValueError(f"F must be in (0, 2], got {F!r}")
         if not 0.0 <= CR <= 1.0:

@@ -111,11 +111,17 @@ def crowding_distance(F) -> np.ndarray:
 PRUNINGS = ("crowding", "hypervolume")
 
 
+def check_pruning(by: str) -> str:
+    """``by`` of :func:`prune` and :func:`survival_order`, or a one-line error."""
+    if by not in PRUNINGS:
+        raise ValueError(f"pruning must be one of {list(PRUNINGS)}, got {by!r}")
+    return by
+
+
 def survival_order(F, by: str = "crowding") -> np.ndarray:
     """Row indices best first: by rank, then by crowding distance or hypervolume contribution
     (larger first; ``by`` as :func:`prune`'s, each front scaled to its own [0, 1]), then index."""
-    if by not in PRUNINGS:
-        raise ValueError(f"pruning must be one of {list(PRUNINGS)}, got {by!r}")
+    check_pruning(by)
     F = _matrix(F)
     ranks = non_dominated_ranks(F)
     worth = np.zeros(len(F))
@@ -138,8 +144,7 @@ def prune(F, size: int, by: str = "crowding") -> np.ndarray:
 
     Ties go against the later row; failed rows go first, from the last.
     """
-    if by not in PRUNINGS:
-        raise ValueError(f"pruning must be one of {list(PRUNINGS)}, got {by!r}")
+    check_pruning(by)
     F = _matrix(F)
     if size >= len(F):
         return np.arange(len(F))
