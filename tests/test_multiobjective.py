@@ -109,6 +109,20 @@ def test_pruning_by_hypervolume_keeps_the_largest_hypervolume():
         prune(FRONT, 3, by="knn")
 
 
+@pytest.mark.parametrize("pruning, replaced", [("hypervolume", True), ("crowding", False)])
+def test_async_result_without_parent_meets_the_member_the_cut_drops_first(pruning, replaced):
+    # The line below: the volume cut drops [0, 1] first (it adds 0.001), crowding an inner
+    # point. A twin of [0, 1] from another x replaces it only when it is the target: against
+    # the whole population the cut drops the later twin.
+    line = [[0, 1], [0.01, 0.5], [0.5, 0.3], [1, 0]]
+    opt = make_optimizer("gde3", 2, population=4, seed=0, schedule="async", objectives=2, pruning=pruning)
+    for i, values in enumerate(line):
+        opt.inject(np.full(2, i / 10), values)
+    opt.inject(np.array([0.9, 0.9]), [0, 1])
+    row = int(np.flatnonzero((opt.values == [0, 1]).all(axis=1))[0])
+    assert np.array_equal(opt.population[row], [0.9, 0.9]) == replaced
+
+
 def test_survival_order_by_hypervolume_ranks_each_front_by_its_contributions():
     # The line's contributions (reference 1.1, already in [0, 1]): 0.001, 0.245, 0.1 and 0.03;
     # crowding puts both ends first.

@@ -34,6 +34,7 @@ class MultiObjectiveOptimizer(Optimizer):
     """
 
     multi_objective = True
+    pruning = "crowding"  # how the population is cut (pareto.PRUNINGS); GDE3 takes it as an option
 
     def __init__(self, dim: int, *, population: int, seed: int | None = None,
                  max_evaluations: int | None = None, schedule: str = "generational",
@@ -147,7 +148,8 @@ class MultiObjectiveOptimizer(Optimizer):
                 self.generation += 1
             return
         if record["row"] < 0 or record["layout"] != self._layout:
-            target = int(survival_order(self.values)[-1])  # no parent in place: the first to prune
+            # No parent in place: the member the subclass's cut would drop first.
+            target = int(survival_order(self.values, by=self.pruning)[-1])
         else:
             target = record["row"]
         self._select_one(target, x, vector, record["params"])
