@@ -109,6 +109,9 @@ def crowding_distance(F) -> np.ndarray:
 
 
 PRUNINGS = ("crowding", "hypervolume")
+# The reference point of the volume cut, in every objective of the front scaled to its own [0, 1]:
+# just beyond the worst row, so that the extremes keep a share of the volume.
+SCALED_REFERENCE = 1.1
 
 
 def check_pruning(by: str) -> str:
@@ -189,7 +192,7 @@ def _thinned_by_hypervolume(F: np.ndarray, size: int) -> np.ndarray:
     every contribution after every removal, for a few contributions per removal instead of all
     (two objectives: all of them, in one sort).
     """
-    scaled, reference = _scaled(F), np.full(F.shape[1], 1.1)
+    scaled, reference = _scaled(F), np.full(F.shape[1], SCALED_REFERENCE)
     rows = np.arange(len(F))
     bound = hypervolume_contributions(scaled, reference)
     exact = np.ones(len(F), dtype=bool)
@@ -214,13 +217,18 @@ def _scaled(F: np.ndarray) -> np.ndarray:
 
 
 def _scaled_contributions(F: np.ndarray) -> np.ndarray:
-    return hypervolume_contributions(_scaled(F), np.full(F.shape[1], 1.1))
+    return hypervolume_contributions(_scaled(F), np.full(F.shape[1], SCALED_REFERENCE))
+
+
+def added_volume(point: np.ndarray, others: np.ndarray, reference: np.ndarray) -> float:
+    """The hypervolume ``point`` adds to ``others`` (none of which dominates it): its box less
+    the part of it the others, moved onto the box, still dominate."""
+    moved = np.maximum(others, point)
+    return float(np.prod(np.maximum(reference - point, 0.0))) - hypervolume(moved, reference)
 
 
 def _contribution(F: np.ndarray, i: int, reference: np.ndarray) -> float:
-    """Row i's box less the part of it the other rows, moved onto the box, still dominate."""
-    others = np.maximum(np.delete(F, i, axis=0), F[i])
-    return float(np.prod(np.maximum(reference - F[i], 0.0))) - hypervolume(others, reference)
+    return added_volume(F[i], np.delete(F, i, axis=0), reference)
 
 
 def hypervolume_contributions(F, reference) -> np.ndarray:

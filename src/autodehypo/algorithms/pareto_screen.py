@@ -52,7 +52,7 @@ from typing import Any, Callable, Hashable
 import numpy as np
 
 from .base import pack_floats, unpack_floats
-from .pareto import hypervolume, non_dominated
+from .pareto import added_volume, non_dominated
 from .prescreen import check_prescreen
 from .surrogate import fitted_quantiles
 
@@ -102,8 +102,8 @@ def improvement_scores(candidates: np.ndarray, front: np.ndarray, reference: flo
         behind = (gaps >= 0.0).all(axis=1)
         if behind.any():
             scores[i] = float(gaps[behind].min(axis=1).max())
-        else:  # q's box less the part of it the front dominates: the front moved onto the box
-            scores[i] = -(float(np.prod(ref - q)) - hypervolume(np.maximum(front, q), ref))
+        else:
+            scores[i] = -added_volume(q, front, ref)
     return scores
 
 
