@@ -86,10 +86,10 @@ _BUDGET_KEYS = {"evaluations", "wall_time", "energy"}
 # changes only the search for three or more objectives ("more objectives"): gde3-shade's
 # overflowing front loses its least hypervolume contributor first instead of its most crowded
 # member (``pruning``, gde3.py), and its p-best pool is ranked the same way. Crowding distance is
-# Kukkonen and Deb's pruning for two
-# objectives; with three it kept the population of DTLZ2 far from the front. On the three-objective
-# problems of benchmarks/mo_study.py it finds more of the front at 200 and 500 evaluations; with
-# two it found less on the constructed training and kc1, so two keep crowding (same file).
+# Kukkonen and Deb's pruning for two objectives; with three it kept the population of DTLZ2 far
+# from the front. On the three-objective problems of benchmarks/mo_study.py it finds more of the
+# front at 200 and 500 evaluations; with two it found less on the constructed training and kc1,
+# so two keep crowding (same file).
 # Multi-fidelity brackets de in every version.
 SEARCH_DEFAULTS_VERSION = 10
 _SEVERAL_BEFORE_5 = ("gde3", {})
